@@ -1,0 +1,44 @@
+#include "cli.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace kirjuri::cli {
+
+int Fail(const Status& status) {
+  std::string msg = status.message();
+  for (char& c : msg) {
+    if (c == '\n') c = ' ';
+  }
+  std::fprintf(stderr, "kirjuri: %s\n", msg.c_str());
+  return status.IsCorruption() || status.IsInvalidArgument() ? 1 : 2;
+}
+
+Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open) {
+  OpenOptions options;
+  options.check_on_open = check_on_open;
+  return Ledger::Open(g.data, options, out);
+}
+
+Progress::Progress(std::string what) : what_(std::move(what)), tty_(isatty(STDERR_FILENO)) {}
+
+Progress::~Progress() {
+  if (shown_) std::fprintf(stderr, "\r\033[K");
+}
+
+void Progress::Update(uint64_t done, uint64_t total) {
+  if (!tty_) return;
+  shown_ = true;
+  if (total > 0) {
+    std::fprintf(stderr, "\r%s %llu/%llu (%llu%%)\033[K", what_.c_str(),
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                 static_cast<unsigned long long>(done * 100 / total));
+  } else {
+    std::fprintf(stderr, "\r%s %llu\033[K", what_.c_str(), static_cast<unsigned long long>(done));
+  }
+  std::fflush(stderr);
+}
+
+}  // namespace kirjuri::cli

@@ -1,0 +1,17 @@
+// `kirjuri demo`: the README's main job. Creates a ledger in --data if there is none, appends a
+// realistic sample of Almerin's customer and partner registers (fictional people), verifies the
+// ledger and shows a checkpoint and a proof.
+#pragma once
+
+#include "cli.h"
+
+namespace kirjuri::cli {
+
+struct DemoOptions {
+  unsigned customers = 40;
+  unsigned partners = 8;
+};
+
+int RunDemo(const Globals& g, const DemoOptions& options);
+
+}  // namespace kirjuri::cli

@@ -1,0 +1,335 @@
+// kirjuri: the command line. Parsing (CLI11), printing and wiring only; the work is in the
+// libraries. The contract of every subcommand is in the README's tour.
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+#include "cli.h"
+#include "demo.h"
+#include "kirjuri/json.h"
+#include "kirjuri/ledger.h"
+#include "kirjuri/note.h"
+#include "kirjuri/time.h"
+
+namespace kirjuri::cli {
+namespace {
+
+std::string HashesJson(const std::vector<merkle::Hash>& hashes) {
+  std::string out = "[";
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (i) out += ",";
+    out += JsonWriter::Quote(HexEncode(hashes[i]));
+  }
+  return out + "]";
+}
+
+std::string EnvelopeJson(const EventView& e, bool with_leaf) {
+  auto env = e.signed_event.getEvent().getEnvelope();
+  auto subject = env.getSubject();
+  JsonWriter w;
+  w.Number("seq", e.seq)
+      .String("recorded_at", FormatRfc3339(env.getRecordedAtMicros()))
+      .String("occurred_at", FormatRfc3339(env.getOccurredAtMicros()))
+      .String("register", env.getRegister().cStr())
+      .String("subject", HexEncode({subject.begin(), subject.size()}))
+      .String("type", EventTypeName(env.getType()))
+      .String("category", env.getCategory().cStr())
+      .String("actor", env.getActor().cStr())
+      .String("purpose", env.getPurpose().cStr())
+      .String("basis", env.getBasis().cStr())
+      .String("source", env.getSource().cStr());
+  auto key_id = env.getKeyId();
+  w.String("key_id", HexEncode({key_id.begin(), key_id.size()}));
+  if (env.hasRequest()) w.String("request", env.getRequest().cStr());
+  std::vector<std::string> fields;
+  for (auto f : e.signed_event.getEvent().getFields()) fields.push_back(f.getName());
+  w.StringArray("fields", fields);
+  if (with_leaf) w.String("leaf", Base64Encode(e.leaf));
+  return w.Finish();
+}
+
+int RunInit(const Globals& g, const std::string& policy_file, const std::string& origin) {
+  InitOptions options;
+  options.origin = origin;
+  if (!policy_file.empty()) {
+    std::ifstream in(policy_file);
+    if (!in) return Fail(Status::IOError("cannot read the policy file " + policy_file));
+    options.policy_json.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (Status s = Ledger::Init(g.data, options); !s.ok()) return Fail(s);
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string vkey = NoteVerifierKey(ledger->origin(), ledger->public_key());
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .String("data", g.data)
+                            .String("origin", ledger->origin())
+                            .String("verifier_key", vkey)
+                            .Finish()
+                            .c_str());
+  } else {
+    std::printf("initialised a ledger in %s\norigin:       %s\nverifier key: %s\n",
+                g.data.c_str(), ledger->origin().c_str(), vkey.c_str());
+  }
+  return 0;
+}
+
+int RunAppend(const Globals& g, const std::string& file) {
+  std::string text;
+  if (file.empty() || file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Fail(Status::IOError("cannot read " + file));
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::vector<NewEvent> events;
+  if (Status s = ledger->ParseLines(text, &events); !s.ok()) return Fail(s);
+  std::vector<Appended> appended;
+  Progress progress("appending");
+  if (Status s = ledger->Append(events, &appended); !s.ok()) return Fail(s);
+  for (const Appended& a : appended) {
+    if (g.json) {
+      std::printf("{\"seq\":%llu,\"subject\":\"%s\"}\n", static_cast<unsigned long long>(a.seq),
+                  SubjectIdHex(a.subject).c_str());
+    } else {
+      std::printf("seq %llu  subject %s\n", static_cast<unsigned long long>(a.seq),
+                  SubjectIdHex(a.subject).c_str());
+    }
+  }
+  if (!g.json) std::printf("appended %zu events\n", appended.size());
+  return 0;
+}
+
+int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  uint64_t end = to ? *to + 1 : ledger->size();
+  auto print = [&](const EventView& e) {
+    if (e.seq < from || e.seq >= end) return Status::Ok();
+    if (g.json) {
+      std::printf("%s\n", EnvelopeJson(e, /*with_leaf=*/true).c_str());
+    } else {
+      auto env = e.signed_event.getEvent().getEnvelope();
+      auto subj = env.getSubject();
+      std::printf("%6llu  %s  %-8s %s  %-18s %-9s %-21s %-19s %-15s %s\n",
+                  static_cast<unsigned long long>(e.seq),
+                  FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
+                  HexEncode({subj.begin(), subj.size()}).c_str(),
+                  EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
+                  env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
+                  env.getActor().cStr());
+    }
+    return Status::Ok();
+  };
+  Status s;
+  if (!subject.empty()) {
+    SubjectId id;
+    if (s = ParseSubjectId(subject, &id); !s.ok()) return Fail(s);
+    s = ledger->ReadSubjectEvents(id, print);
+  } else {
+    s = ledger->ReadEvents(from, end, print);
+  }
+  return s.ok() ? 0 : Fail(s);
+}
+
+int RunVerify(const Globals& g, bool tree_only) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger, /*check_on_open=*/false); !s.ok()) return Fail(s);
+  Progress progress(tree_only ? "verifying the tree" : "verifying");
+  VerifyOptions options;
+  options.tree_only = tree_only;
+  options.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+  VerifyResult result;
+  Status s = ledger->Verify(options, &result);
+  if (g.json) {
+    JsonWriter w;
+    w.Bool("ok", s.ok()).Number("events", result.events).Number("checkpoints", result.checkpoints);
+    if (s.ok()) w.String("root", HexEncode(result.root));
+    if (!s.ok()) w.String("error", s.message());
+    if (result.first_bad_seq) w.Number("first_bad_seq", *result.first_bad_seq);
+    w.Bool("signatures_checked", !tree_only);
+    std::printf("%s\n", w.Finish().c_str());
+    return s.ok() ? 0 : 1;
+  }
+  if (!s.ok()) return Fail(s.Prefixed("verification failed"));
+  std::printf("ok: %llu events, %llu checkpoints, %s; root %s\n",
+              static_cast<unsigned long long>(result.events),
+              static_cast<unsigned long long>(result.checkpoints),
+              tree_only ? "tree only (signatures not checked)" : "all signatures valid",
+              HexEncode(result.root).c_str());
+  return 0;
+}
+
+int RunCheckpoint(const Globals& g) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string note;
+  if (Status s = ledger->LatestCheckpoint(&note); !s.ok()) return Fail(s);
+  std::fwrite(note.data(), 1, note.size(), stdout);
+  return 0;
+}
+
+int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  InclusionProofResult p;
+  if (Status s = ledger->ProveInclusion(seq, size, &p); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .Number("index", p.index)
+                            .Number("tree_size", p.tree_size)
+                            .String("leaf_hash", HexEncode(p.leaf_hash))
+                            .Raw("hashes", HashesJson(p.hashes))
+                            .String("root", HexEncode(p.root))
+                            .Finish()
+                            .c_str());
+    return 0;
+  }
+  TlogProof proof;
+  proof.index = p.index;
+  proof.hashes = p.hashes;
+  if (Status s = ledger->CheckpointAt(p.tree_size, &proof.checkpoint_note); !s.ok()) return Fail(s);
+  std::string text = FormatTlogProof(proof);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+int RunProveConsistency(const Globals& g, uint64_t first, uint64_t second) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  ConsistencyProofResult p;
+  if (Status s = ledger->ProveConsistency(first, second, &p); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .Number("first", p.first)
+                            .Number("second", p.second)
+                            .String("first_root", HexEncode(p.first_root))
+                            .String("second_root", HexEncode(p.second_root))
+                            .Raw("hashes", HashesJson(p.hashes))
+                            .Finish()
+                            .c_str());
+    return 0;
+  }
+  // Same shape as a C2SP tlog-proof (which covers only inclusion): header, sizes, hashes, blank
+  // line, the signed checkpoint of the newer tree. See schemas/FORMATS.md.
+  std::string note;
+  if (Status s = ledger->CheckpointAt(p.second, &note); !s.ok()) return Fail(s);
+  std::string text = "kirjuri.local/consistency-proof@v1\nold " + std::to_string(p.first) +
+                     "\nnew " + std::to_string(p.second) + "\n";
+  for (const auto& h : p.hashes) text += Base64Encode(h) + "\n";
+  text += "\n" + note;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+int RunPubkey(const Globals& g, bool note) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (note) {
+    std::printf("%s\n", NoteVerifierKey(ledger->origin(), ledger->public_key()).c_str());
+  } else {
+    std::fputs(PublicKeyPem(ledger->public_key()).c_str(), stdout);
+  }
+  return 0;
+}
+
+void SetUpLogging(const Globals& g) {
+  auto logger = spdlog::stderr_color_mt("kirjuri");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
+  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=info, ...
+  if (const char* env = std::getenv("KIRJURI_LOG_LEVEL")) {
+    spdlog::set_level(spdlog::level::from_str(env));
+  }
+  if (!g.log_level.empty()) spdlog::set_level(spdlog::level::from_str(g.log_level));
+}
+
+}  // namespace
+}  // namespace kirjuri::cli
+
+int main(int argc, char** argv) {
+  using namespace kirjuri::cli;
+  Globals g;
+  CLI::App app{"kirjuri: a signed, verifiable audit ledger for GDPR personal-data registers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kirjuri 0.1.0");
+  app.add_option("--data", g.data, "ledger directory")->capture_default_str();
+  app.add_flag("--json", g.json, "machine-readable JSON output");
+  app.add_option("--log-level", g.log_level,
+                 "trace|debug|info|warn|error|off (or KIRJURI_LOG_LEVEL)");
+
+  int rc = 0;
+  std::string policy_file, origin;
+  auto* init = app.add_subcommand("init", "create a new ledger: keys, policy, empty log");
+  init->add_option("--policy", policy_file, "register policy JSON (default: the shipped Almerin policy)");
+  init->add_option("--origin", origin, "checkpoint origin / note key name");
+  init->callback([&] { rc = RunInit(g, policy_file, origin); });
+
+  std::string file;
+  auto* append = app.add_subcommand("append", "append JSON lines of register changes atomically");
+  append->add_option("file", file, "input file, or - for standard input (default)");
+  append->callback([&] { rc = RunAppend(g, file); });
+
+  uint64_t from = 0;
+  std::optional<uint64_t> to;
+  std::string subject;
+  auto* log = app.add_subcommand("log", "list events (envelopes; with --json also the leaf bytes)");
+  log->add_option("--from", from, "first sequence number");
+  log->add_option("--to", to, "last sequence number (inclusive)");
+  log->add_option("--subject", subject, "only this subject's events");
+  log->callback([&] { rc = RunLog(g, from, to, subject); });
+
+  bool tree_only = false;
+  auto* verify = app.add_subcommand("verify", "check signatures, tree, checkpoints; name the first bad seq");
+  verify->add_flag("--tree-only", tree_only, "re-hash and check the tree and checkpoints, skip event signatures");
+  verify->callback([&] { rc = RunVerify(g, tree_only); });
+
+  auto* checkpoint = app.add_subcommand("checkpoint", "print the latest signed checkpoint (C2SP note)");
+  checkpoint->callback([&] { rc = RunCheckpoint(g); });
+
+  auto* prove = app.add_subcommand("prove", "RFC 9162 proofs");
+  prove->require_subcommand(1);
+  uint64_t seq = 0, size = 0, old_size = 0, new_size = 0;
+  auto* inclusion = prove->add_subcommand("inclusion", "inclusion proof of an event");
+  inclusion->add_option("seq", seq, "sequence number")->required();
+  inclusion->add_option("--size", size, "tree size (default: the whole log)");
+  inclusion->callback([&] { rc = RunProveInclusion(g, seq, size); });
+  auto* consistency = prove->add_subcommand("consistency", "consistency proof between two sizes");
+  consistency->add_option("old_size", old_size)->required();
+  consistency->add_option("new_size", new_size)->required();
+  consistency->callback([&] { rc = RunProveConsistency(g, old_size, new_size); });
+
+  bool pem = false, note = false;
+  auto* pubkey = app.add_subcommand("pubkey", "print the ledger's public key");
+  auto* pem_flag = pubkey->add_flag("--pem", pem, "PEM SubjectPublicKeyInfo (default)");
+  pubkey->add_flag("--note", note, "C2SP signed-note verifier key")->excludes(pem_flag);
+  pubkey->callback([&] { rc = RunPubkey(g, note); });
+
+  DemoOptions demo_options;
+  auto* demo = app.add_subcommand("demo", "load a sample register into --data and walk through it");
+  demo->add_option("--customers", demo_options.customers, "sample customers")->capture_default_str();
+  demo->add_option("--partners", demo_options.partners, "sample partners")->capture_default_str();
+  demo->callback([&] { rc = RunDemo(g, demo_options); });
+
+  app.parse_complete_callback([&] { SetUpLogging(g); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "kirjuri: %s\n", e.what());
+    return 2;
+  }
+  return rc;
+}

@@ -1,0 +1,186 @@
+// Ledger: Kirjuri's append-only, signed, Merkle-verifiable event log on RocksDB.
+//
+// A ledger lives in a data directory:
+//   DATA/ledger.key     the Ed25519 ledger key, PEM PKCS#8, mode 0600
+//   DATA/log/           RocksDB: column families events, tree, checkpoints, subjects, default
+// schemas/FORMATS.md gives every key encoding and the exact bytes that are signed and hashed.
+//
+// Invariants, held across crashes (every append is one synced RocksDB WriteBatch):
+//   - events are keyed 0..size()-1 with no gap; each is a canonical SignedEvent;
+//   - the tree column family holds every complete subtree of the RFC 9162 tree over them;
+//   - a signed checkpoint is stored for the size after every append, and each is consistent
+//     with every earlier one (the log is only ever appended to).
+//
+// Thread-safety: a Ledger may be used from many threads at once. Appends are serialised
+// internally; reads see a consistent prefix of the log. Only one process may open a data
+// directory at a time (RocksDB's LOCK file enforces it).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kirjuri/crypto.h"
+#include "kirjuri/merkle.h"
+#include "kirjuri/schemas/event.capnp.h"
+#include "kirjuri/status.h"
+
+namespace kirjuri {
+
+// A data subject: 128 random bits, never derived from personal data. Printed as 32 hex digits.
+using SubjectId = std::array<uint8_t, 16>;
+std::string SubjectIdHex(const SubjectId& id);
+Status ParseSubjectId(std::string_view hex, SubjectId* out);
+
+// The input vocabulary's name of an event type: "recorded", "consent_given", "subject_erased".
+std::string EventTypeName(schema::EventType type);
+
+// Called now and then during long work with (done, total); total may be 0 when unknown.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct InitOptions {
+  // Checkpoint origin and signed-note key name. Empty: "kirjuri.local/<16 random hex digits>".
+  std::string origin;
+  // The register policy as JSON (schemas/policy.capnp). Empty: the shipped Almerin policy.
+  std::string policy_json;
+};
+
+struct OpenOptions {
+  // Worker threads for signing and verification; 0 = one per hardware thread.
+  unsigned threads = 0;
+  // Check on open that the latest checkpoint matches the log (catches a shortened log).
+  // `verify` turns it off so that it can name the fault itself.
+  bool check_on_open = true;
+};
+
+// A register change to append: one line of `kirjuri append`, decoded.
+struct NewEvent {
+  std::string register_name;
+  std::optional<SubjectId> subject;  // nullopt: a new subject, id chosen by the ledger
+  std::string type;                  // input vocabulary, snake_case: "recorded", "consent_given", ...
+  std::string category;
+  std::string actor;
+  std::string purpose;
+  std::string basis;
+  std::string source;
+  std::string request;               // may be empty
+  std::optional<int64_t> occurred_at_micros;
+  // Personal data: field name -> the value as JSON text ("\"Aino\"", "3", "[\"a\"]").
+  std::vector<std::pair<std::string, std::string>> data;
+  std::optional<std::string> ip;     // as JSON text, like data values
+  uint64_t line = 0;                 // input line number for error messages; 0 = position
+};
+
+struct Appended {
+  uint64_t seq = 0;
+  SubjectId subject{};
+};
+
+// One stored event as read from the log. The reader points into `leaf`; both live only for the
+// duration of the callback that receives them.
+struct EventView {
+  uint64_t seq = 0;
+  std::span<const uint8_t> leaf;  // the exact bytes stored and hashed as the Merkle leaf
+  schema::SignedEvent::Reader signed_event;
+};
+
+struct VerifyOptions {
+  // Re-hash events, recompute the tree and check checkpoints, but skip per-event signatures.
+  bool tree_only = false;
+  ProgressFn progress;
+};
+
+struct VerifyResult {
+  uint64_t events = 0;        // events checked
+  uint64_t checkpoints = 0;   // checkpoints checked
+  merkle::Hash root{};        // recomputed root over all events
+  // On failure: the first bad sequence number, when the fault is an event's.
+  std::optional<uint64_t> first_bad_seq;
+};
+
+struct InclusionProofResult {
+  uint64_t index = 0;
+  uint64_t tree_size = 0;
+  merkle::Hash leaf_hash{};
+  std::vector<merkle::Hash> hashes;
+  merkle::Hash root{};
+};
+
+struct ConsistencyProofResult {
+  uint64_t first = 0;
+  uint64_t second = 0;
+  merkle::Hash first_root{};
+  merkle::Hash second_root{};
+  std::vector<merkle::Hash> hashes;
+};
+
+class Ledger {
+ public:
+  // Creates a new ledger in `dir` (created if missing; must not already hold a ledger:
+  // FailedPrecondition). InvalidArgument if the policy does not parse.
+  static Status Init(const std::filesystem::path& dir, const InitOptions& options);
+
+  // Opens an existing ledger. NotFound if `dir` holds none; Corruption if the check on open
+  // fails; IOError if RocksDB cannot open it (e.g. locked by another process).
+  static Status Open(const std::filesystem::path& dir, const OpenOptions& options,
+                     std::unique_ptr<Ledger>* out);
+
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Decodes JSON lines (the input of `kirjuri append`; blank lines are skipped) and checks each
+  // against the policy. On any bad line: InvalidArgument "line N: <reason>", *out unspecified.
+  Status ParseLines(std::string_view text, std::vector<NewEvent>* out) const;
+
+  // Appends `events` as one atomic unit under consecutive sequence numbers, with one synced
+  // write: on OK all are durable, on any error none is written. Each event is checked against
+  // the policy first (InvalidArgument "event N: <reason>", N from 1). *out gets one entry per
+  // event, in order.
+  Status Append(std::span<const NewEvent> events, std::vector<Appended>* out);
+
+  // Number of events in the log (= the size of the Merkle tree).
+  uint64_t size() const;
+
+  // Calls fn for each event with from <= seq < to (clamped to size()), in order, stopping at
+  // the first non-OK status it returns. Corruption if a stored event does not decode.
+  Status ReadEvents(uint64_t from, uint64_t to,
+                    const std::function<Status(const EventView&)>& fn) const;
+  // Calls fn for each event of `subject`, in order (uses the subject index, not a scan).
+  Status ReadSubjectEvents(const SubjectId& subject,
+                           const std::function<Status(const EventView&)>& fn) const;
+
+  // Re-hashes every event, checks every signature (unless tree_only), recomputes the tree,
+  // checks every stored tree node and checkpoint against it, and checks the sequence is
+  // gap-free. Corruption naming the first fault ("seq 41: signature does not verify").
+  Status Verify(const VerifyOptions& options, VerifyResult* result) const;
+
+  // The latest signed checkpoint (C2SP note text). NotFound on an empty log.
+  Status LatestCheckpoint(std::string* note) const;
+  // A signed checkpoint for the tree of `size` leaves (the stored one if there is one,
+  // otherwise freshly signed). InvalidArgument unless 0 < size <= size().
+  Status CheckpointAt(uint64_t size, std::string* note) const;
+
+  // RFC 9162 proofs from stored subtree hashes (O(log n) reads). `size` 0 means size().
+  Status ProveInclusion(uint64_t index, uint64_t size, InclusionProofResult* out) const;
+  Status ProveConsistency(uint64_t first, uint64_t second, ConsistencyProofResult* out) const;
+
+  const PublicKey& public_key() const;
+  // The checkpoint origin, also the signed-note key name.
+  const std::string& origin() const;
+
+ private:
+  struct Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kirjuri

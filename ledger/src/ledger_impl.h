@@ -1,0 +1,217 @@
+// Ledger::Impl, shared by the files that implement Ledger (ledger.cc, verify.cc). Private.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "event_codec.h"
+#include "kirjuri/ledger.h"
+#include "kirjuri/note.h"
+#include "policy.h"
+#include "store_format.h"
+#include "worker_pool.h"
+
+namespace kirjuri {
+namespace fs = std::filesystem;
+inline namespace ledger_internal {
+
+inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+inline std::span<const uint8_t> AsSpan(const rocksdb::Slice& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+inline std::span<const uint8_t> AsSpan(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+inline std::string HashHex(const merkle::Hash& h) { return HexEncode(h); }
+
+inline rocksdb::DBOptions MakeDbOptions(bool create) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = create;
+  o.create_missing_column_families = create;
+  o.error_if_exists = create;
+  o.paranoid_checks = true;
+  // Recycled WAL files would keep old records' bytes on disk; the WAL must only hold what it
+  // says it holds.
+  o.recycle_log_file_num = 0;
+  // Recovery stops at the first damaged WAL record; the check on open (latest checkpoint
+  // against the log) notices if that shortened the log.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 5;
+  return o;
+}
+
+inline const std::vector<std::string>& ColumnFamilyNames() {
+  static const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName,
+                                                 store::kEventsCf, store::kTreeCf,
+                                                 store::kCheckpointsCf, store::kSubjectsCf};
+  return names;
+}
+
+}  // namespace ledger_internal
+
+struct Ledger::Impl {
+  fs::path dir;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* tree = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
+  rocksdb::ColumnFamilyHandle* subjects = nullptr;
+  SigningKey key;
+  std::string origin;
+  std::shared_ptr<const Policy> policy;
+  std::unique_ptr<WorkerPool> pool;
+
+  std::mutex append_mu;
+  merkle::Frontier frontier;     // guarded by append_mu
+  Status health;                 // guarded by append_mu; appends refused unless OK
+  std::atomic<uint64_t> size{0};
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      db->Close().PermitUncheckedError();
+    }
+  }
+
+  Status OpenDb(bool create) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : ColumnFamilyNames()) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(create), (dir / store::kLogDir).string(),
+                                          descriptors, &handles, &raw);
+    if (!s.ok()) return FromRocks(s, "cannot open the log in " + dir.string());
+    db.reset(raw);
+    meta = handles[0];
+    events = handles[1];
+    tree = handles[2];
+    checkpoints = handles[3];
+    subjects = handles[4];
+    return Status::Ok();
+  }
+
+  std::string SignCheckpoint(uint64_t tree_size, const merkle::Hash& root) const {
+    return SignNote(CheckpointBody(Checkpoint{origin, tree_size, root}), origin, key);
+  }
+
+  // Number of events: one past the last key of the events column family.
+  Status ReadSize(uint64_t* out) const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), events));
+    it->SeekToLast();
+    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the log"));
+    if (!it->Valid()) {
+      *out = 0;
+      return Status::Ok();
+    }
+    if (it->key().size() != 8) return Status::Corruption("events: a key is not a sequence number");
+    *out = store::GetBigEndian64(it->key().data()) + 1;
+    return Status::Ok();
+  }
+
+  // Rebuilds the frontier from stored nodes and checks it against the latest checkpoint.
+  Status LoadAndCheck() {
+    uint64_t n = 0;
+    KIRJURI_RETURN_IF_ERROR(ReadSize(&n));
+    std::vector<merkle::Hash> roots;
+    for (merkle::NodeId id : merkle::Frontier::RootIds(n)) {
+      std::string value;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), tree, store::NodeKey(id), &value);
+      if (s.IsNotFound() || value.size() != 32) {
+        return Status::Corruption("tree node (level " + std::to_string(id.level) + ", index " +
+                                  std::to_string(id.index) + ") is missing or damaged");
+      }
+      KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the tree"));
+      merkle::Hash h;
+      std::memcpy(h.data(), value.data(), 32);
+      roots.push_back(h);
+    }
+    merkle::Frontier f;
+    KIRJURI_RETURN_IF_ERROR(merkle::Frontier::FromRoots(n, std::move(roots), &f));
+
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), checkpoints));
+    it->SeekToLast();
+    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
+    if (!it->Valid()) return Status::Corruption("the ledger holds no checkpoint");
+    Checkpoint cp;
+    KIRJURI_RETURN_IF_ERROR(
+        OpenCheckpoint(it->value().ToStringView(), key.public_key(), &cp)
+            .Prefixed("latest checkpoint"));
+    if (cp.origin != origin) return Status::Corruption("latest checkpoint: wrong origin");
+    if (cp.size != n) {
+      return Status::Corruption("latest checkpoint is for " + std::to_string(cp.size) +
+                                " events but the log holds " + std::to_string(n) +
+                                (cp.size > n ? " (events were removed)" : ""));
+    }
+    if (cp.root != f.Root()) {
+      return Status::Corruption("latest checkpoint's root does not match the stored tree");
+    }
+    frontier = std::move(f);
+    size = n;
+    return Status::Ok();
+  }
+
+  // Looks up which register an existing subject belongs to.
+  Status SubjectRegister(const SubjectId& subject, std::string* register_name) const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), subjects));
+    std::string prefix(reinterpret_cast<const char*>(subject.data()), subject.size());
+    it->Seek(prefix);
+    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the subject index"));
+    if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != 24) {
+      return Status::NotFound("subject " + SubjectIdHex(subject) + " is not in the ledger");
+    }
+    uint64_t seq = store::GetBigEndian64(it->key().data() + 16);
+    rocksdb::PinnableSlice value;
+    KIRJURI_RETURN_IF_ERROR(FromRocks(
+        db->Get(rocksdb::ReadOptions(), events, store::SeqKey(seq), &value), "reading an event"));
+    DecodedLeaf leaf;
+    KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(value)).Prefixed("seq " + std::to_string(seq)));
+    *register_name = leaf.get().getEvent().getEnvelope().getRegister();
+    return Status::Ok();
+  }
+};
+
+// NodeSource over the tree column family.
+class DbNodeSource : public merkle::NodeSource {
+ public:
+  DbNodeSource(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  Status GetNode(merkle::NodeId id, merkle::Hash* out) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, store::NodeKey(id), &value);
+    if (s.IsNotFound()) {
+      return Status::Corruption("tree node (level " + std::to_string(id.level) + ", index " +
+                                std::to_string(id.index) + ") is missing");
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the tree"));
+    if (value.size() != 32) return Status::Corruption("a tree node is not 32 bytes");
+    std::memcpy(out->data(), value.data(), 32);
+    return Status::Ok();
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
+
+}  // namespace kirjuri

@@ -1,0 +1,260 @@
+#include "policy.h"
+
+#include <capnp/schema.h>
+
+#include <cctype>
+
+#include "kirjuri/schemas/event.capnp.h"
+#include "kirjuri/time.h"
+#include "strict_json.h"
+
+namespace kirjuri {
+namespace {
+
+// Data fields of the event types whose data is not the category's own fields.
+const std::map<schema::EventType, std::set<std::string, std::less<>>>& TypeFields() {
+  using T = schema::EventType;
+  static const auto* fields = new std::map<schema::EventType, std::set<std::string, std::less<>>>{
+      {T::CONSENT_GIVEN, {"notice", "method", "text"}},
+      {T::CONSENT_WITHDRAWN, {"notice", "method", "text", "reason"}},
+      {T::MARKETING_OBJECTED, {"reason"}},
+      {T::RESTRICTED, {"reason"}},
+      {T::RESTRICTION_LIFTED, {"reason"}},
+      {T::DISCLOSED, {"recipient", "country", "basis", "reference"}},
+  };
+  return *fields;
+}
+
+std::string SnakeToCamel(std::string_view s) {
+  std::string out;
+  bool upper = false;
+  for (char c : s) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      out.push_back(upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
+      upper = false;
+    }
+  }
+  return out;
+}
+
+// Identifiers of people's roles and requests go into the plaintext envelope, so they are held to
+// a vocabulary that cannot carry a name or an email address.
+bool IsToken(std::string_view s, size_t max_len) {
+  if (s.empty() || s.size() > max_len) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == ':' || c == '/' || c == '#')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ParseInputType(std::string_view name, schema::EventType* out) {
+  bool snake = !name.empty();
+  for (char c : name) snake = snake && (std::islower(static_cast<unsigned char>(c)) || c == '_');
+  if (snake) {
+    KJ_IF_MAYBE(e, capnp::Schema::from<schema::EventType>().findEnumerantByName(
+                       SnakeToCamel(name))) {
+      auto type = static_cast<schema::EventType>(e->getOrdinal());
+      if (type != schema::EventType::SUBJECT_ERASED) {
+        *out = type;
+        return Status::Ok();
+      }
+    }
+  }
+  return Status::InvalidArgument("unknown event type '" + std::string(name.substr(0, 40)) + "'");
+}
+
+std::string EventTypeName(schema::EventType type) {
+  auto enumerants = capnp::Schema::from<schema::EventType>().getEnumerants();
+  auto ordinal = static_cast<uint16_t>(type);
+  if (ordinal >= enumerants.size()) return "unknown_" + std::to_string(ordinal);
+  std::string out;
+  for (char c : std::string(enumerants[ordinal].getProto().getName().cStr())) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      out.push_back('_');
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Status Policy::Parse(std::string_view json, std::shared_ptr<const Policy>* out) {
+  auto policy = std::shared_ptr<Policy>(new Policy());
+  policy->message_ = std::make_unique<capnp::MallocMessageBuilder>();
+  auto builder = policy->message_->initRoot<schema::Policy>();
+  KIRJURI_RETURN_IF_ERROR(DecodeStrict(json, builder).Prefixed("policy"));
+  auto root = builder.asReader();
+  if (!root.hasName() || root.getName().size() == 0) {
+    return Status::InvalidArgument("policy: 'name' is missing");
+  }
+  for (auto b : root.getLawfulBases()) policy->bases_.insert(b);
+  if (policy->bases_.empty()) return Status::InvalidArgument("policy: no lawful bases declared");
+  for (auto r : root.getRegisters()) {
+    std::string name = r.getName();
+    if (name.empty()) return Status::InvalidArgument("policy: a register has no name");
+    if (policy->registers_.count(name)) {
+      return Status::InvalidArgument("policy: register '" + name + "' declared twice");
+    }
+    RegisterRules& rules = policy->registers_[name];
+    for (auto p : r.getPurposes()) rules.purposes.insert(p.getName());
+    for (auto s : r.getSources()) rules.sources.insert(s.getName());
+    for (auto c : r.getCategories()) {
+      auto& fields = rules.category_fields[c.getName()];
+      for (auto f : c.getFields()) fields.insert(f.getName());
+    }
+    if (rules.purposes.empty() || rules.sources.empty() || rules.category_fields.empty()) {
+      return Status::InvalidArgument("policy: register '" + name +
+                                     "' needs purposes, sources and categories");
+    }
+  }
+  if (policy->registers_.empty()) return Status::InvalidArgument("policy: no registers declared");
+  *out = std::move(policy);
+  return Status::Ok();
+}
+
+Status Policy::Check(const NewEvent& e) const {
+  schema::EventType type;
+  KIRJURI_RETURN_IF_ERROR(ParseInputType(e.type, &type));
+  auto reg = registers_.find(e.register_name);
+  if (reg == registers_.end()) {
+    return Status::InvalidArgument("unknown register '" + e.register_name + "'");
+  }
+  const RegisterRules& rules = reg->second;
+  auto cat = rules.category_fields.find(e.category);
+  if (cat == rules.category_fields.end()) {
+    return Status::InvalidArgument("category '" + e.category + "' is not declared in the " +
+                                   e.register_name + " register");
+  }
+  if (!rules.purposes.count(e.purpose)) {
+    return Status::InvalidArgument("purpose '" + e.purpose + "' is not declared in the " +
+                                   e.register_name + " register");
+  }
+  if (!rules.sources.count(e.source)) {
+    return Status::InvalidArgument("source '" + e.source + "' is not declared in the " +
+                                   e.register_name + " register");
+  }
+  if (!bases_.count(e.basis)) {
+    return Status::InvalidArgument("lawful basis '" + e.basis + "' is not declared in the policy");
+  }
+  if (!IsToken(e.actor, 64)) {
+    return Status::InvalidArgument(
+        "'actor' must be an id of 1-64 letters, digits or -_.:/# (never a name or email)");
+  }
+  if (!e.request.empty() && !IsToken(e.request, 128)) {
+    return Status::InvalidArgument("'request' must be a reference of 1-128 letters, digits or -_.:/#");
+  }
+  const std::set<std::string, std::less<>>* allowed = &cat->second;
+  const char* allowed_for = "category";
+  if (auto t = TypeFields().find(type); t != TypeFields().end()) {
+    allowed = &t->second;
+    allowed_for = "event type";
+  }
+  for (const auto& [name, value] : e.data) {
+    if (name == "password") {
+      return Status::InvalidArgument(
+          "a cleartext 'password' is never accepted: send 'password_hash' (a PHC string)");
+    }
+    if (!allowed->count(name)) {
+      return Status::InvalidArgument("field '" + name + "' is not declared for " + allowed_for +
+                                     " '" + (allowed == &cat->second ? e.category : e.type) +
+                                     "' in the " + e.register_name + " register");
+    }
+  }
+  if ((type == schema::EventType::RECORDED || type == schema::EventType::RECTIFIED) &&
+      e.data.empty()) {
+    return Status::InvalidArgument("'" + e.type + "' needs a non-empty 'data' object");
+  }
+  if (type == schema::EventType::DISCLOSED) {
+    bool recipient = false, country = false;
+    for (const auto& [name, value] : e.data) {
+      recipient |= name == "recipient";
+      country |= name == "country";
+    }
+    if (!recipient || !country) {
+      return Status::InvalidArgument("'disclosed' needs 'recipient' and 'country' in 'data'");
+    }
+  }
+  if (e.ip && !rules.category_fields.count("network")) {
+    return Status::InvalidArgument("the " + e.register_name +
+                                   " register declares no 'network' category for 'ip'");
+  }
+  return Status::Ok();
+}
+
+Status Policy::ParseLine(std::string_view line, NewEvent* out) const {
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::InputLine>();
+  KIRJURI_RETURN_IF_ERROR(DecodeStrict(line, capnp::toDynamic(builder)));
+  auto input = builder.asReader();
+  struct Required {
+    const char* name;
+    bool present;
+  };
+  const Required required[] = {
+      {"register", input.hasRegister()}, {"subject", input.hasSubject()},
+      {"type", input.hasType()},         {"category", input.hasCategory()},
+      {"actor", input.hasActor()},       {"purpose", input.hasPurpose()},
+      {"basis", input.hasBasis()},       {"source", input.hasSource()},
+  };
+  for (const auto& r : required) {
+    if (!r.present) return Status::InvalidArgument(std::string("missing field '") + r.name + "'");
+  }
+  NewEvent e;
+  e.register_name = input.getRegister();
+  std::string subject = input.getSubject();
+  if (subject != "new") {
+    SubjectId id;
+    if (!ParseSubjectId(subject, &id).ok()) {
+      return Status::InvalidArgument("'subject' must be \"new\" or a subject id of 32 hex digits");
+    }
+    e.subject = id;
+  }
+  e.type = input.getType();
+  e.category = input.getCategory();
+  e.actor = input.getActor();
+  e.purpose = input.getPurpose();
+  e.basis = input.getBasis();
+  e.source = input.getSource();
+  if (input.hasRequest()) e.request = input.getRequest();
+  if (input.hasAt()) {
+    int64_t at;
+    KIRJURI_RETURN_IF_ERROR(ParseRfc3339(input.getAt().cStr(), &at).Prefixed("field 'at'"));
+    e.occurred_at_micros = at;
+  }
+  capnp::JsonCodec codec;
+  if (input.hasData()) {
+    auto data = input.getData();
+    if (!data.isObject()) return Status::InvalidArgument("'data' must be a JSON object");
+    for (auto field : data.getObject()) {
+      auto value = field.getValue();
+      if (value.isObject() || value.isNull()) {
+        return Status::InvalidArgument(std::string("field '") + field.getName().cStr() +
+                                       "' must be a string, number, boolean or array");
+      }
+      std::string name = field.getName();
+      for (const auto& [seen, unused] : e.data) {
+        if (seen == name) return Status::InvalidArgument("field '" + name + "' given twice");
+      }
+      e.data.emplace_back(std::move(name), std::string(codec.encodeRaw(value).cStr()));
+    }
+  }
+  if (input.hasIp()) {
+    capnp::MallocMessageBuilder scratch;
+    auto v = scratch.initRoot<capnp::JsonValue>();
+    v.setString(input.getIp());
+    e.ip = std::string(codec.encodeRaw(v).cStr());
+  }
+  KIRJURI_RETURN_IF_ERROR(Check(e));
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+}  // namespace kirjuri

@@ -1,0 +1,55 @@
+// Policy: the register policy in force (schemas/policy.capnp), and the checks every event must
+// pass before it is appended. An event the register description does not allow is refused with
+// a reason naming the rule, and nothing is written.
+//
+// Thread-safety: immutable after Parse; safe to share between threads.
+#pragma once
+
+#include <capnp/message.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "kirjuri/ledger.h"
+#include "kirjuri/schemas/policy.capnp.h"
+#include "kirjuri/status.h"
+
+namespace kirjuri {
+
+// The shipped Almerin policy (schemas/policies/almerin.json, embedded at build time).
+std::string_view DefaultPolicyJson();
+
+// The input vocabulary: snake_case type name <-> EventType. Only types other tools may write
+// are accepted (not subjectErased). InvalidArgument for anything else.
+Status ParseInputType(std::string_view name, schema::EventType* out);
+
+class Policy {
+ public:
+  // InvalidArgument with a one-line reason if `json` is not a valid policy.
+  static Status Parse(std::string_view json, std::shared_ptr<const Policy>* out);
+
+  schema::Policy::Reader root() const { return message_->getRoot<schema::Policy>(); }
+
+  // Checks an event's envelope and data against the policy: declared register, category,
+  // purpose, source and basis; data fields allowed for the type and category; required fields.
+  // REQUIRES: e.type parses with ParseInputType (checked too, InvalidArgument otherwise).
+  Status Check(const NewEvent& e) const;
+
+  // Decodes one input line (JSON) into *out and checks it. InvalidArgument otherwise, with a
+  // reason that never quotes personal data.
+  Status ParseLine(std::string_view line, NewEvent* out) const;
+
+ private:
+  struct RegisterRules {
+    std::set<std::string, std::less<>> purposes, sources;
+    std::map<std::string, std::set<std::string, std::less<>>, std::less<>> category_fields;
+  };
+  std::unique_ptr<capnp::MallocMessageBuilder> message_;
+  std::set<std::string, std::less<>> bases_;
+  std::map<std::string, RegisterRules, std::less<>> registers_;
+};
+
+}  // namespace kirjuri

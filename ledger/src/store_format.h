@@ -1,0 +1,74 @@
+// The layout of DATA/log (RocksDB). schemas/FORMATS.md is the same, for auditors.
+//
+//   column family   key                                   value
+//   events          seq, 8 bytes big-endian               canonical SignedEvent (the Merkle leaf)
+//   tree            end, 8 bytes BE || level, 1 byte      32-byte hash of the complete subtree of
+//                                                          2^level leaves ending before leaf `end`
+//   checkpoints     tree size, 8 bytes BE                 signed C2SP checkpoint note (text)
+//   subjects        subject id, 16 bytes || seq, 8 BE     empty (index: a subject's events)
+//   default         "origin", "policy", "format"          ledger metadata
+//
+// Tree keys sort in the order the nodes are created by appends (a leaf, then the ancestors it
+// completes, lowest first), so verification walks the tree column family with one iterator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "kirjuri/ledger.h"
+#include "kirjuri/merkle.h"
+
+namespace kirjuri::store {
+
+inline constexpr const char* kEventsCf = "events";
+inline constexpr const char* kTreeCf = "tree";
+inline constexpr const char* kCheckpointsCf = "checkpoints";
+inline constexpr const char* kSubjectsCf = "subjects";
+
+inline constexpr std::string_view kMetaOrigin = "origin";
+inline constexpr std::string_view kMetaPolicy = "policy";
+inline constexpr std::string_view kMetaFormat = "format";
+inline constexpr std::string_view kFormatVersion = "kirjuri-log-v1";
+
+inline constexpr const char* kKeyFile = "ledger.key";
+inline constexpr const char* kLogDir = "log";
+
+// Ed25519 signatures over events are made over this prefix followed by canonical(Event), so an
+// event signature can never be replayed as a signature of anything else (e.g. a note).
+inline constexpr std::string_view kEventSignaturePrefix = "kirjuri/event/v1\n";
+
+inline void PutBigEndian64(uint64_t v, char* out) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+inline uint64_t GetBigEndian64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+inline std::string SeqKey(uint64_t seq) {
+  std::string k(8, '\0');
+  PutBigEndian64(seq, k.data());
+  return k;
+}
+
+inline std::string NodeKey(merkle::NodeId id) {
+  std::string k(9, '\0');
+  PutBigEndian64((id.index + 1) << id.level, k.data());
+  k[8] = static_cast<char>(id.level);
+  return k;
+}
+
+inline std::string SubjectKey(const SubjectId& subject, uint64_t seq) {
+  std::string k(reinterpret_cast<const char*>(subject.data()), subject.size());
+  k.resize(24);
+  PutBigEndian64(seq, k.data() + 16);
+  return k;
+}
+
+}  // namespace kirjuri::store

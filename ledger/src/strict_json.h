@@ -1,0 +1,26 @@
+// Strict JSON decoding into Cap'n Proto structs.
+//
+// Cap'n Proto's JsonCodec ignores object keys the schema does not know (for schema evolution).
+// Kirjuri's inputs are contracts, so a misspelt key must be an error, not silently dropped:
+// DecodeStrict checks every key of every nested object against the schema first, then decodes
+// with the codec. Fields of type Json.Value are taken as they are.
+#pragma once
+
+#include <capnp/compat/json.capnp.h>
+#include <capnp/compat/json.h>
+#include <capnp/dynamic.h>
+
+#include <string_view>
+
+#include "kirjuri/status.h"
+
+namespace kirjuri {
+
+// Decodes `json` into `out`. InvalidArgument with a one-line reason on malformed JSON, a value
+// of the wrong type, or an unknown key ("unknown field 'emial'"). Never echoes values.
+Status DecodeStrict(std::string_view json, capnp::DynamicStruct::Builder out);
+
+// Parses `json` as raw JSON. InvalidArgument on malformed input.
+Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out);
+
+}  // namespace kirjuri

@@ -1,0 +1,243 @@
+// Ledger::Verify: the auditor's full check of a ledger, in one pass over the log.
+//
+// The events column family is read in chunks by the calling thread while the worker pool checks
+// the previous chunk (decode, canonical form, sequence, signature, leaf hash). The calling thread
+// then folds the leaf hashes into the tree in order, comparing each completed node with the
+// stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
+// with the recomputed root at its size. The first fault, in log order, is reported.
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <optional>
+
+#include "ledger_impl.h"
+
+namespace kirjuri {
+namespace {
+
+constexpr size_t kChunk = 4096;
+
+struct Item {
+  std::optional<uint64_t> seq;  // nullopt: the key is not a sequence number
+  std::string value;
+  // Filled by a worker:
+  merkle::Hash leaf_hash{};
+  std::string error;
+};
+
+std::string Seq(uint64_t seq) { return "seq " + std::to_string(seq); }
+
+std::string NodeName(merkle::NodeId id) {
+  return "tree node (level " + std::to_string(id.level) + ", index " + std::to_string(id.index) +
+         ")";
+}
+
+}  // namespace
+
+Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const {
+  *result = VerifyResult{};
+  Impl& impl = *impl_;
+  const rocksdb::Snapshot* snapshot = impl.db->GetSnapshot();
+  struct SnapshotRelease {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~SnapshotRelease() { db->ReleaseSnapshot(s); }
+  } release{impl.db.get(), snapshot};
+
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.fill_cache = false;
+  ro.readahead_size = 4 << 20;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> events(impl.db->NewIterator(ro, impl.events));
+  std::unique_ptr<rocksdb::Iterator> tree(impl.db->NewIterator(ro, impl.tree));
+  std::unique_ptr<rocksdb::Iterator> cps(impl.db->NewIterator(ro, impl.checkpoints));
+
+  uint64_t total = 0;
+  events->SeekToLast();
+  if (events->Valid() && events->key().size() == 8) {
+    total = store::GetBigEndian64(events->key().data()) + 1;
+  }
+  events->SeekToFirst();
+  tree->SeekToFirst();
+  cps->SeekToFirst();
+
+  const PublicKey& pub = impl.key.public_key();
+  merkle::Frontier frontier;
+  Status fault;  // the first fault found by the fold
+
+  auto fail_event = [&](uint64_t seq, const std::string& what) {
+    if (fault.ok()) {
+      fault = Status::Corruption(Seq(seq) + ": " + what);
+      result->first_bad_seq = seq;
+    }
+  };
+
+  // Checks every stored checkpoint whose size equals the tree's current size.
+  auto check_checkpoints = [&]() {
+    while (fault.ok() && cps->Valid()) {
+      if (cps->key().size() != 8) {
+        fault = Status::Corruption("checkpoints: a key is not a tree size");
+        return;
+      }
+      uint64_t at = store::GetBigEndian64(cps->key().data());
+      if (at > frontier.size()) return;
+      std::string where = "checkpoint at tree size " + std::to_string(at);
+      if (at < frontier.size()) {
+        fault = Status::Corruption(where + ": out of order");
+        return;
+      }
+      Checkpoint cp;
+      Status s = OpenCheckpoint(cps->value().ToStringView(), pub, &cp);
+      if (!s.ok()) {
+        fault = Status::Corruption(where + ": " + s.message());
+      } else if (cp.origin != impl.origin) {
+        fault = Status::Corruption(where + ": origin '" + cp.origin + "' is not this ledger's");
+      } else if (cp.size != at) {
+        fault = Status::Corruption(where + ": the note says size " + std::to_string(cp.size));
+      } else if (cp.root != frontier.Root()) {
+        fault = Status::Corruption(where + ": root does not match the events");
+      } else {
+        ++result->checkpoints;
+      }
+      cps->Next();
+    }
+  };
+
+  auto read_chunk = [&](std::vector<Item>* chunk) {
+    chunk->clear();
+    for (; events->Valid() && chunk->size() < kChunk; events->Next()) {
+      Item item;
+      if (events->key().size() == 8) item.seq = store::GetBigEndian64(events->key().data());
+      item.value.assign(events->value().data(), events->value().size());
+      chunk->push_back(std::move(item));
+    }
+  };
+
+  auto check_items = [&impl, &pub, &options](Item* begin, Item* end) {
+    for (Item* item = begin; item != end; ++item) {
+      if (!item->seq) continue;
+      item->leaf_hash = merkle::LeafHash(AsSpan(item->value));
+      DecodedLeaf leaf;
+      Status s = leaf.Decode(AsSpan(item->value));
+      if (!s.ok()) {
+        item->error = s.message();
+        continue;
+      }
+      uint64_t claimed = leaf.get().getEvent().getEnvelope().getSeq();
+      if (claimed != *item->seq) {
+        item->error = "holds the event signed for seq " + std::to_string(claimed) +
+                      " (events reordered, copied or replaced)";
+        continue;
+      }
+      if (!options.tree_only && !CheckEventSignature(leaf.get(), pub)) {
+        item->error = "signature does not verify (the event was altered)";
+      }
+    }
+    (void)impl;
+  };
+
+  auto launch = [&](std::vector<Item>& chunk) {
+    std::vector<std::future<void>> pending;
+    size_t parts = impl.pool->threads();
+    size_t per = (chunk.size() + parts - 1) / std::max<size_t>(parts, 1);
+    for (size_t b = 0; b < chunk.size(); b += per) {
+      size_t e = std::min(chunk.size(), b + per);
+      Item* base = chunk.data();
+      pending.push_back(impl.pool->Submit([&check_items, base, b, e] { check_items(base + b, base + e); }));
+    }
+    return pending;
+  };
+
+  auto fold = [&](std::vector<Item>& chunk) {
+    for (Item& item : chunk) {
+      if (!fault.ok()) return;
+      const uint64_t expected = frontier.size();
+      if (!item.seq) {
+        fault = Status::Corruption("events: a key that is not a sequence number after " +
+                                   (expected ? Seq(expected - 1) : std::string("the start")));
+        return;
+      }
+      if (*item.seq != expected) {
+        fail_event(expected, "missing (the log jumps to seq " + std::to_string(*item.seq) +
+                                 "): an event was deleted");
+        return;
+      }
+      if (!item.error.empty()) {
+        fail_event(expected, item.error);
+        return;
+      }
+      frontier.Append(item.leaf_hash, [&](merkle::NodeId id, const merkle::Hash& h) {
+        if (!fault.ok()) return;
+        std::string key = store::NodeKey(id);
+        if (!tree->Valid() || tree->key() != rocksdb::Slice(key)) {
+          fail_event(expected, NodeName(id) + " is missing from the stored tree");
+          return;
+        }
+        if (tree->value().size() != 32 || std::memcmp(tree->value().data(), h.data(), 32) != 0) {
+          fail_event(expected, id.level == 0 ? "leaf hash differs from the stored tree"
+                                             : NodeName(id) + " differs from the stored tree");
+          return;
+        }
+        tree->Next();
+      });
+      if (!fault.ok()) return;
+      ++result->events;
+      check_checkpoints();
+    }
+  };
+
+  check_checkpoints();  // the empty tree's checkpoint, written by init
+  std::vector<Item> current, next;
+  read_chunk(&current);
+  auto pending = launch(current);
+  uint64_t done = 0;
+  while (!current.empty() && fault.ok()) {
+    read_chunk(&next);  // overlaps with the workers checking `current`
+    for (auto& f : pending) f.get();
+    auto next_pending = launch(next);
+    fold(current);
+    done += current.size();
+    if (options.progress) options.progress(done, total);
+    if (!fault.ok()) {
+      for (auto& f : next_pending) f.get();
+      break;
+    }
+    current.swap(next);
+    pending = std::move(next_pending);
+  }
+  for (auto& f : pending) f.get();
+  if (fault.ok()) fault = FromRocks(events->status(), "reading the log");
+  if (fault.ok()) fault = FromRocks(tree->status(), "reading the tree");
+  if (fault.ok()) fault = FromRocks(cps->status(), "reading checkpoints");
+  if (fault.ok() && cps->Valid()) {
+    uint64_t at = cps->key().size() == 8 ? store::GetBigEndian64(cps->key().data()) : 0;
+    fault = Status::Corruption("checkpoint at tree size " + std::to_string(at) +
+                               " is beyond the log's " + std::to_string(frontier.size()) +
+                               " events: events were removed from the end");
+  }
+  if (fault.ok() && tree->Valid()) {
+    fault = Status::Corruption("the stored tree has nodes beyond the log's end");
+  }
+  if (fault.ok() && result->checkpoints > 0) {
+    // Every append stores a checkpoint for its new size, so the last one covers the whole log.
+    std::unique_ptr<rocksdb::Iterator> last(impl.db->NewIterator(ro, impl.checkpoints));
+    last->SeekToLast();
+    uint64_t at = last->Valid() && last->key().size() == 8
+                      ? store::GetBigEndian64(last->key().data()) : 0;
+    if (at != frontier.size()) {
+      fault = Status::Corruption(Seq(at) + ": not covered by any checkpoint (events were added "
+                                 "outside the ledger)");
+      result->first_bad_seq = at;
+    }
+  } else if (fault.ok()) {
+    fault = Status::Corruption("the ledger holds no checkpoint");
+  }
+  result->root = frontier.Root();
+  if (fault.ok()) {
+    spdlog::info("verified {} events and {} checkpoints", result->events, result->checkpoints);
+  }
+  return fault;
+}
+
+}  // namespace kirjuri

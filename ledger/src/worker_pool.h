@@ -1,0 +1,43 @@
+// WorkerPool: a fixed set of threads for the CPU-bound parts of append (signing, hashing) and
+// verify (signature checks, hashing). Tasks must not throw.
+//
+// Thread-safety: Submit and ParallelFor may be called from any thread; tasks run concurrently.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kirjuri {
+
+class WorkerPool {
+ public:
+  // REQUIRES: threads >= 1.
+  explicit WorkerPool(unsigned threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
+
+  std::future<void> Submit(std::function<void()> task);
+
+  // Splits [0, n) into contiguous chunks of at least `min_chunk` items and runs fn(begin, end)
+  // on each, the calling thread taking the first chunk. Returns when all are done.
+  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn);
+
+ private:
+  void Run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<void()>> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace kirjuri

@@ -1,0 +1,91 @@
+@0xf63ec664f72fd749;
+# Kirjuri events: the format of the log, on disk and on the wire.
+#
+# An event is kept for years, so this schema only ever grows: fields are added with new ordinals,
+# never renumbered, retyped or removed, and enumerants are only appended. An old event therefore
+# reads with every later version of this file (tests/compat_test.cc keeps events written by early
+# versions and reads them). What is signed and hashed is the canonical encoding
+# (capnp::canonicalize) of these structs; schemas/FORMATS.md gives the exact bytes.
+
+using Cxx = import "/capnp/c++.capnp";
+using Json = import "/capnp/compat/json.capnp";
+$Cxx.namespace("kirjuri::schema");
+
+enum EventType {
+  # The input vocabulary of `kirjuri append` (snake_case there: consent_given, ...).
+  recorded @0;           # data collected for a category
+  rectified @1;          # wrong, outdated or incomplete data corrected
+  consentGiven @2;       # consent for the envelope's purpose
+  consentWithdrawn @3;
+  marketingObjected @4;  # the person forbids direct marketing
+  restricted @5;         # processing restricted (stored only)
+  restrictionLifted @6;
+  disclosed @7;          # data given to a recipient
+  # Written by Kirjuri itself, never accepted as input.
+  subjectErased @8;      # `kirjuri erase`: the subject's keys were shredded
+}
+
+struct Envelope {
+  # Plaintext metadata an auditor needs even after erasure. Holds no personal data: the subject
+  # is a random id, actor is an employee or system id, the rest is policy vocabulary.
+  seq @0 :UInt64;               # position in the log, from 0, gap-free
+  recordedAtMicros @1 :Int64;   # when the ledger appended it (Unix time, microseconds, UTC)
+  occurredAtMicros @2 :Int64;   # when the change happened (input "at"); equals recordedAt if not given
+  register @3 :Text;            # policy register name, e.g. "customer"
+  subject @4 :Data;             # 16 random bytes, never derived from personal data
+  type @5 :EventType;
+  actor @6 :Text;               # who made the change, e.g. "emp-0007"
+  purpose @7 :Text;             # policy purpose, e.g. "service_delivery"
+  basis @8 :Text;               # lawful basis, e.g. "consent"
+  source @9 :Text;              # policy source, e.g. "web_form"
+  category @10 :Text;           # data category of the payload, e.g. "profile"
+  keyId @11 :Data;              # id of the (subject, category) data key; empty while unsealed
+  request @12 :Text;            # reference of the person's request that caused it, if any
+}
+
+struct Sealed {
+  # XChaCha20-Poly1305 ciphertext of a field's JSON value under a per-(subject, category) key.
+  keyId @0 :Data;
+  nonce @1 :Data;
+  ciphertext @2 :Data;
+}
+
+struct Field {
+  # One item of personal data. The name is vocabulary ("email"), never personal; the value is.
+  name @0 :Text;
+  category @1 :Text;            # whose data key seals the value ("network" for "ip")
+  union {
+    plain @2 :Text;             # the value as JSON text, unsealed (ledgers written before sealing)
+    sealed @3 :Sealed;
+  }
+}
+
+struct Event {
+  envelope @0 :Envelope;
+  fields @1 :List(Field);
+}
+
+struct SignedEvent {
+  # A log entry. Its canonical encoding is the value stored under the sequence number and the
+  # RFC 9162 Merkle leaf. `signature` is Ed25519 by the ledger key over
+  # "kirjuri/event/v1\n" || canonical(event).
+  event @0 :Event;
+  signature @1 :Data;
+}
+
+struct InputLine {
+  # One line of `kirjuri append` (and of POST /v1/events), decoded with Cap'n Proto's JSON codec.
+  # Field names may grow, never change.
+  register @0 :Text;
+  subject @1 :Text;             # "new", or a subject id (32 hex digits)
+  type @2 :Text;                # snake_case EventType, e.g. "consent_given"
+  category @3 :Text;
+  actor @4 :Text;
+  purpose @5 :Text;
+  basis @6 :Text;
+  source @7 :Text;
+  data @8 :Json.Value;          # a JSON object of fields
+  at @9 :Text;                  # RFC 3339
+  request @10 :Text;
+  ip @11 :Text;
+}
