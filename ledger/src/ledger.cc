@@ -229,7 +229,12 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   impl_->size = new_size;
 
   out->reserve(events.size());
-  for (size_t i = 0; i < events.size(); ++i) out->push_back(Appended{base + i, subject_ids[i]});
+  for (size_t i = 0; i < events.size(); ++i) {
+    out->push_back(Appended{base + i, subject_ids[i]});
+    // Envelope vocabulary and ids only: never a field value.
+    spdlog::trace("seq {} subject {} {} {}/{}", base + i, SubjectIdHex(subject_ids[i]),
+                  events[i].type, events[i].register_name, events[i].category);
+  }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();

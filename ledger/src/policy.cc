@@ -67,7 +67,7 @@ Status ParseInputType(std::string_view name, schema::EventType* out) {
       }
     }
   }
-  return Status::InvalidArgument("unknown event type '" + std::string(name.substr(0, 40)) + "'");
+  return Status::InvalidArgument("unknown event type " + QuoteName(name));
 }
 
 std::string EventTypeName(schema::EventType type) {
@@ -125,24 +125,24 @@ Status Policy::Check(const NewEvent& e) const {
   KIRJURI_RETURN_IF_ERROR(ParseInputType(e.type, &type));
   auto reg = registers_.find(e.register_name);
   if (reg == registers_.end()) {
-    return Status::InvalidArgument("unknown register '" + e.register_name + "'");
+    return Status::InvalidArgument("unknown register " + QuoteName(e.register_name));
   }
   const RegisterRules& rules = reg->second;
   auto cat = rules.category_fields.find(e.category);
   if (cat == rules.category_fields.end()) {
-    return Status::InvalidArgument("category '" + e.category + "' is not declared in the " +
+    return Status::InvalidArgument("category " + QuoteName(e.category) + " is not declared in the " +
                                    e.register_name + " register");
   }
   if (!rules.purposes.count(e.purpose)) {
-    return Status::InvalidArgument("purpose '" + e.purpose + "' is not declared in the " +
+    return Status::InvalidArgument("purpose " + QuoteName(e.purpose) + " is not declared in the " +
                                    e.register_name + " register");
   }
   if (!rules.sources.count(e.source)) {
-    return Status::InvalidArgument("source '" + e.source + "' is not declared in the " +
+    return Status::InvalidArgument("source " + QuoteName(e.source) + " is not declared in the " +
                                    e.register_name + " register");
   }
   if (!bases_.count(e.basis)) {
-    return Status::InvalidArgument("lawful basis '" + e.basis + "' is not declared in the policy");
+    return Status::InvalidArgument("lawful basis " + QuoteName(e.basis) + " is not declared in the policy");
   }
   if (!IsToken(e.actor, 64)) {
     return Status::InvalidArgument(
@@ -163,9 +163,10 @@ Status Policy::Check(const NewEvent& e) const {
           "a cleartext 'password' is never accepted: send 'password_hash' (a PHC string)");
     }
     if (!allowed->count(name)) {
-      return Status::InvalidArgument("field '" + name + "' is not declared for " + allowed_for +
-                                     " '" + (allowed == &cat->second ? e.category : e.type) +
-                                     "' in the " + e.register_name + " register");
+      return Status::InvalidArgument("field " + QuoteName(name) + " is not declared for " +
+                                     allowed_for + " '" +
+                                     (allowed == &cat->second ? e.category : e.type) + "' in the " +
+                                     e.register_name + " register");
     }
   }
   if ((type == schema::EventType::RECORDED || type == schema::EventType::RECTIFIED) &&
@@ -236,12 +237,12 @@ Status Policy::ParseLine(std::string_view line, NewEvent* out) const {
     for (auto field : data.getObject()) {
       auto value = field.getValue();
       if (value.isObject() || value.isNull()) {
-        return Status::InvalidArgument(std::string("field '") + field.getName().cStr() +
-                                       "' must be a string, number, boolean or array");
+        return Status::InvalidArgument("field " + QuoteName(field.getName().cStr()) +
+                                       " must be a string, number, boolean or array");
       }
       std::string name = field.getName();
       for (const auto& [seen, unused] : e.data) {
-        if (seen == name) return Status::InvalidArgument("field '" + name + "' given twice");
+        if (seen == name) return Status::InvalidArgument("field " + QuoteName(name) + " given twice");
       }
       e.data.emplace_back(std::move(name), std::string(codec.encodeRaw(value).cStr()));
     }

@@ -48,13 +48,22 @@ Status CheckKeys(capnp::JsonValue::Reader value, capnp::StructSchema schema, std
       }
     } else {
       std::string where = path.empty() ? "" : " in '" + path + "'";
-      return Status::InvalidArgument("unknown field '" + name + "'" + where);
+      return Status::InvalidArgument("unknown field " + QuoteName(name) + where);
     }
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+std::string QuoteName(std::string_view s) {
+  bool vocabulary = !s.empty() && s.size() <= 40;
+  for (char c : s) {
+    vocabulary = vocabulary && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                                c == '-');
+  }
+  return vocabulary ? "'" + std::string(s) + "'" : "(a name that is not policy vocabulary)";
+}
 
 Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out) {
   capnp::JsonCodec codec;

@@ -10,6 +10,7 @@
 #include <capnp/compat/json.h>
 #include <capnp/dynamic.h>
 
+#include <string>
 #include <string_view>
 
 #include "kirjuri/status.h"
@@ -19,6 +20,11 @@ namespace kirjuri {
 // Decodes `json` into `out`. InvalidArgument with a one-line reason on malformed JSON, a value
 // of the wrong type, or an unknown key ("unknown field 'emial'"). Never echoes values.
 Status DecodeStrict(std::string_view json, capnp::DynamicStruct::Builder out);
+
+// A name taken from input (a key, a register, a type), quoted for an error message only if it
+// looks like policy vocabulary (lowercase snake_case, at most 40 characters). Anything else
+// could be personal data put in the wrong place, and is described instead of quoted.
+std::string QuoteName(std::string_view name);
 
 // Parses `json` as raw JSON. InvalidArgument on malformed input.
 Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out);

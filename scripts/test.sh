@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, builds with warnings as errors, and runs
+# the whole test suite with CTest. With --sanitize, the same under AddressSanitizer and
+# UndefinedBehaviorSanitizer (its own build directory).
+set -euo pipefail
+KIRJURI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$KIRJURI_ROOT/scripts/deps.sh"
+
+dir="$KIRJURI_ROOT/build-test"
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKIRJURI_WERROR=ON -DKIRJURI_SANITIZE=OFF)
+if [ "${1:-}" = "--sanitize" ]; then
+  dir="$KIRJURI_ROOT/build-asan"
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DKIRJURI_WERROR=ON -DKIRJURI_SANITIZE=ON)
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
+
+kirjuri_install_deps
+kirjuri_build "$dir" "${flags[@]}"
+cd "$dir"
+ctest --output-on-failure -j "$(nproc)" --timeout 600
