@@ -19,6 +19,7 @@ int Fail(const Status& status) {
 Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open) {
   OpenOptions options;
   options.check_on_open = check_on_open;
+  options.master_key_file = g.master_key;
   return Ledger::Open(g.data, options, out);
 }
 

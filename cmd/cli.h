@@ -15,6 +15,7 @@ struct Globals {
   std::string data = "./data";
   bool json = false;
   std::string log_level;  // empty: KIRJURI_LOG_LEVEL, else "warn"
+  std::string master_key;  // empty: KIRJURI_MASTER_KEY_FILE, else beside the data directory
 };
 
 // Prints "kirjuri: <reason>" on stderr and returns the exit code for `status`

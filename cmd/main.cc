@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "subject_commands.h"
 #include "kirjuri/json.h"
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
@@ -59,6 +60,10 @@ std::string EnvelopeJson(const EventView& e, bool with_leaf) {
 int RunInit(const Globals& g, const std::string& policy_file, const std::string& origin) {
   InitOptions options;
   options.origin = origin;
+  options.master_key_file = g.master_key;
+  const std::filesystem::path master =
+      g.master_key.empty() ? DefaultMasterKeyPath(g.data) : std::filesystem::path(g.master_key);
+  const bool new_master = !std::filesystem::exists(master);
   if (!policy_file.empty()) {
     std::ifstream in(policy_file);
     if (!in) return Fail(Status::IOError("cannot read the policy file " + policy_file));
@@ -73,11 +78,19 @@ int RunInit(const Globals& g, const std::string& policy_file, const std::string&
                             .String("data", g.data)
                             .String("origin", ledger->origin())
                             .String("verifier_key", vkey)
+                            .String("master_key", master.string())
+                            .Bool("master_key_created", new_master)
                             .Finish()
                             .c_str());
   } else {
     std::printf("initialised a ledger in %s\norigin:       %s\nverifier key: %s\n",
                 g.data.c_str(), ledger->origin().c_str(), vkey.c_str());
+    std::printf("master key:   %s%s\n", master.string().c_str(),
+                new_master ? " (created)" : " (existing)");
+    std::printf("Keep the master key apart from backups of %s: whoever holds both can read\n"
+                "all personal data, and destroying it after a key rotation makes old backups\n"
+                "of the key store unreadable.\n",
+                g.data.c_str());
   }
   return 0;
 }
@@ -267,6 +280,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "kirjuri 0.1.0");
   app.add_option("--data", g.data, "ledger directory")->capture_default_str();
   app.add_flag("--json", g.json, "machine-readable JSON output");
+  app.add_option("--master-key", g.master_key,
+                 "master key file (or KIRJURI_MASTER_KEY_FILE; default: beside --data)");
   app.add_option("--log-level", g.log_level,
                  "trace|debug|info|warn|error|off (or KIRJURI_LOG_LEVEL)");
 
@@ -323,7 +338,14 @@ int main(int argc, char** argv) {
   demo->add_option("--partners", demo_options.partners, "sample partners")->capture_default_str();
   demo->callback([&] { rc = RunDemo(g, demo_options); });
 
-  app.parse_complete_callback([&] { SetUpLogging(g); });
+  AddSubjectCommands(app, g, rc);
+
+  app.parse_complete_callback([&] {
+    if (g.master_key.empty()) {
+      if (const char* env = std::getenv("KIRJURI_MASTER_KEY_FILE")) g.master_key = env;
+    }
+    SetUpLogging(g);
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

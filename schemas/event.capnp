@@ -23,6 +23,7 @@ enum EventType {
   disclosed @7;          # data given to a recipient
   # Written by Kirjuri itself, never accepted as input.
   subjectErased @8;      # `kirjuri erase`: the subject's keys were shredded
+  retentionExpired @9;   # `kirjuri retention run`: a retained category came due and was shredded
 }
 
 struct Envelope {
@@ -63,6 +64,76 @@ struct Field {
 struct Event {
   envelope @0 :Envelope;
   fields @1 :List(Field);
+  erasure @2 :Erasure;          # set in subjectErased and retentionExpired events only
+}
+
+struct Erasure {
+  # What an erasure did. Holds no personal data: ids, categories, counts, dates, reasons.
+  requestReceivedAtMicros @0 :Int64;
+  shredded @1 :List(KeyRef);          # data keys destroyed
+  retained @2 :List(Retained);        # data keys kept under a retention duty
+  eventsUnreadable @3 :UInt64;        # the subject's events whose data can no longer be read
+  firstSeq @4 :UInt64;                # the subject's first and last event before this one
+  lastSeq @5 :UInt64;
+  blindIndexEntriesRemoved @6 :UInt64;
+  viewRowsRemoved @7 :UInt64;
+  keyStoreFilesChecked @8 :UInt64;    # the physical check: files under DATA/keys/ read,
+  keyStoreBytesChecked @9 :UInt64;    # and none holds a destroyed key id or wrapped key
+}
+
+struct KeyRef {
+  category @0 :Text;
+  keyId @1 :Data;
+}
+
+struct Retained {
+  category @0 :Text;
+  keyId @1 :Data;
+  reason @2 :Text;                    # the law that requires keeping it
+  dueAtMicros @3 :Int64;              # when `kirjuri retention run` shreds it
+}
+
+struct SealContext {
+  # The associated data of a sealed field is "kirjuri/field/v1\n" || canonical(SealContext):
+  # the envelope and the field's own name and key, so a ciphertext opens only where it was made.
+  seq @0 :UInt64;
+  subject @1 :Data;
+  register @2 :Text;
+  type @3 :EventType;
+  category @4 :Text;                  # the envelope's category
+  fieldCategory @5 :Text;             # the category whose key seals this field
+  keyId @6 :Data;
+  field @7 :Text;
+}
+
+struct SubjectInfo {
+  # The log database's summary of one subject (column family subject_info), kept in the same
+  # write as each of the subject's events. Derived from the log: rebuilt from it when missing.
+  register @0 :Text;
+  eventCount @1 :UInt64;
+  firstSeq @2 :UInt64;
+  lastSeq @3 :UInt64;
+  erasedAtSeq @4 :Int64 = -1;         # the subjectErased event, or -1
+  categories @5 :List(CategoryInfo);
+}
+
+struct CategoryInfo {
+  name @0 :Text;
+  events @1 :UInt64;
+  lastOccurredAtMicros @2 :Int64;
+}
+
+struct PendingErasure {
+  # Written before any key is shredded and removed in the write that appends the subjectErased
+  # event, so an erasure interrupted by a crash is finished on the next open, never left half.
+  subject @0 :Data;
+  type @1 :EventType;
+  request @2 :Text;
+  actor @3 :Text;
+  requestReceivedAtMicros @4 :Int64;
+  shred @5 :List(KeyRef);
+  retained @6 :List(Retained);
+  removeIndex @7 :Bool;
 }
 
 struct SignedEvent {

@@ -34,6 +34,13 @@ struct Category {
   name @0 :Text;                  # "profile"
   title @1 :LocalText;
   fields @2 :List(Term);          # the data items an event of this category may carry
+  retentionDuty @3 :RetentionDuty;  # set if a law requires keeping this data despite erasure
+}
+
+struct RetentionDuty {
+  reason @0 :LocalText;           # the law, e.g. the Finnish Accounting Act 1336/1997, 2:10 §
+  years @1 :UInt32;               # how long
+  fromEndOfYear @2 :Bool;         # counted from the end of the year of the last such event
 }
 
 struct Term {

@@ -1,5 +1,8 @@
 #include "event_codec.h"
 
+#include <sodium.h>
+
+#include <array>
 #include <cstring>
 
 #include "store_format.h"
@@ -25,8 +28,69 @@ std::span<const uint8_t> AsSpan(const std::string& s) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kFieldAdPrefix = "kirjuri/field/v1\n";
+
+// "kirjuri/field/v1\n" || canonical(SealContext) — see schemas/event.capnp.
+std::string SealAd(schema::Envelope::Reader env, std::string_view field_category,
+                   std::span<const uint8_t> key_id, std::string_view field) {
+  capnp::MallocMessageBuilder message(64);
+  auto ctx = message.initRoot<schema::SealContext>();
+  ctx.setSeq(env.getSeq());
+  ctx.setSubject(env.getSubject());
+  ctx.setRegister(env.getRegister());
+  ctx.setType(env.getType());
+  ctx.setCategory(env.getCategory());
+  ctx.setFieldCategory(kj::StringPtr(field_category.data(), field_category.size()));
+  ctx.setKeyId(kj::arrayPtr(key_id.data(), key_id.size()));
+  ctx.setField(kj::StringPtr(field.data(), field.size()));
+  auto words = capnp::canonicalize(ctx.asReader());
+  auto bytes = words.asBytes();
+  std::string ad(kFieldAdPrefix);
+  ad.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return ad;
+}
+
+void SealField(schema::Envelope::Reader env, const std::string& name, const std::string& category,
+               const std::string& json_value, const DataKey& key, schema::Field::Builder field) {
+  field.setName(name);
+  field.setCategory(category);
+  auto sealed = field.initSealed();
+  sealed.setKeyId(kj::arrayPtr(key.id.data(), key.id.size()));
+  std::array<uint8_t, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce;
+  randombytes_buf(nonce.data(), nonce.size());
+  sealed.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+  std::string ad = SealAd(env, category, key.id, name);
+  auto ct = sealed.initCiphertext(
+      static_cast<unsigned>(json_value.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES));
+  unsigned long long ct_len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      ct.begin(), &ct_len, reinterpret_cast<const unsigned char*>(json_value.data()),
+      json_value.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
+      nonce.data(), key.key.data());
+}
+
+}  // namespace
+
+void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, EncodedEvent* out) {
+  kj::Array<capnp::word> canonical_event = capnp::canonicalize(event);
+  std::string to_sign = SignedMessage(canonical_event);
+  Ed25519Signature sig = signer.Sign(AsSpan(to_sign));
+
+  capnp::MallocMessageBuilder signed_message;
+  auto signed_event = signed_message.initRoot<schema::SignedEvent>();
+  signed_event.setEvent(event);
+  signed_event.setSignature(kj::arrayPtr(sig.data(), sig.size()));
+  kj::Array<capnp::word> leaf = capnp::canonicalize(signed_event.asReader());
+  auto bytes = leaf.asBytes();
+  out->leaf.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  out->leaf_hash = merkle::LeafHash(AsSpan(out->leaf));
+}
+
 void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const SubjectId& subject,
-                 int64_t recorded_at_micros, const SigningKey& key, EncodedEvent* out) {
+                 int64_t recorded_at_micros, const SealingKeys& keys, const SigningKey& signer,
+                 EncodedEvent* out) {
   capnp::MallocMessageBuilder message;
   auto event = message.initRoot<schema::Event>();
   auto env = event.initEnvelope();
@@ -41,33 +105,45 @@ void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const 
   env.setBasis(e.basis);
   env.setSource(e.source);
   env.setCategory(e.category);
+  if (keys.category) env.setKeyId(kj::arrayPtr(keys.category->id.data(), keys.category->id.size()));
   if (!e.request.empty()) env.setRequest(e.request);
   auto fields = event.initFields(static_cast<unsigned>(e.data.size() + (e.ip ? 1 : 0)));
   unsigned i = 0;
   for (const auto& [name, value] : e.data) {
-    fields[i].setName(name);
-    fields[i].setCategory(e.category);
-    fields[i].setPlain(value);
-    ++i;
+    SealField(env.asReader(), name, e.category, value, *keys.category, fields[i++]);
   }
-  if (e.ip) {
-    fields[i].setName("ip");
-    fields[i].setCategory("network");
-    fields[i].setPlain(*e.ip);
+  if (e.ip) SealField(env.asReader(), "ip", "network", *e.ip, *keys.network, fields[i]);
+  SignAndEncode(event.asReader(), signer, out);
+}
+
+Status OpenField(schema::Event::Reader event, schema::Field::Reader field, const DataKey& key,
+                 std::string* json_value) {
+  if (field.isPlain()) {
+    *json_value = field.getPlain();
+    return Status::Ok();
   }
-
-  kj::Array<capnp::word> canonical_event = capnp::canonicalize(event.asReader());
-  std::string to_sign = SignedMessage(canonical_event);
-  Ed25519Signature sig = key.Sign(AsSpan(to_sign));
-
-  capnp::MallocMessageBuilder signed_message;
-  auto signed_event = signed_message.initRoot<schema::SignedEvent>();
-  signed_event.setEvent(event.asReader());
-  signed_event.setSignature(kj::arrayPtr(sig.data(), sig.size()));
-  kj::Array<capnp::word> leaf = capnp::canonicalize(signed_event.asReader());
-  auto bytes = leaf.asBytes();
-  out->leaf.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-  out->leaf_hash = merkle::LeafHash(AsSpan(out->leaf));
+  auto sealed = field.getSealed();
+  auto nonce = sealed.getNonce();
+  auto ct = sealed.getCiphertext();
+  auto key_id = sealed.getKeyId();
+  if (nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      ct.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES || key_id.size() != key.id.size() ||
+      std::memcmp(key_id.begin(), key.id.data(), key.id.size()) != 0) {
+    return Status::Corruption("a sealed field is malformed or names another key");
+  }
+  std::string ad = SealAd(event.getEnvelope(), field.getCategory().cStr(), key.id,
+                          field.getName().cStr());
+  std::string plain(ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long plain_len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr, ct.begin(),
+          ct.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce.begin(),
+          key.key.data()) != 0) {
+    return Status::Corruption("a sealed field does not open: altered, or moved from elsewhere");
+  }
+  plain.resize(plain_len);
+  *json_value = std::move(plain);
+  return Status::Ok();
 }
 
 Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {

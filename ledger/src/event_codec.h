@@ -17,6 +17,7 @@
 #include "kirjuri/ledger.h"
 #include "kirjuri/merkle.h"
 #include "kirjuri/schemas/event.capnp.h"
+#include "key_store.h"
 
 namespace kirjuri {
 
@@ -25,10 +26,26 @@ struct EncodedEvent {
   merkle::Hash leaf_hash{};
 };
 
-// Builds the event for `e` at `seq`, signs it and encodes it.
-// REQUIRES: e passed Policy::Check; type is e.type parsed.
+// The data keys an event's fields are sealed under: the envelope category's, and "network"'s
+// for "ip". Null when the event has no field of that kind.
+struct SealingKeys {
+  const DataKey* category = nullptr;
+  const DataKey* network = nullptr;
+};
+
+// Builds the event for `e` at `seq` with every field sealed, signs it and encodes it.
+// REQUIRES: e passed Policy::Check; `type` is e.type parsed; keys are set for the fields e has.
 void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const SubjectId& subject,
-                 int64_t recorded_at_micros, const SigningKey& key, EncodedEvent* out);
+                 int64_t recorded_at_micros, const SealingKeys& keys, const SigningKey& signer,
+                 EncodedEvent* out);
+
+// Signs and encodes an event built by the caller (Kirjuri's own events, such as erasures).
+void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, EncodedEvent* out);
+
+// Opens a sealed field of `event` with `key`. Corruption if it does not open: the ciphertext was
+// altered or moved from another event, field or key.
+Status OpenField(schema::Event::Reader event, schema::Field::Reader field, const DataKey& key,
+                 std::string* json_value);
 
 // A decoded leaf; keeps the words the reader points into.
 class DecodedLeaf {

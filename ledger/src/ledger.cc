@@ -41,10 +41,39 @@ Status ParseSubjectId(std::string_view hex, SubjectId* out) {
 Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Ledger::~Ledger() = default;
 
+fs::path DefaultMasterKeyPath(const fs::path& data_dir) {
+  fs::path dir = fs::absolute(data_dir).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // "data/" -> "data"
+  return dir.parent_path() / (dir.filename().string() + ".kirjuri-master-key");
+}
+
+// Reads the master key, creating the file first if `create` and it does not exist.
+Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool create,
+                     MasterKey* out) {
+  fs::path path = given.empty() ? DefaultMasterKeyPath(data_dir) : given;
+  std::error_code ec;
+  if (create && !fs::exists(path, ec)) {
+    if (fs::absolute(path).lexically_normal().string().starts_with(
+            fs::absolute(data_dir).lexically_normal().string() + "/")) {
+      return Status::InvalidArgument("the master key file must be kept outside the data directory");
+    }
+    KIRJURI_RETURN_IF_ERROR(MasterKey::Generate().WriteFile(path));
+    spdlog::warn("created the master key {}: keep it apart from backups of {}", path.string(),
+                 data_dir.string());
+  }
+  Status s = MasterKey::ReadFile(path, out);
+  if (s.IsNotFound()) {
+    return Status::NotFound("no master key at " + path.string() +
+                            " (give --master-key FILE or KIRJURI_MASTER_KEY_FILE)");
+  }
+  return s;
+}
+
 Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
   KIRJURI_RETURN_IF_ERROR(InitCrypto());
   std::error_code ec;
-  if (fs::exists(dir / store::kLogDir, ec) || fs::exists(dir / store::kKeyFile, ec)) {
+  if (fs::exists(dir / store::kLogDir, ec) || fs::exists(dir / store::kKeyFile, ec) ||
+      fs::exists(dir / store::kKeysDir, ec)) {
     return Status::FailedPrecondition(dir.string() + " already holds a ledger");
   }
   std::shared_ptr<const Policy> policy;
@@ -68,17 +97,22 @@ Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
   if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 
+  MasterKey master;
+  KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(dir, options.master_key_file, /*create=*/true, &master));
+
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->key = SigningKey::Generate();
   impl->origin = origin;
   Status s = impl->key.WriteFile(dir / store::kKeyFile);
+  if (s.ok()) s = KeyStore::Create(dir / store::kKeysDir, master, &impl->keys);
   if (s.ok()) s = impl->OpenDb(/*create=*/true);
   if (s.ok()) {
     rocksdb::WriteBatch batch;
     batch.Put(impl->meta, std::string(store::kMetaFormat), std::string(store::kFormatVersion));
     batch.Put(impl->meta, std::string(store::kMetaOrigin), origin);
     batch.Put(impl->meta, std::string(store::kMetaPolicy), policy_json);
+    batch.Put(impl->meta, std::string(store::kMetaSubjectInfoBuilt), "");
     batch.Put(impl->checkpoints, store::SeqKey(0),
               impl->SignCheckpoint(0, merkle::EmptyRoot()));
     rocksdb::WriteOptions wo;
@@ -89,6 +123,7 @@ Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
     // Leave nothing half-made behind: a later init must be able to start afresh.
     impl.reset();
     fs::remove_all(dir / store::kLogDir, ec);
+    fs::remove_all(dir / store::kKeysDir, ec);
     fs::remove(dir / store::kKeyFile, ec);
     return s;
   }
@@ -105,6 +140,16 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   KIRJURI_RETURN_IF_ERROR(SigningKey::ReadFile(dir / store::kKeyFile, &impl->key));
+  // The key store first: a wrong master key must stop us before the log is opened for writing.
+  MasterKey master;
+  bool has_keys = fs::exists(dir / store::kKeysDir, ec);
+  // A ledger from before sealing has no key store yet: it gets one (and a master key) now.
+  KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(dir, options.master_key_file, /*create=*/!has_keys, &master));
+  if (has_keys) {
+    KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys));
+  } else {
+    KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys));
+  }
   KIRJURI_RETURN_IF_ERROR(impl->OpenDb(/*create=*/false));
 
   std::string format, policy_json;
@@ -131,6 +176,13 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     uint64_t n = 0;
     if (impl->ReadSize(&n).ok()) impl->size = n;
     spdlog::warn("ledger opened without its check: {}", impl->health.ToString());
+  } else {
+    std::string built;
+    if (impl->db->Get(rocksdb::ReadOptions(), impl->meta,
+                      std::string(store::kMetaSubjectInfoBuilt), &built).IsNotFound()) {
+      KIRJURI_RETURN_IF_ERROR(impl->BuildSubjectInfo());
+    }
+    KIRJURI_RETURN_IF_ERROR(impl->CompletePendingErasures());
   }
   spdlog::debug("opened ledger {} with {} events", impl->origin, impl->size.load());
   out->reset(new Ledger(std::move(impl)));
@@ -176,57 +228,88 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   const uint64_t base = impl_->size.load();
   const int64_t now = NowMicros();
 
+  // Subjects: new ones get random ids; existing ones must be in the same register and not
+  // erased (nor being erased), so that a shredded key can never come back.
   std::vector<SubjectId> subject_ids(events.size());
-  std::map<SubjectId, std::string> known;  // existing subject -> its register
+  std::map<SubjectId, SubjectState> states;
   for (size_t i = 0; i < events.size(); ++i) {
     const NewEvent& e = events[i];
     if (!e.subject) {
       randombytes_buf(subject_ids[i].data(), subject_ids[i].size());
+      states[subject_ids[i]].register_name = e.register_name;
       continue;
     }
     subject_ids[i] = *e.subject;
-    auto it = known.find(*e.subject);
-    if (it == known.end()) {
-      std::string reg;
-      Status s = impl_->SubjectRegister(*e.subject, &reg);
+    auto it = states.find(*e.subject);
+    if (it == states.end()) {
+      SubjectState state;
+      Status s = impl_->LoadSubject(*e.subject, &state);
       if (s.IsNotFound()) return Status::InvalidArgument(where(e, i) + ": " + s.message());
       KIRJURI_RETURN_IF_ERROR(s);
-      it = known.emplace(*e.subject, reg).first;
+      std::string pending;
+      if (state.erased() ||
+          impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
+                         std::string(store::kPendingErasurePrefix) +
+                             std::string(reinterpret_cast<const char*>(e.subject->data()), 16),
+                         &pending).ok()) {
+        return Status::InvalidArgument(where(e, i) + ": subject " + SubjectIdHex(*e.subject) +
+                                       " was erased; nothing more is recorded about them");
+      }
+      it = states.emplace(*e.subject, std::move(state)).first;
     }
-    if (it->second != e.register_name) {
+    if (it->second.register_name != e.register_name) {
       return Status::InvalidArgument(where(e, i) + ": subject " + SubjectIdHex(*e.subject) +
-                                     " belongs to the " + it->second + " register");
+                                     " belongs to the " + it->second.register_name + " register");
     }
   }
 
-  // Building and signing is ~all of the CPU cost of an append: spread it over the workers.
-  std::vector<EncodedEvent> encoded(events.size());
-  impl_->pool->ParallelFor(events.size(), 32, [&](size_t begin, size_t end) {
+  // Data keys, one per (subject, category) that this append seals something under; new ones
+  // are stored durably in the key store before the log refers to them.
+  std::vector<KeyRequest> requests;
+  std::map<std::pair<SubjectId, std::string>, size_t> request_index;
+  auto want = [&](const SubjectId& subject, const std::string& category) {
+    auto [it, inserted] = request_index.emplace(std::make_pair(subject, category), requests.size());
+    if (inserted) requests.push_back(KeyRequest{subject, category});
+    return it->second;
+  };
+  std::vector<std::pair<int64_t, int64_t>> key_slots(events.size(), {-1, -1});
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!events[i].data.empty()) key_slots[i].first = static_cast<int64_t>(want(subject_ids[i], events[i].category));
+    if (events[i].ip) key_slots[i].second = static_cast<int64_t>(want(subject_ids[i], "network"));
+  }
+  std::vector<DataKey> data_keys;
+  KIRJURI_RETURN_IF_ERROR(impl_->keys->GetOrCreate(requests, &data_keys));
+
+  // Blind indexes for finding a person by email, username or phone.
+  std::vector<IndexEntry> index_entries;
+  for (size_t i = 0; i < events.size(); ++i) {
+    for (const auto& [name, value] : events[i].data) {
+      BlindKind kind;
+      if (name == "email") kind = BlindKind::kEmail;
+      else if (name == "username") kind = BlindKind::kUsername;
+      else if (name == "phone") kind = BlindKind::kPhone;
+      else continue;
+      std::string text;
+      if (DecodeJsonString(value, &text)) index_entries.push_back({subject_ids[i], kind, text});
+    }
+  }
+  KIRJURI_RETURN_IF_ERROR(impl_->keys->AddIndexes(index_entries));
+
+  // Building, sealing and signing is ~all of the CPU cost of an append: spread it over workers.
+  std::vector<Impl::Pending> pending(events.size());
+  impl_->pool->ParallelFor(events.size(), 16, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      EncodeEvent(events[i], types[i], base + i, subject_ids[i], now, impl_->key, &encoded[i]);
+      SealingKeys keys;
+      if (key_slots[i].first >= 0) keys.category = &data_keys[key_slots[i].first];
+      if (key_slots[i].second >= 0) keys.network = &data_keys[key_slots[i].second];
+      EncodeEvent(events[i], types[i], base + i, subject_ids[i], now, keys, impl_->key,
+                  &pending[i].encoded);
+      pending[i].subject = subject_ids[i];
+      pending[i].category = events[i].category;
+      pending[i].occurred_at_micros = events[i].occurred_at_micros.value_or(now);
     }
   });
-
-  rocksdb::WriteBatch batch;
-  merkle::Frontier frontier = impl_->frontier;
-  for (size_t i = 0; i < events.size(); ++i) {
-    const uint64_t seq = base + i;
-    batch.Put(impl_->events, store::SeqKey(seq), encoded[i].leaf);
-    batch.Put(impl_->subjects, store::SubjectKey(subject_ids[i], seq), rocksdb::Slice());
-    frontier.Append(encoded[i].leaf_hash, [&](merkle::NodeId id, const merkle::Hash& h) {
-      batch.Put(impl_->tree, store::NodeKey(id),
-                rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
-    });
-  }
-  const uint64_t new_size = base + events.size();
-  batch.Put(impl_->checkpoints, store::SeqKey(new_size),
-            impl_->SignCheckpoint(new_size, frontier.Root()));
-
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  KIRJURI_RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &batch), "appending"));
-  impl_->frontier = std::move(frontier);
-  impl_->size = new_size;
+  KIRJURI_RETURN_IF_ERROR(impl_->CommitLocked(pending, states, nullptr));
 
   out->reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -238,8 +321,39 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-  spdlog::debug("appended {} events, seq {}..{}, in {} us", events.size(), base, new_size - 1,
-                micros);
+  spdlog::debug("appended {} events, seq {}..{}, in {} us", events.size(), base,
+                base + events.size() - 1, micros);
+  return Status::Ok();
+}
+
+Status Ledger::Impl::CommitLocked(std::vector<Pending>& events,
+                                  std::map<SubjectId, SubjectState>& states,
+                                  const std::function<void(rocksdb::WriteBatch&)>& extra) {
+  const uint64_t base = size.load();
+  rocksdb::WriteBatch batch;
+  merkle::Frontier f = frontier;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const uint64_t seq = base + i;
+    batch.Put(this->events, store::SeqKey(seq), events[i].encoded.leaf);
+    batch.Put(subjects, store::SubjectKey(events[i].subject, seq), rocksdb::Slice());
+    states[events[i].subject].Apply(seq, events[i].category, events[i].occurred_at_micros);
+    f.Append(events[i].encoded.leaf_hash, [&](merkle::NodeId id, const merkle::Hash& h) {
+      batch.Put(tree, store::NodeKey(id),
+                rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
+    });
+  }
+  for (const auto& [subject, state] : states) {
+    batch.Put(subject_info, rocksdb::Slice(reinterpret_cast<const char*>(subject.data()), 16),
+              state.Encode());
+  }
+  if (extra) extra(batch);
+  const uint64_t new_size = base + events.size();
+  batch.Put(checkpoints, store::SeqKey(new_size), SignCheckpoint(new_size, f.Root()));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch), "appending"));
+  frontier = std::move(f);
+  size = new_size;
   return Status::Ok();
 }
 

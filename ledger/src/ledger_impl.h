@@ -8,12 +8,16 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "event_codec.h"
+#include "key_store.h"
+#include "subjects.h"
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
 #include "policy.h"
@@ -45,7 +49,8 @@ inline std::string HashHex(const merkle::Hash& h) { return HexEncode(h); }
 inline rocksdb::DBOptions MakeDbOptions(bool create) {
   rocksdb::DBOptions o;
   o.create_if_missing = create;
-  o.create_missing_column_families = create;
+  // Column families added by later versions are created when an older ledger is opened.
+  o.create_missing_column_families = true;
   o.error_if_exists = create;
   o.paranoid_checks = true;
   // Recycled WAL files would keep old records' bytes on disk; the WAL must only hold what it
@@ -60,13 +65,18 @@ inline rocksdb::DBOptions MakeDbOptions(bool create) {
 }
 
 inline const std::vector<std::string>& ColumnFamilyNames() {
-  static const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName,
-                                                 store::kEventsCf, store::kTreeCf,
-                                                 store::kCheckpointsCf, store::kSubjectsCf};
+  static const std::vector<std::string> names = {
+      rocksdb::kDefaultColumnFamilyName, store::kEventsCf,   store::kTreeCf,
+      store::kCheckpointsCf,             store::kSubjectsCf, store::kSubjectInfoCf};
   return names;
 }
 
 }  // namespace ledger_internal
+
+// Reads the master key (`given`, or the default beside `data_dir`), creating the file first if
+// `create` and it does not exist. The file must lie outside the data directory.
+Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool create,
+                         MasterKey* out);
 
 struct Ledger::Impl {
   fs::path dir;
@@ -77,6 +87,8 @@ struct Ledger::Impl {
   rocksdb::ColumnFamilyHandle* tree = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
   rocksdb::ColumnFamilyHandle* subjects = nullptr;
+  rocksdb::ColumnFamilyHandle* subject_info = nullptr;
+  std::unique_ptr<KeyStore> keys;
   SigningKey key;
   std::string origin;
   std::shared_ptr<const Policy> policy;
@@ -88,6 +100,7 @@ struct Ledger::Impl {
   std::atomic<uint64_t> size{0};
 
   ~Impl() {
+    keys.reset();
     if (db) {
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
@@ -109,6 +122,7 @@ struct Ledger::Impl {
     tree = handles[2];
     checkpoints = handles[3];
     subjects = handles[4];
+    subject_info = handles[5];
     return Status::Ok();
   }
 
@@ -172,24 +186,40 @@ struct Ledger::Impl {
     return Status::Ok();
   }
 
-  // Looks up which register an existing subject belongs to.
-  Status SubjectRegister(const SubjectId& subject, std::string* register_name) const {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), subjects));
-    std::string prefix(reinterpret_cast<const char*>(subject.data()), subject.size());
-    it->Seek(prefix);
-    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the subject index"));
-    if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != 24) {
+  // The subject's summary; NotFound if it has no event.
+  Status LoadSubject(const SubjectId& subject, SubjectState* out) const {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), subject_info,
+                                rocksdb::Slice(reinterpret_cast<const char*>(subject.data()),
+                                               subject.size()),
+                                &value);
+    if (s.IsNotFound()) {
       return Status::NotFound("subject " + SubjectIdHex(subject) + " is not in the ledger");
     }
-    uint64_t seq = store::GetBigEndian64(it->key().data() + 16);
-    rocksdb::PinnableSlice value;
-    KIRJURI_RETURN_IF_ERROR(FromRocks(
-        db->Get(rocksdb::ReadOptions(), events, store::SeqKey(seq), &value), "reading an event"));
-    DecodedLeaf leaf;
-    KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(value)).Prefixed("seq " + std::to_string(seq)));
-    *register_name = leaf.get().getEvent().getEnvelope().getRegister();
-    return Status::Ok();
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading subject_info"));
+    return SubjectState::Decode(value, out);
   }
+
+  // Rebuilds subject_info from the log (ledgers written before it existed). One pass.
+  Status BuildSubjectInfo();
+
+  // An event to commit, already encoded, with what the commit must record about it.
+  struct Pending {
+    EncodedEvent encoded;
+    SubjectId subject{};
+    std::string category;
+    int64_t occurred_at_micros = 0;
+  };
+  // Writes `events` (sequence numbers size..size+n-1) with their subject index and summaries,
+  // tree nodes and a checkpoint, plus `extra`, in one synced batch. REQUIRES: append_mu held;
+  // `states` holds the current summary of every subject in `events` (updated here).
+  Status CommitLocked(std::vector<Pending>& events, std::map<SubjectId, SubjectState>& states,
+                      const std::function<void(rocksdb::WriteBatch&)>& extra);
+
+  // Erasure steps, shared by Erase, RunRetention and the completion of interrupted erasures.
+  // REQUIRES: append_mu held.
+  Status CompleteErasureLocked(const std::string& pending_bytes, uint64_t* event_seq);
+  Status CompletePendingErasures();
 };
 
 // NodeSource over the tree column family.

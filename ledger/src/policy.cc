@@ -3,6 +3,7 @@
 #include <capnp/schema.h>
 
 #include <cctype>
+#include <ctime>
 
 #include "kirjuri/schemas/event.capnp.h"
 #include "kirjuri/time.h"
@@ -53,6 +54,39 @@ bool IsToken(std::string_view s, size_t max_len) {
 }
 
 }  // namespace
+
+Status CheckActor(std::string_view actor) {
+  if (IsToken(actor, 64)) return Status::Ok();
+  return Status::InvalidArgument(
+      "'actor' must be an id of 1-64 letters, digits or -_.:/# (never a name or email)");
+}
+
+Status CheckRequestRef(std::string_view request) {
+  if (IsToken(request, 128)) return Status::Ok();
+  return Status::InvalidArgument(
+      "a request reference is 1-128 letters, digits or -_.:/# (never a name or email)");
+}
+
+int64_t RetentionRule::DueAfter(int64_t last_micros) const {
+  constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
+  if (!from_end_of_year) return last_micros + static_cast<int64_t>(years) * 36525 * kMicrosPerDay / 100;
+  // Counted from the end of the year of the last event: due at the start of year + years + 1.
+  std::time_t t = static_cast<std::time_t>(last_micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  int64_t due = 0;
+  std::string text = std::to_string(tm.tm_year + 1900 + years + 1) + "-01-01T00:00:00Z";
+  (void)ParseRfc3339(text, &due);
+  return due;
+}
+
+const RetentionRule* Policy::RetentionFor(std::string_view register_name,
+                                          std::string_view category) const {
+  auto reg = registers_.find(register_name);
+  if (reg == registers_.end()) return nullptr;
+  auto it = reg->second.retention.find(category);
+  return it == reg->second.retention.end() ? nullptr : &it->second;
+}
 
 Status ParseInputType(std::string_view name, schema::EventType* out) {
   bool snake = !name.empty();
@@ -109,6 +143,16 @@ Status Policy::Parse(std::string_view json, std::shared_ptr<const Policy>* out) 
     for (auto c : r.getCategories()) {
       auto& fields = rules.category_fields[c.getName()];
       for (auto f : c.getFields()) fields.insert(f.getName());
+      if (c.hasRetentionDuty()) {
+        auto duty = c.getRetentionDuty();
+        if (duty.getYears() == 0 || !duty.hasReason()) {
+          return Status::InvalidArgument("policy: the retention duty of '" +
+                                         std::string(c.getName().cStr()) +
+                                         "' needs a reason and a number of years");
+        }
+        rules.retention[c.getName()] =
+            RetentionRule{duty.getReason().getEn(), duty.getYears(), duty.getFromEndOfYear()};
+      }
     }
     if (rules.purposes.empty() || rules.sources.empty() || rules.category_fields.empty()) {
       return Status::InvalidArgument("policy: register '" + name +
@@ -144,13 +188,8 @@ Status Policy::Check(const NewEvent& e) const {
   if (!bases_.count(e.basis)) {
     return Status::InvalidArgument("lawful basis " + QuoteName(e.basis) + " is not declared in the policy");
   }
-  if (!IsToken(e.actor, 64)) {
-    return Status::InvalidArgument(
-        "'actor' must be an id of 1-64 letters, digits or -_.:/# (never a name or email)");
-  }
-  if (!e.request.empty() && !IsToken(e.request, 128)) {
-    return Status::InvalidArgument("'request' must be a reference of 1-128 letters, digits or -_.:/#");
-  }
+  KIRJURI_RETURN_IF_ERROR(CheckActor(e.actor));
+  if (!e.request.empty()) KIRJURI_RETURN_IF_ERROR(CheckRequestRef(e.request));
   const std::set<std::string, std::less<>>* allowed = &cat->second;
   const char* allowed_for = "category";
   if (auto t = TypeFields().find(type); t != TypeFields().end()) {

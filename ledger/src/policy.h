@@ -26,8 +26,24 @@ std::string_view DefaultPolicyJson();
 // are accepted (not subjectErased). InvalidArgument for anything else.
 Status ParseInputType(std::string_view name, schema::EventType* out);
 
+// The vocabulary of ids that go into plaintext envelopes (actors, request references): letters,
+// digits and -_.:/# only, so that a name or an email address cannot be put there.
+Status CheckActor(std::string_view actor);
+Status CheckRequestRef(std::string_view request);
+
+struct RetentionRule {
+  std::string reason;  // English text of the law
+  uint32_t years = 0;
+  bool from_end_of_year = false;
+  // When data whose last event occurred at `last_micros` may be shredded.
+  int64_t DueAfter(int64_t last_micros) const;
+};
+
 class Policy {
  public:
+  // The retention duty of (register, category), or nullptr if the category has none.
+  const RetentionRule* RetentionFor(std::string_view register_name, std::string_view category) const;
+
   // InvalidArgument with a one-line reason if `json` is not a valid policy.
   static Status Parse(std::string_view json, std::shared_ptr<const Policy>* out);
 
@@ -46,6 +62,7 @@ class Policy {
   struct RegisterRules {
     std::set<std::string, std::less<>> purposes, sources;
     std::map<std::string, std::set<std::string, std::less<>>, std::less<>> category_fields;
+    std::map<std::string, RetentionRule, std::less<>> retention;
   };
   std::unique_ptr<capnp::MallocMessageBuilder> message_;
   std::set<std::string, std::less<>> bases_;

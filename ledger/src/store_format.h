@@ -6,7 +6,11 @@
 //                                                          2^level leaves ending before leaf `end`
 //   checkpoints     tree size, 8 bytes BE                 signed C2SP checkpoint note (text)
 //   subjects        subject id, 16 bytes || seq, 8 BE     empty (index: a subject's events)
+//   subject_info    subject id, 16 bytes                  canonical SubjectInfo (counts, erasure)
 //   default         "origin", "policy", "format"          ledger metadata
+//                   "subject_info"                        present once subject_info is complete
+//                   "pending-erasure/" subject            PendingErasure (an erasure under way)
+//                   "retention/" due (8 BE) subject cat   empty: a retained key and when it is due
 //
 // Tree keys sort in the order the nodes are created by appends (a leaf, then the ancestors it
 // completes, lowest first), so verification walks the tree column family with one iterator.
@@ -25,14 +29,19 @@ inline constexpr const char* kEventsCf = "events";
 inline constexpr const char* kTreeCf = "tree";
 inline constexpr const char* kCheckpointsCf = "checkpoints";
 inline constexpr const char* kSubjectsCf = "subjects";
+inline constexpr const char* kSubjectInfoCf = "subject_info";
 
 inline constexpr std::string_view kMetaOrigin = "origin";
 inline constexpr std::string_view kMetaPolicy = "policy";
 inline constexpr std::string_view kMetaFormat = "format";
 inline constexpr std::string_view kFormatVersion = "kirjuri-log-v1";
+inline constexpr std::string_view kMetaSubjectInfoBuilt = "subject_info";
+inline constexpr std::string_view kPendingErasurePrefix = "pending-erasure/";
+inline constexpr std::string_view kRetentionPrefix = "retention/";
 
 inline constexpr const char* kKeyFile = "ledger.key";
 inline constexpr const char* kLogDir = "log";
+inline constexpr const char* kKeysDir = "keys";
 
 // Ed25519 signatures over events are made over this prefix followed by canonical(Event), so an
 // event signature can never be replayed as a signature of anything else (e.g. a note).

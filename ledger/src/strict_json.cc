@@ -77,6 +77,14 @@ Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out) {
   return Status::Ok();
 }
 
+bool DecodeJsonString(std::string_view json, std::string* out) {
+  capnp::MallocMessageBuilder scratch;
+  auto value = scratch.initRoot<capnp::JsonValue>();
+  if (!ParseJsonValue(json, value).ok() || !value.isString()) return false;
+  *out = value.getString();
+  return true;
+}
+
 Status DecodeStrict(std::string_view json, capnp::DynamicStruct::Builder out) {
   capnp::MallocMessageBuilder scratch;
   auto raw = scratch.initRoot<capnp::JsonValue>();

@@ -26,6 +26,9 @@ Status DecodeStrict(std::string_view json, capnp::DynamicStruct::Builder out);
 // could be personal data put in the wrong place, and is described instead of quoted.
 std::string QuoteName(std::string_view name);
 
+// If `json` is a JSON string, sets *out to its value and returns true.
+bool DecodeJsonString(std::string_view json, std::string* out);
+
 // Parses `json` as raw JSON. InvalidArgument on malformed input.
 Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out);
 

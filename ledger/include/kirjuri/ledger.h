@@ -2,7 +2,11 @@
 //
 // A ledger lives in a data directory:
 //   DATA/ledger.key     the Ed25519 ledger key, PEM PKCS#8, mode 0600
-//   DATA/log/           RocksDB: column families events, tree, checkpoints, subjects, default
+//   DATA/log/           RocksDB: the log (events, tree, checkpoints, subject index)
+//   DATA/keys/          RocksDB: the key store — per-(subject, category) data keys wrapped under
+//                       the master key, and blind indexes
+// and a master key file kept OUTSIDE it (default: DefaultMasterKeyPath), so that a copy of the
+// data directory alone reads no personal data.
 // schemas/FORMATS.md gives every key encoding and the exact bytes that are signed and hashed.
 //
 // Invariants, held across crashes (every append is one synced RocksDB WriteBatch):
@@ -46,7 +50,13 @@ std::string EventTypeName(schema::EventType type);
 // Called now and then during long work with (done, total); total may be 0 when unknown.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// Where the master key is kept unless told otherwise: beside the data directory, never in it
+// ("./data" -> "./data.kirjuri-master-key").
+std::filesystem::path DefaultMasterKeyPath(const std::filesystem::path& data_dir);
+
 struct InitOptions {
+  // The master key file: used if it exists, created (0600) if not. Empty: DefaultMasterKeyPath.
+  std::filesystem::path master_key_file;
   // Checkpoint origin and signed-note key name. Empty: "kirjuri.local/<16 random hex digits>".
   std::string origin;
   // The register policy as JSON (schemas/policy.capnp). Empty: the shipped Almerin policy.
@@ -54,6 +64,8 @@ struct InitOptions {
 };
 
 struct OpenOptions {
+  // The master key file. Empty: DefaultMasterKeyPath. A wrong key opens nothing, writes nothing.
+  std::filesystem::path master_key_file;
   // Worker threads for signing and verification; 0 = one per hardware thread.
   unsigned threads = 0;
   // Check on open that the latest checkpoint matches the log (catches a shortened log).
@@ -90,6 +102,32 @@ struct EventView {
   uint64_t seq = 0;
   std::span<const uint8_t> leaf;  // the exact bytes stored and hashed as the Merkle leaf
   schema::SignedEvent::Reader signed_event;
+};
+
+// One personal-data field of an event, opened.
+struct FieldValue {
+  std::string name;
+  std::string category;
+  // The value as JSON text; nullopt if its key was shredded (the person was erased).
+  std::optional<std::string> json;
+};
+
+enum class IndexKind { kEmail, kUsername, kPhone };
+
+// Who a subject is in the log's terms (no personal data).
+struct SubjectSummary {
+  std::string register_name;
+  uint64_t event_count = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::optional<uint64_t> erased_at_seq;
+};
+
+struct EraseRequest {
+  SubjectId subject{};
+  std::string request;              // the person's request reference
+  std::string actor;                // who erases (an id, like an event's actor)
+  int64_t received_at_micros = 0;   // when the request was received; 0 = now
 };
 
 struct VerifyOptions {
@@ -162,6 +200,37 @@ class Ledger {
   // checks every stored tree node and checkpoint against it, and checks the sequence is
   // gap-free. Corruption naming the first fault ("seq 41: signature does not verify").
   Status Verify(const VerifyOptions& options, VerifyResult* result) const;
+
+  // Opens the personal data of an event (its sealed fields). Shredded keys give FieldValue::json
+  // == nullopt, never an error; Corruption if a ciphertext fails to open with its key.
+  Status ReadFields(const EventView& event, std::vector<FieldValue>* out) const;
+
+  // The subjects whose email / username / phone (normalised) is `value`, via the blind index.
+  Status Find(IndexKind kind, std::string_view value, std::vector<SubjectId>* out) const;
+
+  // NotFound if the subject has no event.
+  Status GetSubject(const SubjectId& subject, SubjectSummary* out) const;
+
+  // Crypto-shreds a subject: destroys its data keys (except categories under a retention duty,
+  // which are kept with their reason and due date), removes its blind-index entries, makes the
+  // key store drop every physical copy and checks that it did, then appends a signed
+  // subjectErased event. *event_seq is that event's sequence number. NotFound for an unknown
+  // subject; FailedPrecondition if already erased. From then on, appends for the subject are
+  // refused. Costs the same for a subject with ten events as for one with a million.
+  Status Erase(const EraseRequest& request, uint64_t* event_seq);
+
+  // Shreds the retained categories whose due date is at or before `now_micros`, each with a
+  // retentionExpired event; *event_seqs gets their sequence numbers.
+  Status RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seqs);
+
+  // Re-wraps every data key under the master key in `new_key_file` (created if missing). The
+  // old master key opens nothing in the key store afterwards; open with the new file from then on.
+  Status RotateMasterKey(const std::filesystem::path& new_key_file);
+
+  // Signs arbitrary bytes with the ledger key (raw Ed25519, as OpenSSL's pkeyutl -rawin checks
+  // it). For documents such as deletion reports, which begin with '{' and so can never be taken
+  // for an event's or a checkpoint's signed message.
+  Ed25519Signature SignDocument(std::span<const uint8_t> document) const;
 
   // The latest signed checkpoint (C2SP note text). NotFound on an empty log.
   Status LatestCheckpoint(std::string* note) const;

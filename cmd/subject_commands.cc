@@ -1,0 +1,272 @@
+#include "subject_commands.h"
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "kirjuri/deletion_report.h"
+#include "kirjuri/json.h"
+#include "kirjuri/subject_export.h"
+#include "kirjuri/time.h"
+
+namespace kirjuri::cli {
+namespace {
+
+struct SubjectArgs {
+  std::string subject, email, username, phone, request, actor, received, out, now, new_key;
+  std::string pubkey;
+  std::optional<uint64_t> seq;
+};
+
+Status ParseTime(const std::string& text, int64_t* micros) {
+  if (text.empty()) {
+    *micros = 0;
+    return Status::Ok();
+  }
+  return ParseRfc3339(text, micros);
+}
+
+int RunFind(const Globals& g, const SubjectArgs& a) {
+  int given = !a.email.empty() + !a.username.empty() + !a.phone.empty();
+  if (given != 1) return Fail(Status::InvalidArgument("give exactly one of --email, --username, --phone"));
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::vector<SubjectId> found;
+  Status s = !a.email.empty()      ? ledger->Find(IndexKind::kEmail, a.email, &found)
+             : !a.username.empty() ? ledger->Find(IndexKind::kUsername, a.username, &found)
+                                   : ledger->Find(IndexKind::kPhone, a.phone, &found);
+  if (!s.ok()) return Fail(s);
+  std::vector<std::string> ids;
+  for (const SubjectId& id : found) ids.push_back(SubjectIdHex(id));
+  if (g.json) {
+    std::printf("%s\n", JsonWriter().StringArray("subjects", ids).Finish().c_str());
+  } else {
+    for (const std::string& id : ids) std::printf("%s\n", id.c_str());
+    if (ids.empty()) std::fprintf(stderr, "kirjuri: no subject found\n");
+  }
+  return ids.empty() ? 1 : 0;
+}
+
+int RunExport(const Globals& g, const SubjectArgs& a) {
+  SubjectId id;
+  if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  SubjectExport doc;
+  if (Status s = ExportSubject(*ledger, id, &doc); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", doc.ToJson().c_str());
+    return 0;
+  }
+  std::printf("subject %s, %s register, %llu events%s\n", a.subject.c_str(),
+              doc.summary.register_name.c_str(),
+              static_cast<unsigned long long>(doc.summary.event_count),
+              doc.summary.erased_at_seq ? ", ERASED" : "");
+  for (const auto& [name, c] : doc.categories) {
+    std::printf("\n[%s]%s\n", name.c_str(), c.erased ? " erased" : "");
+    for (const auto& [field, value] : c.current) {
+      std::printf("  %-16s %s\n", field.c_str(), value.c_str());
+    }
+  }
+  if (!doc.consents.empty()) std::printf("\nconsents\n");
+  for (const auto& [purpose, c] : doc.consents) {
+    std::printf("  %-22s %s %s\n", purpose.c_str(), c.given ? "given    " : "withdrawn",
+                FormatRfc3339(c.at_micros).c_str());
+  }
+  std::printf("\nhistory\n");
+  for (const auto& h : doc.history) {
+    std::printf("  %6llu %s %-18s %-9s %-21s %-19s %-15s %s\n",
+                static_cast<unsigned long long>(h.seq), FormatRfc3339(h.occurred_at_micros).c_str(),
+                h.type.c_str(), h.category.c_str(), h.purpose.c_str(), h.basis.c_str(),
+                h.source.c_str(), h.actor.c_str());
+  }
+  return 0;
+}
+
+int RunErase(const Globals& g, const SubjectArgs& a) {
+  EraseRequest request;
+  if (Status s = ParseSubjectId(a.subject, &request.subject); !s.ok()) return Fail(s);
+  request.request = a.request;
+  request.actor = a.actor;
+  if (Status s = ParseTime(a.received, &request.received_at_micros); !s.ok()) {
+    return Fail(s.Prefixed("--received"));
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  uint64_t seq = 0;
+  if (Status s = ledger->Erase(request, &seq); !s.ok()) {
+    return Fail(s.IsNotFound() ? Status::InvalidArgument(s.message()) : s);
+  }
+  std::vector<std::string> shredded, retained;
+  Status s = ledger->ReadEvents(seq, seq + 1, [&](const EventView& e) {
+    auto erasure = e.signed_event.getEvent().getErasure();
+    for (auto k : erasure.getShredded()) shredded.push_back(k.getCategory());
+    for (auto r : erasure.getRetained()) {
+      retained.push_back(std::string(r.getCategory().cStr()) + " until " +
+                         FormatRfc3339(r.getDueAtMicros()));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .String("subject", a.subject)
+                            .Number("seq", seq)
+                            .StringArray("shredded", shredded)
+                            .StringArray("retained", retained)
+                            .Finish()
+                            .c_str());
+  } else {
+    std::string sh, re;
+    for (const auto& c : shredded) sh += (sh.empty() ? "" : ", ") + c;
+    for (const auto& c : retained) re += (re.empty() ? "" : "; ") + c;
+    std::printf("erased subject %s (seq %llu)\nshredded: %s\nretained: %s\n", a.subject.c_str(),
+                static_cast<unsigned long long>(seq), sh.empty() ? "-" : sh.c_str(),
+                re.empty() ? "-" : re.c_str());
+    std::printf("report:   kirjuri --data %s report deletion %s --out DIR\n", g.data.c_str(),
+                a.subject.c_str());
+  }
+  return 0;
+}
+
+int RunRetention(const Globals& g, const SubjectArgs& a) {
+  int64_t now = NowMicros();
+  if (!a.now.empty()) {
+    if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::vector<uint64_t> seqs;
+  if (Status s = ledger->RunRetention(now, &seqs); !s.ok()) return Fail(s);
+  for (uint64_t seq : seqs) {
+    Status s = ledger->ReadEvents(seq, seq + 1, [&](const EventView& e) {
+      auto env = e.signed_event.getEvent().getEnvelope();
+      auto subject = env.getSubject();
+      std::string categories;
+      for (auto k : e.signed_event.getEvent().getErasure().getShredded()) {
+        categories += (categories.empty() ? "" : ",") + std::string(k.getCategory().cStr());
+      }
+      std::string id = HexEncode({subject.begin(), subject.size()});
+      if (g.json) {
+        std::printf("{\"seq\":%llu,\"subject\":\"%s\",\"shredded\":\"%s\"}\n",
+                    static_cast<unsigned long long>(seq), id.c_str(), categories.c_str());
+      } else {
+        std::printf("seq %llu  subject %s  shredded %s\n", static_cast<unsigned long long>(seq),
+                    id.c_str(), categories.c_str());
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return Fail(s);
+  }
+  if (!g.json) std::printf("%zu retained categories came due and were shredded\n", seqs.size());
+  return 0;
+}
+
+int RunRotate(const Globals& g, const SubjectArgs& a) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = ledger->RotateMasterKey(a.new_key); !s.ok()) return Fail(s);
+  std::printf("every data key is now wrapped under %s.\n"
+              "Use it from now on (--master-key or KIRJURI_MASTER_KEY_FILE); the old master key\n"
+              "opens nothing in the key store. Destroy the old key file to make old backups of\n"
+              "the key store useless too.\n",
+              a.new_key.c_str());
+  return 0;
+}
+
+int RunReport(const Globals& g, const SubjectArgs& a) {
+  SubjectId id;
+  if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  DeletionReportFiles files;
+  if (Status s = BuildDeletionReport(*ledger, id, a.seq, &files); !s.ok()) return Fail(s);
+  if (Status s = WriteDeletionReport(files, a.out); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter().String("out", a.out).Finish().c_str());
+  } else {
+    std::printf("wrote %s/report.json, report.json.sig, report.html, ledger.pub.pem\n",
+                a.out.c_str());
+  }
+  return 0;
+}
+
+int RunVerifyReport(const Globals& g, const std::string& file, const std::string& pubkey_file) {
+  std::optional<PublicKey> pinned;
+  if (!pubkey_file.empty()) {
+    FILE* f = std::fopen(pubkey_file.c_str(), "r");
+    if (!f) return Fail(Status::IOError("cannot read " + pubkey_file));
+    std::string pem(4096, '\0');
+    pem.resize(std::fread(pem.data(), 1, pem.size(), f));
+    std::fclose(f);
+    PublicKey key;
+    if (Status s = ParsePublicKeyPem(pem, &key); !s.ok()) return Fail(s.Prefixed(pubkey_file));
+    pinned = key;
+  }
+  ReportCheck check;
+  Status s = VerifyDeletionReport(file, pinned ? &*pinned : nullptr, &check);
+  if (g.json) {
+    JsonWriter w;
+    w.Bool("ok", s.ok());
+    if (!s.ok()) w.String("error", s.message());
+    std::printf("%s\n", w.Finish().c_str());
+    return s.ok() ? 0 : 1;
+  }
+  if (!s.ok()) return Fail(s.Prefixed("report does not verify"));
+  std::printf("ok: report signature, checkpoint signature and inclusion proof of seq %llu verify "
+              "(subject %s)%s\n",
+              static_cast<unsigned long long>(check.seq), check.subject.c_str(),
+              pinned ? "" : "; the key is the report's own: compare it with the ledger's "
+                            "published key, or pass --pubkey");
+  return 0;
+}
+
+}  // namespace
+
+void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
+  static SubjectArgs a;  // lives as long as the app's parse
+  auto* find = app.add_subcommand("find", "subject ids by email, username or phone (blind index)");
+  find->add_option("--email", a.email);
+  find->add_option("--username", a.username);
+  find->add_option("--phone", a.phone);
+  find->callback([&] { rc = RunFind(g, a); });
+
+  auto* exp = app.add_subcommand("export", "everything held about a person (GDPR Art. 15 and 20)");
+  exp->add_option("subject", a.subject, "subject id")->required();
+  exp->callback([&] { rc = RunExport(g, a); });
+
+  auto* erase = app.add_subcommand("erase", "crypto-shred a subject and record it");
+  erase->add_option("subject", a.subject, "subject id")->required();
+  erase->add_option("--request", a.request, "the erasure request's reference")->required();
+  erase->add_option("--actor", a.actor, "who erases (an id)")->required();
+  erase->add_option("--received", a.received, "when the request was received (RFC 3339)");
+  erase->callback([&] { rc = RunErase(g, a); });
+
+  auto* retention = app.add_subcommand("retention", "retained data whose duty has ended");
+  retention->require_subcommand(1);
+  auto* run = retention->add_subcommand("run", "shred the retained categories that have come due");
+  run->add_option("--now", a.now, "the time to run as (RFC 3339; default: now)");
+  run->callback([&] { rc = RunRetention(g, a); });
+
+  auto* keys = app.add_subcommand("keys", "the master key");
+  keys->require_subcommand(1);
+  auto* rotate = keys->add_subcommand("rotate-master", "re-wrap every data key under a new master key");
+  rotate->add_option("--new", a.new_key, "the new master key file (created if missing)")->required();
+  rotate->callback([&] { rc = RunRotate(g, a); });
+
+  auto* report = app.add_subcommand("report", "reports");
+  report->require_subcommand(1);
+  auto* deletion = report->add_subcommand("deletion", "proof-of-deletion report of an erasure");
+  deletion->add_option("subject", a.subject, "subject id")->required();
+  deletion->add_option("--out", a.out, "directory for report.json, .sig and .html")->required();
+  deletion->add_option("--seq", a.seq, "the erasure event (default: the latest)");
+  deletion->callback([&] { rc = RunReport(g, a); });
+
+  static std::string report_file;
+  auto* verify_report = app.add_subcommand("verify-report", "check a proof-of-deletion report");
+  verify_report->add_option("file", report_file, "report.json (report.json.sig beside it)")->required();
+  verify_report->add_option("--pubkey", a.pubkey, "the ledger's public key (PEM) to pin");
+  verify_report->callback([&] { rc = RunVerifyReport(g, report_file, a.pubkey); });
+}
+
+}  // namespace kirjuri::cli

@@ -1,0 +1,390 @@
+// Erasure by crypto-shredding, retention, master-key rotation, and reading sealed data.
+//
+// An erasure runs in three steps, so that a crash at any point leaves it either done or
+// finishable, never half:
+//   1. a PendingErasure record (what will be shredded, what retained and why) is written to the
+//      log database's metadata, synced; from then on appends for the subject are refused;
+//   2. the key store destroys the keys and proves that no file still holds them;
+//   3. the subjectErased (or retentionExpired) event is appended, and in the same batch the
+//      pending record is removed and retained keys are scheduled.
+// Open() finishes any erasure whose record is still pending (steps 2 and 3 are idempotent).
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "kirjuri/time.h"
+#include "ledger_impl.h"
+#include "strict_json.h"
+
+namespace kirjuri {
+namespace {
+
+std::string SubjectBytes(const SubjectId& s) {
+  return std::string(reinterpret_cast<const char*>(s.data()), s.size());
+}
+
+std::string PendingKey(const SubjectId& s) {
+  return std::string(store::kPendingErasurePrefix) + SubjectBytes(s);
+}
+
+// "retention/" || due (8 BE) || subject (16) || category
+std::string RetentionKey(int64_t due, const SubjectId& s, std::string_view category) {
+  std::string k(store::kRetentionPrefix);
+  std::string due_bytes(8, '\0');
+  store::PutBigEndian64(static_cast<uint64_t>(due), due_bytes.data());
+  return k + due_bytes + SubjectBytes(s) + std::string(category);
+}
+
+template <typename Reader>
+std::string CanonicalBytes(Reader reader) {
+  auto words = capnp::canonicalize(reader);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+KeyId ToKeyId(capnp::Data::Reader d) {
+  KeyId id{};
+  if (d.size() == id.size()) std::memcpy(id.data(), d.begin(), id.size());
+  return id;
+}
+
+}  // namespace
+
+Status Ledger::Impl::BuildSubjectInfo() {
+  spdlog::info("building the subject summaries from the log (once, for an older ledger)");
+  std::map<SubjectId, SubjectState> states;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), events));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    DecodedLeaf leaf;
+    KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(it->value())));
+    auto env = leaf.get().getEvent().getEnvelope();
+    SubjectId subject{};
+    if (env.getSubject().size() != subject.size()) continue;
+    std::memcpy(subject.data(), env.getSubject().begin(), subject.size());
+    SubjectState& state = states[subject];
+    state.register_name = env.getRegister();
+    state.Apply(env.getSeq(), env.getCategory().cStr(), env.getOccurredAtMicros());
+    if (env.getType() == schema::EventType::SUBJECT_ERASED) {
+      state.erased_at_seq = static_cast<int64_t>(env.getSeq());
+    }
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the log"));
+  rocksdb::WriteBatch batch;
+  for (const auto& [subject, state] : states) {
+    batch.Put(subject_info, SubjectBytes(subject), state.Encode());
+  }
+  batch.Put(meta, std::string(store::kMetaSubjectInfoBuilt), "");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db->Write(wo, &batch), "writing subject_info");
+}
+
+Status Ledger::Impl::CompletePendingErasures() {
+  std::vector<std::string> pending;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), meta));
+  for (it->Seek(std::string(store::kPendingErasurePrefix));
+       it->Valid() && it->key().starts_with(std::string(store::kPendingErasurePrefix));
+       it->Next()) {
+    pending.push_back(it->value().ToString());
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading pending erasures"));
+  std::lock_guard<std::mutex> lock(append_mu);
+  for (const std::string& p : pending) {
+    spdlog::warn("finishing an erasure that was interrupted");
+    uint64_t seq;
+    KIRJURI_RETURN_IF_ERROR(CompleteErasureLocked(p, &seq));
+  }
+  return Status::Ok();
+}
+
+Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uint64_t* event_seq) {
+  auto words = kj::heapArray<capnp::word>(pending_bytes.size() / sizeof(capnp::word));
+  if (pending_bytes.empty() || pending_bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::Corruption("a pending erasure record is malformed");
+  }
+  std::memcpy(words.begin(), pending_bytes.data(), pending_bytes.size());
+  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
+  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
+  schema::PendingErasure::Reader plan;
+  Status decoded;
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    plan = reader.getRoot<schema::PendingErasure>();
+    if (plan.getSubject().size() != 16) decoded = Status::Corruption("bad subject");
+  });
+  if (error != nullptr || !decoded.ok()) {
+    return Status::Corruption("a pending erasure record does not decode");
+  }
+  SubjectId subject{};
+  std::memcpy(subject.data(), plan.getSubject().begin(), subject.size());
+  SubjectState state;
+  KIRJURI_RETURN_IF_ERROR(LoadSubject(subject, &state));
+
+  // Step 2: destroy the keys and check that no file holds them any more.
+  std::vector<std::string> categories;
+  for (auto k : plan.getShred()) categories.push_back(k.getCategory());
+  ShredResult shred;
+  KIRJURI_RETURN_IF_ERROR(
+      keys->Shred(subject, categories, plan.getRemoveIndex(), &shred)
+          .Prefixed("erasure of " + SubjectIdHex(subject) + " is not complete (run it again)"));
+
+  // Step 3: the signed event that records it, with the pending record's removal.
+  const uint64_t seq = size.load();
+  const int64_t now = NowMicros();
+  capnp::MallocMessageBuilder message;
+  auto event = message.initRoot<schema::Event>();
+  auto env = event.initEnvelope();
+  env.setSeq(seq);
+  env.setRecordedAtMicros(now);
+  env.setOccurredAtMicros(now);
+  env.setRegister(state.register_name);
+  env.setSubject(plan.getSubject());
+  env.setType(plan.getType());
+  env.setActor(plan.getActor());
+  env.setBasis("legal_obligation");
+  env.setRequest(plan.getRequest());
+  auto erasure = event.initErasure();
+  erasure.setRequestReceivedAtMicros(plan.getRequestReceivedAtMicros());
+  erasure.setShredded(plan.getShred());
+  const bool expiry = plan.getType() == schema::EventType::RETENTION_EXPIRED;
+  if (!expiry) erasure.setRetained(plan.getRetained());
+  uint64_t unreadable = 0;
+  for (const auto& c : categories) {
+    if (auto it = state.categories.find(c); it != state.categories.end()) {
+      unreadable += it->second.events;
+    }
+  }
+  erasure.setEventsUnreadable(unreadable);
+  erasure.setFirstSeq(state.first_seq);
+  erasure.setLastSeq(state.last_seq);
+  erasure.setBlindIndexEntriesRemoved(shred.blind_entries_removed);
+  erasure.setViewRowsRemoved(0);  // no stored views hold personal data yet
+  erasure.setKeyStoreFilesChecked(shred.files_checked);
+  erasure.setKeyStoreBytesChecked(shred.bytes_checked);
+
+  std::vector<Pending> pending(1);
+  SignAndEncode(event.asReader(), key, &pending[0].encoded);
+  pending[0].subject = subject;
+  pending[0].occurred_at_micros = now;
+  if (!expiry) state.erased_at_seq = static_cast<int64_t>(seq);
+  std::map<SubjectId, SubjectState> states{{subject, state}};
+  KIRJURI_RETURN_IF_ERROR(CommitLocked(pending, states, [&](rocksdb::WriteBatch& batch) {
+    batch.Delete(meta, PendingKey(subject));
+    for (auto r : plan.getRetained()) {
+      std::string k = RetentionKey(r.getDueAtMicros(), subject, r.getCategory().cStr());
+      if (expiry) {
+        batch.Delete(meta, k);
+      } else {
+        batch.Put(meta, k, rocksdb::Slice());
+      }
+    }
+  }));
+  *event_seq = seq;
+  spdlog::info("seq {}: {} of subject {}: {} keys shredded, {} files checked", seq,
+               EventTypeName(plan.getType()), SubjectIdHex(subject), categories.size(),
+               shred.files_checked);
+  return Status::Ok();
+}
+
+Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
+  KIRJURI_RETURN_IF_ERROR(CheckActor(request.actor));
+  KIRJURI_RETURN_IF_ERROR(CheckRequestRef(request.request));
+  Impl& impl = *impl_;
+  std::lock_guard<std::mutex> lock(impl.append_mu);
+  KIRJURI_RETURN_IF_ERROR(impl.health.Prefixed("the ledger is damaged, erasure is refused"));
+  SubjectState state;
+  KIRJURI_RETURN_IF_ERROR(impl.LoadSubject(request.subject, &state));
+  if (state.erased()) {
+    return Status::FailedPrecondition("subject " + SubjectIdHex(request.subject) +
+                                      " was already erased (seq " +
+                                      std::to_string(state.erased_at_seq) + ")");
+  }
+  std::string pending;
+  if (impl.db->Get(rocksdb::ReadOptions(), impl.meta, PendingKey(request.subject), &pending).ok()) {
+    // An earlier attempt stopped half-way: finish what it planned.
+    return impl.CompleteErasureLocked(pending, event_seq);
+  }
+
+  std::vector<std::pair<std::string, KeyId>> keys;
+  KIRJURI_RETURN_IF_ERROR(impl.keys->List(request.subject, &keys));
+  capnp::MallocMessageBuilder message;
+  auto plan = message.initRoot<schema::PendingErasure>();
+  plan.setSubject(kj::arrayPtr(request.subject.data(), request.subject.size()));
+  plan.setType(schema::EventType::SUBJECT_ERASED);
+  plan.setRequest(request.request);
+  plan.setActor(request.actor);
+  plan.setRequestReceivedAtMicros(request.received_at_micros ? request.received_at_micros
+                                                             : NowMicros());
+  plan.setRemoveIndex(true);
+  std::vector<std::pair<std::string, KeyId>> shred;
+  struct Kept {
+    std::string category;
+    KeyId id;
+    const RetentionRule* rule;
+    int64_t due;
+  };
+  std::vector<Kept> kept;
+  for (const auto& [category, id] : keys) {
+    const RetentionRule* rule = impl.policy->RetentionFor(state.register_name, category);
+    auto c = state.categories.find(category);
+    if (rule && c != state.categories.end()) {
+      kept.push_back({category, id, rule, rule->DueAfter(c->second.last_occurred_at_micros)});
+    } else {
+      shred.emplace_back(category, id);
+    }
+  }
+  auto shred_list = plan.initShred(static_cast<unsigned>(shred.size()));
+  for (unsigned i = 0; i < shred.size(); ++i) {
+    shred_list[i].setCategory(shred[i].first);
+    shred_list[i].setKeyId(kj::arrayPtr(shred[i].second.data(), shred[i].second.size()));
+  }
+  auto kept_list = plan.initRetained(static_cast<unsigned>(kept.size()));
+  for (unsigned i = 0; i < kept.size(); ++i) {
+    kept_list[i].setCategory(kept[i].category);
+    kept_list[i].setKeyId(kj::arrayPtr(kept[i].id.data(), kept[i].id.size()));
+    kept_list[i].setReason(kept[i].rule->reason);
+    kept_list[i].setDueAtMicros(kept[i].due);
+  }
+  std::string plan_bytes = CanonicalBytes(plan.asReader());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  KIRJURI_RETURN_IF_ERROR(FromRocks(
+      impl.db->Put(wo, impl.meta, PendingKey(request.subject), plan_bytes), "recording the erasure"));
+  return impl.CompleteErasureLocked(plan_bytes, event_seq);
+}
+
+Status Ledger::RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seqs) {
+  event_seqs->clear();
+  Impl& impl = *impl_;
+  std::lock_guard<std::mutex> lock(impl.append_mu);
+  KIRJURI_RETURN_IF_ERROR(impl.health.Prefixed("the ledger is damaged, retention is refused"));
+  // Gather what has come due, per subject (each subject gets one event).
+  struct Due {
+    std::string category;
+    int64_t due;
+  };
+  std::map<SubjectId, std::vector<Due>> due;
+  const std::string prefix(store::kRetentionPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(rocksdb::ReadOptions(), impl.meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() <= prefix.size() + 24) return Status::Corruption("a malformed retention entry");
+    int64_t at = static_cast<int64_t>(store::GetBigEndian64(k.data() + prefix.size()));
+    if (at > now_micros) break;  // keys sort by due date
+    SubjectId subject;
+    std::memcpy(subject.data(), k.data() + prefix.size() + 8, 16);
+    due[subject].push_back(
+        {std::string(k.data() + prefix.size() + 24, k.size() - prefix.size() - 24), at});
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the retention schedule"));
+  for (const auto& [subject, items] : due) {
+    std::vector<std::pair<std::string, KeyId>> keys;
+    KIRJURI_RETURN_IF_ERROR(impl.keys->List(subject, &keys));
+    capnp::MallocMessageBuilder message;
+    auto plan = message.initRoot<schema::PendingErasure>();
+    plan.setSubject(kj::arrayPtr(subject.data(), subject.size()));
+    plan.setType(schema::EventType::RETENTION_EXPIRED);
+    plan.setRequest("retention");
+    plan.setActor("kirjuri-retention");
+    plan.setRequestReceivedAtMicros(now_micros);
+    plan.setRemoveIndex(false);
+    std::vector<std::pair<std::string, KeyId>> shred;
+    for (const Due& d : items) {
+      for (const auto& [category, id] : keys) {
+        if (category == d.category) shred.emplace_back(category, id);
+      }
+    }
+    auto shred_list = plan.initShred(static_cast<unsigned>(shred.size()));
+    for (unsigned i = 0; i < shred.size(); ++i) {
+      shred_list[i].setCategory(shred[i].first);
+      shred_list[i].setKeyId(kj::arrayPtr(shred[i].second.data(), shred[i].second.size()));
+    }
+    auto expired = plan.initRetained(static_cast<unsigned>(items.size()));
+    for (unsigned i = 0; i < items.size(); ++i) {
+      expired[i].setCategory(items[i].category);
+      expired[i].setDueAtMicros(items[i].due);
+    }
+    std::string plan_bytes = CanonicalBytes(plan.asReader());
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    KIRJURI_RETURN_IF_ERROR(FromRocks(
+        impl.db->Put(wo, impl.meta, PendingKey(subject), plan_bytes), "recording the expiry"));
+    uint64_t seq;
+    KIRJURI_RETURN_IF_ERROR(impl.CompleteErasureLocked(plan_bytes, &seq));
+    event_seqs->push_back(seq);
+  }
+  return Status::Ok();
+}
+
+Status Ledger::RotateMasterKey(const fs::path& new_key_file) {
+  MasterKey fresh;
+  KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(impl_->dir, new_key_file, /*create=*/true, &fresh));
+  std::lock_guard<std::mutex> lock(impl_->append_mu);
+  return impl_->keys->RotateMaster(fresh);
+}
+
+Status Ledger::ReadFields(const EventView& event, std::vector<FieldValue>* out) const {
+  out->clear();
+  auto e = event.signed_event.getEvent();
+  SubjectId subject{};
+  auto s = e.getEnvelope().getSubject();
+  if (s.size() != subject.size()) return Status::Corruption("an event without a subject id");
+  std::memcpy(subject.data(), s.begin(), subject.size());
+  std::map<std::string, std::optional<DataKey>> cache;
+  for (auto field : e.getFields()) {
+    FieldValue v{field.getName(), field.getCategory(), std::nullopt};
+    if (field.isPlain()) {
+      v.json = std::string(field.getPlain().cStr());
+    } else {
+      auto it = cache.find(v.category);
+      if (it == cache.end()) {
+        DataKey key;
+        Status st = impl_->keys->Get(subject, v.category, &key);
+        if (st.IsNotFound()) {
+          it = cache.emplace(v.category, std::nullopt).first;
+        } else {
+          KIRJURI_RETURN_IF_ERROR(st);
+          it = cache.emplace(v.category, std::move(key)).first;
+        }
+      }
+      if (it->second) {
+        // A field sealed under a key that has since been shredded and re-created cannot happen
+        // (erased subjects take no new data), so a key id mismatch is corruption.
+        if (ToKeyId(field.getSealed().getKeyId()) != it->second->id) {
+          return Status::Corruption("seq " + std::to_string(event.seq) +
+                                    ": a field names a key the key store does not hold");
+        }
+        std::string json;
+        KIRJURI_RETURN_IF_ERROR(
+            OpenField(e, field, *it->second, &json).Prefixed("seq " + std::to_string(event.seq)));
+        v.json = std::move(json);
+      }
+    }
+    out->push_back(std::move(v));
+  }
+  return Status::Ok();
+}
+
+Status Ledger::Find(IndexKind kind, std::string_view value, std::vector<SubjectId>* out) const {
+  BlindKind k = kind == IndexKind::kEmail      ? BlindKind::kEmail
+                : kind == IndexKind::kUsername ? BlindKind::kUsername
+                                               : BlindKind::kPhone;
+  return impl_->keys->Find(k, value, out);
+}
+
+Status Ledger::GetSubject(const SubjectId& subject, SubjectSummary* out) const {
+  SubjectState state;
+  KIRJURI_RETURN_IF_ERROR(impl_->LoadSubject(subject, &state));
+  out->register_name = state.register_name;
+  out->event_count = state.event_count;
+  out->first_seq = state.first_seq;
+  out->last_seq = state.last_seq;
+  out->erased_at_seq.reset();
+  if (state.erased()) out->erased_at_seq = static_cast<uint64_t>(state.erased_at_seq);
+  return Status::Ok();
+}
+
+Ed25519Signature Ledger::SignDocument(std::span<const uint8_t> document) const {
+  return impl_->key.Sign(document);
+}
+
+}  // namespace kirjuri

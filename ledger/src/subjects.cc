@@ -1,0 +1,68 @@
+#include "subjects.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "kirjuri/schemas/event.capnp.h"
+
+namespace kirjuri {
+
+void SubjectState::Apply(uint64_t seq, std::string_view category, int64_t occurred_at_micros) {
+  if (event_count == 0) first_seq = seq;
+  last_seq = seq;
+  ++event_count;
+  if (category.empty()) return;
+  Category& c = categories[std::string(category)];
+  ++c.events;
+  c.last_occurred_at_micros = std::max(c.last_occurred_at_micros, occurred_at_micros);
+}
+
+std::string SubjectState::Encode() const {
+  capnp::MallocMessageBuilder message(64);
+  auto info = message.initRoot<schema::SubjectInfo>();
+  info.setRegister(register_name);
+  info.setEventCount(event_count);
+  info.setFirstSeq(first_seq);
+  info.setLastSeq(last_seq);
+  info.setErasedAtSeq(erased_at_seq);
+  auto cats = info.initCategories(static_cast<unsigned>(categories.size()));
+  unsigned i = 0;
+  for (const auto& [name, c] : categories) {
+    cats[i].setName(name);
+    cats[i].setEvents(c.events);
+    cats[i].setLastOccurredAtMicros(c.last_occurred_at_micros);
+    ++i;
+  }
+  auto words = capnp::canonicalize(info.asReader());
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+Status SubjectState::Decode(std::string_view bytes, SubjectState* out) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > (1 << 20)) {
+    return Status::Corruption("subject_info: a value has an impossible size");
+  }
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
+  SubjectState s;
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
+    auto info = reader.getRoot<schema::SubjectInfo>();
+    s.register_name = info.getRegister();
+    s.event_count = info.getEventCount();
+    s.first_seq = info.getFirstSeq();
+    s.last_seq = info.getLastSeq();
+    s.erased_at_seq = info.getErasedAtSeq();
+    for (auto c : info.getCategories()) {
+      s.categories[c.getName()] = Category{c.getEvents(), c.getLastOccurredAtMicros()};
+    }
+  });
+  if (error != nullptr) return Status::Corruption("subject_info: a value does not decode");
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+}  // namespace kirjuri

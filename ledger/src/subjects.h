@@ -1,0 +1,38 @@
+// SubjectState: the log database's per-subject summary (column family subject_info, canonical
+// schema::SubjectInfo). It is written in the same batch as each of the subject's events, so it
+// is always exactly what the log says; it lets an append check a subject's register and erasure
+// and an erasure find its counts and ranges in O(1), whatever the subject's number of events.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "kirjuri/ledger.h"
+#include "kirjuri/status.h"
+
+namespace kirjuri {
+
+struct SubjectState {
+  std::string register_name;
+  uint64_t event_count = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  int64_t erased_at_seq = -1;
+  struct Category {
+    uint64_t events = 0;
+    int64_t last_occurred_at_micros = 0;
+  };
+  std::map<std::string, Category> categories;
+
+  bool erased() const { return erased_at_seq >= 0; }
+  // Counts one more event of the subject.
+  void Apply(uint64_t seq, std::string_view category, int64_t occurred_at_micros);
+
+  std::string Encode() const;  // canonical SubjectInfo bytes
+  // Corruption if `bytes` is not a SubjectInfo.
+  static Status Decode(std::string_view bytes, SubjectState* out);
+};
+
+}  // namespace kirjuri
