@@ -201,7 +201,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
 
   // Building and signing is ~all of the CPU cost of an append: spread it over the workers.
   std::vector<EncodedEvent> encoded(events.size());
-  impl_->pool->ParallelFor(events.size(), 32, [&](size_t begin, size_t end) {
+  impl_->pool->ParallelFor(events.size(), 16, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       EncodeEvent(events[i], types[i], base + i, subject_ids[i], now, impl_->key, &encoded[i]);
     }

@@ -1,6 +1,7 @@
 #include "worker_pool.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace kirjuri {
 
@@ -28,21 +29,26 @@ std::future<void> WorkerPool::Submit(std::function<void()> task) {
   return done;
 }
 
-void WorkerPool::ParallelFor(size_t n, size_t min_chunk,
+void WorkerPool::ParallelFor(size_t n, size_t grain,
                              const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
-  size_t parts = std::min<size_t>(threads_.size() + 1, std::max<size_t>(1, n / std::max<size_t>(1, min_chunk)));
-  if (parts <= 1) {
+  grain = std::max<size_t>(1, grain);
+  const size_t chunks = (n + grain - 1) / grain;
+  if (chunks == 1) {
     fn(0, n);
     return;
   }
-  size_t chunk = (n + parts - 1) / parts;
+  // Chunks are claimed one at a time from a shared counter, so a runner that falls behind (the
+  // machine has fewer cores than runners, or one core is busy) does not hold up the rest.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+      fn(c * grain, std::min(n, (c + 1) * grain));
+    }
+  };
   std::vector<std::future<void>> pending;
-  for (size_t begin = chunk; begin < n; begin += chunk) {
-    size_t end = std::min(n, begin + chunk);
-    pending.push_back(Submit([&fn, begin, end] { fn(begin, end); }));
-  }
-  fn(0, std::min(n, chunk));
+  for (size_t i = 0; i < std::min(threads_.size(), chunks - 1); ++i) pending.push_back(Submit(work));
+  work();
   for (auto& f : pending) f.get();
 }
 

@@ -27,9 +27,9 @@ class WorkerPool {
 
   std::future<void> Submit(std::function<void()> task);
 
-  // Splits [0, n) into contiguous chunks of at least `min_chunk` items and runs fn(begin, end)
-  // on each, the calling thread taking the first chunk. Returns when all are done.
-  void ParallelFor(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& fn);
+  // Splits [0, n) into chunks of `grain` items and runs fn(begin, end) on each, on the pool's
+  // threads and the calling thread. Returns when all are done.
+  void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
  private:
   void Run();
