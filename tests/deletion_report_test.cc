@@ -460,3 +460,78 @@ TEST_CASE("malformed deletion report files are refused without crashing") {
     CHECK_THAT(s.message(), Catch::Matchers::StartsWith("inclusion proof: "));
   }
 }
+
+TEST_CASE("a deletion report whose leaf is malformed is refused without crashing, even when its "
+          "checkpoint is signed by the ledger key") {
+  ErasedSubject f;
+  // A forger holding the ledger key can make any leaf "included": a one-event tree whose root is
+  // the leaf's hash. The leaf must then still be refused as an event, never crash the verifier.
+  SigningKey key;
+  RequireOk(SigningKey::ReadFile(f.dir / "data" / "ledger.key", &key));
+  REQUIRE(key.public_key() == f.ledger->public_key());
+  const std::string origin = f.ledger->origin();
+  const std::string json = f.Build().json;
+
+  auto forged_report = [&](const std::vector<uint8_t>& leaf) {
+    Checkpoint cp{origin, 1, merkle::LeafHash(leaf)};
+    TlogProof proof;
+    proof.index = 0;
+    proof.checkpoint_note = SignNote(CheckpointBody(cp), origin, key);
+    DecodedReport decoded(json);
+    capnp::MallocMessageBuilder message;
+    message.setRoot(decoded.get());
+    auto root = message.getRoot<schema::DeletionReport>();
+    root.getProof().setSeq("0");
+    root.getProof().setLeaf(Base64Encode(leaf));
+    root.getProof().setTlogProof(FormatTlogProof(proof));
+    capnp::JsonCodec codec;
+    return std::string(codec.encode(root.asReader()).cStr()) + "\n";
+  };
+
+  // First, a well-formed forgery of the genuine leaf at index 0 of a one-event tree: it reaches
+  // the event check (its seq is 3, the report now claims 0).
+  DecodedReport genuine(json);
+  std::vector<uint8_t> real_leaf;
+  RequireOk(Base64Decode(std::string(genuine.get().getProof().getLeaf()), &real_leaf));
+  Status s = Verify(f.WriteResigned(forged_report(real_leaf), "forged"));
+  INFO(s.ToString());
+  CHECK(s.IsCorruption());
+  CHECK_THAT(s.message(), Catch::Matchers::StartsWith("event: "));
+
+  // Then leaves that are no canonical SignedEvent: empty struct, truncations, random words, and
+  // the genuine leaf with words overwritten.
+  std::vector<std::vector<uint8_t>> leaves;
+  leaves.push_back(std::vector<uint8_t>(8, 0));
+  leaves.push_back(std::vector<uint8_t>(7, 0));
+  leaves.push_back({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f});
+  for (size_t n = 8; n < real_leaf.size(); n += 40) {
+    leaves.emplace_back(real_leaf.begin(), real_leaf.begin() + static_cast<long>(n));
+  }
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int i = 0; i < 40; ++i) {
+    std::vector<uint8_t> leaf(8 * (1 + next() % 32));
+    for (auto& b : leaf) b = static_cast<uint8_t>(next());
+    leaves.push_back(leaf);
+    std::vector<uint8_t> damaged = real_leaf;
+    const size_t word = next() % (damaged.size() / 8);
+    for (size_t j = 0; j < 8; ++j) damaged[word * 8 + j] = static_cast<uint8_t>(next());
+    leaves.push_back(damaged);
+  }
+  int index = 0;
+  for (const auto& leaf : leaves) {
+    ReportCheck check;
+    Status r = Verify(f.WriteResigned(forged_report(leaf), "fuzz" + std::to_string(index++)),
+                      nullptr, &check);
+    INFO("leaf " << index << ": " << r.ToString());
+    CHECK(r.IsCorruption());
+    CHECK(check.proof_ok);
+    CHECK_FALSE(check.event_ok);
+    CHECK_THAT(r.message(), Catch::Matchers::StartsWith("event: "));
+  }
+}

@@ -140,6 +140,84 @@ Status InitCrypto() {
   return Status::Ok();
 }
 
+// ---- Secret files ---------------------------------------------------------------------------
+
+Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes) {
+  const std::string where = "key file " + path.string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::FailedPrecondition(where + " already exists");
+    return Status::IOError(where + ": create: " + Errno(errno));
+  }
+  Status s;
+  if (::fchmod(fd, 0600) != 0) {  // whatever the umask
+    s = Status::IOError(where + ": chmod: " + Errno(errno));
+  }
+  if (s.ok()) {
+    s = WriteAll(fd, bytes);
+    if (!s.ok()) s = s.Prefixed(where + ": write");
+  }
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError(where + ": fsync: " + Errno(errno));
+  if (::close(fd) != 0 && s.ok()) s = Status::IOError(where + ": close: " + Errno(errno));
+  if (!s.ok()) {
+    ::unlink(path.c_str());  // leave no half-written key behind
+    return s;
+  }
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  return FsyncDir(dir);
+}
+
+Status ReadSecretFile(const std::filesystem::path& path, size_t max_bytes, std::string* out) {
+  const std::string where = "key file " + path.string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(where + " does not exist");
+    return Status::IOError(where + ": open: " + Errno(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::IOError(where + ": stat: " + Errno(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(where + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Status::FailedPrecondition(where + " has mode " + ModeString(st.st_mode) +
+                                      ", readable by group or others; it must be 0600 "
+                                      "(chmod 600)");
+  }
+  // Sized once, before any secret byte is in it: shrinking later never reallocates.
+  out->assign(max_bytes + 1, '\0');
+  size_t len = 0;
+  Status s;
+  while (len < out->size()) {
+    ssize_t n = ::read(fd, out->data() + len, out->size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = Status::IOError(where + ": read: " + Errno(errno));
+      break;
+    }
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (s.ok() && len > max_bytes) {
+    s = Status::InvalidArgument(where + " is too large to be a key file");
+  }
+  if (!s.ok()) {
+    sodium_memzero(out->data(), out->size());
+    out->clear();
+    return s;
+  }
+  out->resize(len);
+  return Status::Ok();
+}
+
 std::string Base64Encode(std::span<const uint8_t> bytes) {
   EnsureInit();
   const size_t len = sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -269,76 +347,18 @@ Status SigningKey::WriteFile(const std::filesystem::path& path) const {
   sodium_memzero(der.data(), der.size());
   Wiper<std::string> wipe_pem(&pem);
 
-  const std::string where = "key file " + path.string();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::FailedPrecondition(where + " already exists");
-    return Status::IOError(where + ": create: " + Errno(errno));
-  }
-  Status s;
-  if (::fchmod(fd, 0600) != 0) {  // whatever the umask
-    s = Status::IOError(where + ": chmod: " + Errno(errno));
-  }
-  if (s.ok()) {
-    s = WriteAll(fd, pem);
-    if (!s.ok()) s = s.Prefixed(where + ": write");
-  }
-  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError(where + ": fsync: " + Errno(errno));
-  if (::close(fd) != 0 && s.ok()) s = Status::IOError(where + ": close: " + Errno(errno));
-  if (!s.ok()) {
-    ::unlink(path.c_str());  // leave no half-written key behind
-    return s;
-  }
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  return FsyncDir(dir);
+  return WriteSecretFile(path, pem);
 }
 
 Status SigningKey::ReadFile(const std::filesystem::path& path, SigningKey* out) {
   EnsureInit();
   const std::string where = "key file " + path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(where + " does not exist");
-    return Status::IOError(where + ": open: " + Errno(errno));
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::IOError(where + ": stat: " + Errno(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(where + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return Status::FailedPrecondition(where + " has mode " + ModeString(st.st_mode) +
-                                      ", readable by group or others; it must be 0600 "
-                                      "(chmod 600)");
-  }
-  std::array<char, kMaxKeyFileBytes + 1> buf;
-  Wiper<std::array<char, kMaxKeyFileBytes + 1>> wipe_buf(&buf);
-  size_t len = 0;
-  while (len < buf.size()) {
-    ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::IOError(where + ": read: " + Errno(err));
-    }
-    if (n == 0) break;
-    len += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (len > kMaxKeyFileBytes) {
-    return Status::InvalidArgument(where + " is too large to be an Ed25519 key");
-  }
+  std::string text;
+  Wiper<std::string> wipe_text(&text);
+  KIRJURI_RETURN_IF_ERROR(ReadSecretFile(path, kMaxKeyFileBytes, &text));
   std::vector<uint8_t> der;
   Wiper<std::vector<uint8_t>> wipe_der(&der);
-  Status s = PemDecode(std::string_view(buf.data(), len), "PRIVATE KEY", &der);
+  Status s = PemDecode(text, "PRIVATE KEY", &der);
   if (!s.ok()) return s.Prefixed(where);
   if (der.size() != sizeof kPkcs8Prefix + 32 ||
       std::memcmp(der.data(), kPkcs8Prefix, sizeof kPkcs8Prefix) != 0) {

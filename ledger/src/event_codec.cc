@@ -156,7 +156,10 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {
   std::memcpy(words_.begin(), bytes.data(), bytes.size());
   segments_[0] = words_.asPtr();
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = words_.size() * 2 + 64;
+  // The limit counts every read, not just the first pass; readers of an event (export, verify,
+  // the CLI) read parts of it several times. A canonical message cannot alias (isCanonical below
+  // rejects it), so this only bounds repeated reads, never an amplification.
+  options.traversalLimitInWords = words_.size() * 64 + 4096;
   options.nestingLimit = kNestingLimit;
   Status status;
   kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {

@@ -86,7 +86,8 @@ struct ShredResult {
   std::vector<std::pair<std::string, KeyId>> destroyed;  // category, key id
   uint64_t blind_entries_removed = 0;
   // The physical check: every file under DATA/keys/ was read and none holds a destroyed key's
-  // id or wrapped bytes.
+  // id or wrapped bytes (nonce included) — nor, with remove_index, a removed blind value that no
+  // other subject still has.
   uint64_t files_checked = 0;
   uint64_t bytes_checked = 0;
 };

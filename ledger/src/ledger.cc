@@ -22,6 +22,7 @@
 #include "kirjuri/time.h"
 #include "policy.h"
 #include "store_format.h"
+#include "strict_json.h"
 #include "worker_pool.h"
 
 namespace kirjuri {
@@ -290,7 +291,9 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       else if (name == "phone") kind = BlindKind::kPhone;
       else continue;
       std::string text;
-      if (DecodeJsonString(value, &text)) index_entries.push_back({subject_ids[i], kind, text});
+      if (DecodeJsonString(value, &text) && !NormaliseForIndex(kind, text).empty()) {
+        index_entries.push_back({subject_ids[i], kind, text});
+      }
     }
   }
   KIRJURI_RETURN_IF_ERROR(impl_->keys->AddIndexes(index_entries));

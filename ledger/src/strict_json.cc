@@ -81,7 +81,7 @@ bool DecodeJsonString(std::string_view json, std::string* out) {
   capnp::MallocMessageBuilder scratch;
   auto value = scratch.initRoot<capnp::JsonValue>();
   if (!ParseJsonValue(json, value).ok() || !value.isString()) return false;
-  *out = value.getString();
+  *out = value.asReader().getString();
   return true;
 }
 

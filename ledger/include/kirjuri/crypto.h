@@ -76,6 +76,19 @@ class SigningKey {
   bool valid_ = false;
 };
 
+// Secret files (key files), shared by SigningKey and the key store's MasterKey so that there is
+// one piece of code for them. Messages say "key file PATH ..." and never hold the file's bytes.
+//
+// Creates `path` holding `bytes`: O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask, the file and
+// its directory fsync'd. FailedPrecondition if it exists; IOError on any other failure, in which
+// case no file is left behind.
+Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes);
+// Reads a whole secret file into `out`. NotFound if missing; FailedPrecondition if group or
+// others may read it (mode wider than 0600); InvalidArgument if it is not a regular file or is
+// longer than `max_bytes`. `out` never reallocates while it holds file bytes, so wiping it
+// (sodium_memzero over out->size()) wipes every copy; the caller does that.
+Status ReadSecretFile(const std::filesystem::path& path, size_t max_bytes, std::string* out);
+
 // PEM SubjectPublicKeyInfo (RFC 8410), as `openssl pkey -pubout` writes it.
 std::string PublicKeyPem(const PublicKey& key);
 Status ParsePublicKeyPem(std::string_view pem, PublicKey* out);
