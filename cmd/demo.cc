@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kirjuri/deletion_report.h"
 #include "kirjuri/json.h"
 #include "kirjuri/note.h"
 
@@ -139,6 +140,16 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
   std::vector<Appended> later;
   if (s = AppendText(*ledger, text, &later); !s.ok()) return Fail(s);
 
+  // A person asks to be forgotten: erase them and write the proof-of-deletion report.
+  const SubjectId forgotten = recorded.front().subject;
+  uint64_t erasure_seq = 0;
+  EraseRequest erase{forgotten, "DEMO-REQ-" + std::to_string(start), "dpo-01", 0};
+  if (s = ledger->Erase(erase, &erasure_seq); !s.ok()) return Fail(s);
+  DeletionReportFiles report;
+  if (s = BuildDeletionReport(*ledger, forgotten, std::nullopt, &report); !s.ok()) return Fail(s);
+  const std::string report_dir = options.reports + "/" + SubjectIdHex(forgotten);
+  if (s = WriteDeletionReport(report, report_dir); !s.ok()) return Fail(s);
+
   VerifyResult result;
   VerifyOptions vo;
   vo.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
@@ -153,7 +164,11 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
       "verified: %llu events, %llu checkpoints, every signature valid\n\n"
       "latest checkpoint (C2SP tlog-checkpoint, signed note):\n%s\n"
       "inclusion of seq %llu: %zu hashes up to root %s\n\n"
-      "try:  kirjuri --data %s log --subject %s\n"
+      "erased subject %s (seq %llu): its keys are shredded, billing kept under the\n"
+      "Accounting Act; proof-of-deletion report in %s/ (report.html, report.json, .sig)\n\n"
+      "try:  kirjuri --data %s export %s\n"
+      "      kirjuri verify-report %s/report.json\n"
+      "      kirjuri --data %s log --subject %s\n"
       "      kirjuri --data %s prove inclusion %llu\n"
       "      kirjuri --data %s pubkey --pem | openssl pkey -pubin -noout -text\n",
       recorded.size() + later.size(), recorded.size(), static_cast<unsigned long long>(start),
@@ -161,8 +176,10 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
       static_cast<unsigned long long>(result.events),
       static_cast<unsigned long long>(result.checkpoints), note.c_str(),
       static_cast<unsigned long long>(start), proof.hashes.size(),
-      HexEncode(proof.root).c_str(), g.data.c_str(),
-      SubjectIdHex(recorded.front().subject).c_str(), g.data.c_str(),
+      HexEncode(proof.root).c_str(), SubjectIdHex(forgotten).c_str(),
+      static_cast<unsigned long long>(erasure_seq), report_dir.c_str(), g.data.c_str(),
+      SubjectIdHex(recorded[1].subject).c_str(), report_dir.c_str(), g.data.c_str(),
+      SubjectIdHex(forgotten).c_str(), g.data.c_str(),
       static_cast<unsigned long long>(start), g.data.c_str());
   return 0;
 }

@@ -336,6 +336,8 @@ int main(int argc, char** argv) {
   auto* demo = app.add_subcommand("demo", "load a sample register into --data and walk through it");
   demo->add_option("--customers", demo_options.customers, "sample customers")->capture_default_str();
   demo->add_option("--partners", demo_options.partners, "sample partners")->capture_default_str();
+  demo->add_option("--reports", demo_options.reports, "where to write the deletion report")
+      ->capture_default_str();
   demo->callback([&] { rc = RunDemo(g, demo_options); });
 
   AddSubjectCommands(app, g, rc);
