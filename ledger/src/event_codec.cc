@@ -109,10 +109,19 @@ void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const 
   if (!e.request.empty()) env.setRequest(e.request);
   auto fields = event.initFields(static_cast<unsigned>(e.data.size() + (e.ip ? 1 : 0)));
   unsigned i = 0;
-  for (const auto& [name, value] : e.data) {
-    SealField(env.asReader(), name, e.category, value, *keys.category, fields[i++]);
-  }
-  if (e.ip) SealField(env.asReader(), "ip", "network", *e.ip, *keys.network, fields[i]);
+  // Without keys (OpenOptions::seal == false, for benchmarks) fields are stored as plain JSON.
+  auto put = [&](const std::string& name, const std::string& category, const std::string& value,
+                 const DataKey* key, schema::Field::Builder field) {
+    if (key) {
+      SealField(env.asReader(), name, category, value, *key, field);
+    } else {
+      field.setName(name);
+      field.setCategory(category);
+      field.setPlain(value);
+    }
+  };
+  for (const auto& [name, value] : e.data) put(name, e.category, value, keys.category, fields[i++]);
+  if (e.ip) put("ip", "network", *e.ip, keys.network, fields[i]);
   SignAndEncode(event.asReader(), signer, out);
 }
 

@@ -34,7 +34,8 @@ struct SealingKeys {
 };
 
 // Builds the event for `e` at `seq` with every field sealed, signs it and encodes it.
-// REQUIRES: e passed Policy::Check; `type` is e.type parsed; keys are set for the fields e has.
+// REQUIRES: e passed Policy::Check; `type` is e.type parsed. Fields whose key is null are
+// stored unsealed (only with OpenOptions::seal == false, for benchmarks).
 void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const SubjectId& subject,
                  int64_t recorded_at_micros, const SealingKeys& keys, const SigningKey& signer,
                  EncodedEvent* out);

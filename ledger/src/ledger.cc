@@ -170,6 +170,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
 
   unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   impl->pool = std::make_unique<WorkerPool>(std::max(1u, threads));
+  impl->seal = options.seal;
 
   impl->health = impl->LoadAndCheck();
   if (!impl->health.ok()) {
@@ -274,7 +275,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     return it->second;
   };
   std::vector<std::pair<int64_t, int64_t>> key_slots(events.size(), {-1, -1});
-  for (size_t i = 0; i < events.size(); ++i) {
+  for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
     if (!events[i].data.empty()) key_slots[i].first = static_cast<int64_t>(want(subject_ids[i], events[i].category));
     if (events[i].ip) key_slots[i].second = static_cast<int64_t>(want(subject_ids[i], "network"));
   }
@@ -283,7 +284,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
 
   // Blind indexes for finding a person by email, username or phone.
   std::vector<IndexEntry> index_entries;
-  for (size_t i = 0; i < events.size(); ++i) {
+  for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
     for (const auto& [name, value] : events[i].data) {
       BlindKind kind;
       if (name == "email") kind = BlindKind::kEmail;

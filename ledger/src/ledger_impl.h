@@ -89,6 +89,7 @@ struct Ledger::Impl {
   rocksdb::ColumnFamilyHandle* subjects = nullptr;
   rocksdb::ColumnFamilyHandle* subject_info = nullptr;
   std::unique_ptr<KeyStore> keys;
+  bool seal = true;  // OpenOptions::seal
   SigningKey key;
   std::string origin;
   std::shared_ptr<const Policy> policy;

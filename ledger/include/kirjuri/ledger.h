@@ -68,6 +68,10 @@ struct OpenOptions {
   std::filesystem::path master_key_file;
   // Worker threads for signing and verification; 0 = one per hardware thread.
   unsigned threads = 0;
+  // false: fields are stored unsealed, as ledgers written before sealing were, and no data keys
+  // or blind indexes are made. It exists only so that bench/ can measure what sealing costs;
+  // never open a ledger that holds real personal data with it.
+  bool seal = true;
   // Check on open that the latest checkpoint matches the log (catches a shortened log).
   // `verify` turns it off so that it can name the fault itself.
   bool check_on_open = true;
