@@ -42,6 +42,15 @@ std::string CanonicalBytes(Reader reader) {
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
+void SetShred(schema::PendingErasure::Builder plan,
+              const std::vector<std::pair<std::string, KeyId>>& keys) {
+  auto list = plan.initShred(static_cast<unsigned>(keys.size()));
+  for (unsigned i = 0; i < keys.size(); ++i) {
+    list[i].setCategory(keys[i].first);
+    list[i].setKeyId(kj::arrayPtr(keys[i].second.data(), keys[i].second.size()));
+  }
+}
+
 KeyId ToKeyId(capnp::Data::Reader d) {
   KeyId id{};
   if (d.size() == id.size()) std::memcpy(id.data(), d.begin(), id.size());
@@ -232,11 +241,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
       shred.emplace_back(category, id);
     }
   }
-  auto shred_list = plan.initShred(static_cast<unsigned>(shred.size()));
-  for (unsigned i = 0; i < shred.size(); ++i) {
-    shred_list[i].setCategory(shred[i].first);
-    shred_list[i].setKeyId(kj::arrayPtr(shred[i].second.data(), shred[i].second.size()));
-  }
+  SetShred(plan, shred);
   auto kept_list = plan.initRetained(static_cast<unsigned>(kept.size()));
   for (unsigned i = 0; i < kept.size(); ++i) {
     kept_list[i].setCategory(kept[i].category);
@@ -293,11 +298,7 @@ Status Ledger::RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seq
         if (category == d.category) shred.emplace_back(category, id);
       }
     }
-    auto shred_list = plan.initShred(static_cast<unsigned>(shred.size()));
-    for (unsigned i = 0; i < shred.size(); ++i) {
-      shred_list[i].setCategory(shred[i].first);
-      shred_list[i].setKeyId(kj::arrayPtr(shred[i].second.data(), shred[i].second.size()));
-    }
+    SetShred(plan, shred);
     auto expired = plan.initRetained(static_cast<unsigned>(items.size()));
     for (unsigned i = 0; i < items.size(); ++i) {
       expired[i].setCategory(items[i].category);

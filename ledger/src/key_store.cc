@@ -20,6 +20,7 @@
 // (GetOrCreate, AddIndex), so that "read, then create if missing" is atomic.
 #include "key_store.h"
 
+
 #include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -40,6 +41,7 @@
 #include <utility>
 
 #include "kirjuri/crypto.h"
+#include "rocks_util.h"
 
 namespace kirjuri {
 namespace {
@@ -97,14 +99,6 @@ class StringWiper {
  private:
   std::string* s_;
 };
-
-Status FromRocksStatus(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::Ok();
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsCorruption()) return Status::Corruption(msg);
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  return Status::IOError(msg);
-}
 
 std::string_view AsChars(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
@@ -231,18 +225,12 @@ const std::vector<std::string>& ColumnFamilyNames() {
 }
 
 rocksdb::DBOptions MakeDbOptions(bool create) {
-  rocksdb::DBOptions o;
-  o.create_if_missing = create;
+  rocksdb::DBOptions o = BaseDbOptions(create);
   o.create_missing_column_families = create;
-  o.error_if_exists = create;
-  o.paranoid_checks = true;
-  // A recycled WAL file would keep an older file's bytes (destroyed keys among them) behind the
-  // records it now holds; an archived one would keep them for good. Neither, ever.
-  o.recycle_log_file_num = 0;
+  // An archived WAL file would keep destroyed keys for good: no archive, ever.
   o.WAL_ttl_seconds = 0;
   o.WAL_size_limit_MB = 0;
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.keep_log_file_num = 2;
   // Every MANIFEST write starts a new MANIFEST, holding a snapshot of the live files and then
   // the edit; the previous one becomes obsolete. A MANIFEST records each SST file's smallest and
@@ -451,7 +439,7 @@ struct KeyStore::Impl {
     rocksdb::Status s = db->Close();
     db.reset();
     meta = datakeys = blind = subject_blind = nullptr;
-    return FromRocksStatus(s, "closing the key store in " + dir.string());
+    return FromRocks(s, "closing the key store in " + dir.string());
   }
 
   enum class Mode { kCreate, kReadOnly, kReadWrite };
@@ -465,7 +453,7 @@ struct KeyStore::Impl {
         mode == Mode::kReadOnly
             ? rocksdb::DB::OpenForReadOnly(options, dir.string(), descriptors, &handles, &raw)
             : rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &raw);
-    if (!s.ok()) return FromRocksStatus(s, "cannot open the key store in " + dir.string());
+    if (!s.ok()) return FromRocks(s, "cannot open the key store in " + dir.string());
     db.reset(raw);
     meta = handles[0];
     datakeys = handles[1];
@@ -482,7 +470,7 @@ struct KeyStore::Impl {
     if (rs.IsNotFound()) {
       return Status::Corruption("the key store in " + dir.string() + " has no check value");
     }
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(rs, "reading the key store in " + dir.string()));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store in " + dir.string()));
     Secret32 plain;
     if (!Unwrap(key.bytes(), check, kCheckAd, &plain.bytes)) {
       return Status::InvalidArgument("the master key does not open the key store in " +
@@ -493,7 +481,7 @@ struct KeyStore::Impl {
     if (rs.IsNotFound()) {
       return Status::Corruption("the key store in " + dir.string() + " has no index key");
     }
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(rs, "reading the key store in " + dir.string()));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store in " + dir.string()));
     if (!Unwrap(key.bytes(), wrapped_index_key, kIndexKeyAd, &index_key.bytes)) {
       return Status::Corruption("the index key of the key store in " + dir.string() +
                                 " does not decrypt under the master key");
@@ -528,7 +516,7 @@ struct KeyStore::Impl {
     rocksdb::FlushOptions fo;
     fo.wait = true;
     fo.allow_write_stall = true;
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(db->Flush(fo, handles), std::string(what) + ": flush"));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Flush(fo, handles), std::string(what) + ": flush"));
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     co.exclusive_manual_compaction = true;
@@ -537,15 +525,15 @@ struct KeyStore::Impl {
     // that edit starts (see max_manifest_file_size) snapshots the other column families after
     // their compaction: no boundary key of a deleted file survives in it.
     for (auto* h : {datakeys, blind, subject_blind, meta}) {
-      KIRJURI_RETURN_IF_ERROR(FromRocksStatus(db->CompactRange(co, h, nullptr, nullptr),
+      KIRJURI_RETURN_IF_ERROR(FromRocks(db->CompactRange(co, h, nullptr, nullptr),
                                               std::string(what) + ": compaction"));
     }
     // Re-enabling file deletions scans the directory for every obsolete file and deletes it
     // before returning (avoid_unnecessary_blocking_io is off).
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(db->DisableFileDeletions(), std::string(what) + ": purge"));
+        FromRocks(db->DisableFileDeletions(), std::string(what) + ": purge"));
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(db->EnableFileDeletions(/*force=*/true), std::string(what) + ": purge"));
+        FromRocks(db->EnableFileDeletions(/*force=*/true), std::string(what) + ": purge"));
     return Status::Ok();
   }
 
@@ -618,7 +606,7 @@ Status KeyStore::Create(const std::filesystem::path& dir, const MasterKey& maste
                      Wrap(master.bytes(), impl->index_key.bytes, kIndexKeyAd));
     }
     if (rs.ok()) rs = impl->db->Write(impl->SyncWrite(), &batch);
-    s = FromRocksStatus(rs, "creating the key store in " + dir.string());
+    s = FromRocks(rs, "creating the key store in " + dir.string());
   }
   if (!s.ok()) {
     impl.reset();  // closes the database
@@ -677,18 +665,18 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
           OpenDataKeyValue(value.ToStringView(), r.subject, r.category, master, &keys[i]));
       continue;
     }
-    if (!rs.IsNotFound()) return FromRocksStatus(rs, "reading the key store");
+    if (!rs.IsNotFound()) return FromRocks(rs, "reading the key store");
     randombytes_buf(keys[i].id.data(), keys[i].id.size());
     randombytes_buf(keys[i].key.data(), keys[i].key.size());
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Put(impl_->datakeys, record_key,
+        FromRocks(batch.Put(impl_->datakeys, record_key,
                                   DataKeyValue(r.subject, r.category, keys[i], master)),
                         "storing a data key"));
     created.emplace(std::move(record_key), i);
   }
   if (batch.Count() > 0) {
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(impl_->db->Write(impl_->SyncWrite(), &batch), "storing new data keys"));
+        FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch), "storing new data keys"));
   }
   *out = std::move(keys);  // moves the buffer: no unwiped copy of a key is left behind
   return Status::Ok();
@@ -704,7 +692,7 @@ Status KeyStore::Get(const SubjectId& subject, std::string_view category, DataKe
     return Status::NotFound("no data key for subject " + SubjectIdHex(subject) + ", category '" +
                             std::string(category) + "'");
   }
-  KIRJURI_RETURN_IF_ERROR(FromRocksStatus(rs, "reading the key store"));
+  KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store"));
   return OpenDataKeyValue(value.ToStringView(), subject, category, impl_->master.bytes(), out);
 }
 
@@ -724,7 +712,7 @@ Status KeyStore::List(const SubjectId& subject,
     std::memcpy(id.data(), it->value().data(), id.size());
     result.emplace_back(std::string(it->key().ToStringView().substr(prefix.size())), id);
   }
-  KIRJURI_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the key store"));
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the key store"));
   *out = std::move(result);
   return Status::Ok();
 }
@@ -768,13 +756,13 @@ Status KeyStore::AddIndexes(std::span<const IndexEntry> entries) {
     rocksdb::Status rs =
         impl_->db->Get(rocksdb::ReadOptions(), impl_->subject_blind, reverse_key, &ignored);
     if (rs.ok()) continue;  // already indexed
-    if (!rs.IsNotFound()) return FromRocksStatus(rs, "reading the key store");
+    if (!rs.IsNotFound()) return FromRocks(rs, "reading the key store");
     rs = batch.Put(impl_->blind, BlindRecordKey(e.kind, b, e.subject), "");
     if (rs.ok()) rs = batch.Put(impl_->subject_blind, reverse_key, "");
-    if (!rs.ok()) return FromRocksStatus(rs, "storing a blind index entry");
+    if (!rs.ok()) return FromRocks(rs, "storing a blind index entry");
   }
   if (batch.Count() == 0) return Status::Ok();
-  return FromRocksStatus(impl_->db->Write(impl_->SyncWrite(), &batch),
+  return FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch),
                          "storing blind index entries");
 }
 
@@ -795,7 +783,7 @@ Status KeyStore::Find(BlindKind kind, std::string_view value, std::vector<Subjec
     std::memcpy(subject.data(), it->key().data() + prefix.size(), subject.size());
     out->push_back(subject);
   }
-  return FromRocksStatus(it->status(), "reading the key store");
+  return FromRocks(it->status(), "reading the key store");
 }
 
 Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> categories,
@@ -812,7 +800,7 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
     std::string value;
     rocksdb::Status rs = s.db->Get(rocksdb::ReadOptions(), s.datakeys, record_key, &value);
     if (rs.IsNotFound()) continue;
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(rs, "shred: reading the key store"));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "shred: reading the key store"));
     if (value.size() != kDataKeyValueBytes) {
       return Status::Corruption("shred: the data key of subject " + SubjectIdHex(subject) +
                                 ", category '" + category + "' has a bad size");
@@ -823,7 +811,7 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
     AddSealed(std::string_view(value).substr(kKeyIdBytes), &needles);
     sodium_memzero(value.data(), value.size());
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Delete(s.datakeys, record_key), "shred: deleting a data key"));
+        FromRocks(batch.Delete(s.datakeys, record_key), "shred: deleting a data key"));
     result.destroyed.emplace_back(category, id);
   }
   if (remove_index) {
@@ -841,14 +829,14 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
       forward.append(prefix);
       rocksdb::Status rs = batch.Delete(s.blind, forward);
       if (rs.ok()) rs = batch.Delete(s.subject_blind, key);
-      KIRJURI_RETURN_IF_ERROR(FromRocksStatus(rs, "shred: deleting a blind index entry"));
+      KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "shred: deleting a blind index entry"));
       ++result.blind_entries_removed;
     }
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(it->status(), "shred: reading the key store"));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "shred: reading the key store"));
   }
   if (batch.Count() > 0) {
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(s.db->Write(s.SyncWrite(), &batch), "shred: deleting keys"));
+        FromRocks(s.db->Write(s.SyncWrite(), &batch), "shred: deleting keys"));
   }
   // Always compact and check, whether or not anything was deleted now: a Shred that failed
   // after its write is completed by calling it again.
@@ -872,7 +860,7 @@ Status KeyStore::RotateMaster(const MasterKey& new_master) {
        {std::pair{kCheckRecord, kCheckAd}, std::pair{kIndexKeyRecord, kIndexKeyAd}}) {
     std::string sealed;
     KIRJURI_RETURN_IF_ERROR(
-        FromRocksStatus(s.db->Get(rocksdb::ReadOptions(), s.meta, record, &sealed),
+        FromRocks(s.db->Get(rocksdb::ReadOptions(), s.meta, record, &sealed),
                         "rotate: reading the key store"));
     Secret32 plain;
     if (!Unwrap(old_key, sealed, ad, &plain.bytes)) {
@@ -880,7 +868,7 @@ Status KeyStore::RotateMaster(const MasterKey& new_master) {
                                 "' record does not decrypt under the current master key");
     }
     AddSealed(sealed, &needles);
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(
+    KIRJURI_RETURN_IF_ERROR(FromRocks(
         batch.Put(s.meta, record, Wrap(new_key, plain.bytes, ad)), "rotate: re-wrapping"));
   }
 
@@ -899,15 +887,15 @@ Status KeyStore::RotateMaster(const MasterKey& new_master) {
     KIRJURI_RETURN_IF_ERROR(
         OpenDataKeyValue(value, subject, category, old_key, &data_key).Prefixed("rotate"));
     AddSealed(value.substr(kKeyIdBytes), &needles);
-    KIRJURI_RETURN_IF_ERROR(FromRocksStatus(
+    KIRJURI_RETURN_IF_ERROR(FromRocks(
         batch.Put(s.datakeys, key, DataKeyValue(subject, category, data_key, new_key)),
         "rotate: re-wrapping"));
   }
-  KIRJURI_RETURN_IF_ERROR(FromRocksStatus(it->status(), "rotate: reading the key store"));
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "rotate: reading the key store"));
   it.reset();  // no iterator may pin a file during the compaction below
 
   KIRJURI_RETURN_IF_ERROR(
-      FromRocksStatus(s.db->Write(s.SyncWrite(), &batch), "rotate: writing re-wrapped keys"));
+      FromRocks(s.db->Write(s.SyncWrite(), &batch), "rotate: writing re-wrapped keys"));
   s.master = new_master;
   uint64_t files = 0;
   uint64_t bytes = 0;

@@ -21,20 +21,13 @@
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
 #include "policy.h"
+#include "rocks_util.h"
 #include "store_format.h"
 #include "worker_pool.h"
 
 namespace kirjuri {
 namespace fs = std::filesystem;
 inline namespace ledger_internal {
-
-inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::Ok();
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsCorruption()) return Status::Corruption(msg);
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  return Status::IOError(msg);
-}
 
 inline std::span<const uint8_t> AsSpan(const rocksdb::Slice& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -47,19 +40,12 @@ inline std::span<const uint8_t> AsSpan(const std::string& s) {
 inline std::string HashHex(const merkle::Hash& h) { return HexEncode(h); }
 
 inline rocksdb::DBOptions MakeDbOptions(bool create) {
-  rocksdb::DBOptions o;
-  o.create_if_missing = create;
+  rocksdb::DBOptions o = BaseDbOptions(create);
   // Column families added by later versions are created when an older ledger is opened.
   o.create_missing_column_families = true;
-  o.error_if_exists = create;
-  o.paranoid_checks = true;
-  // Recycled WAL files would keep old records' bytes on disk; the WAL must only hold what it
-  // says it holds.
-  o.recycle_log_file_num = 0;
   // Recovery stops at the first damaged WAL record; the check on open (latest checkpoint
   // against the log) notices if that shortened the log.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.keep_log_file_num = 5;
   return o;
 }

@@ -1,0 +1,37 @@
+// What both of Kirjuri's RocksDB databases (the log, the key store) share: turning RocksDB's
+// status into ours, and the options every durable store starts from.
+#pragma once
+
+#include <rocksdb/options.h>
+#include <rocksdb/status.h>
+
+#include <string>
+#include <string_view>
+
+#include "kirjuri/status.h"
+
+namespace kirjuri {
+
+// `what` says what was being done ("appending", "reading the key store").
+inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+// Options for a store whose every write matters: paranoid checks; no recycled WAL files (a
+// recycled file keeps an older file's bytes behind the records it now holds); RocksDB's own
+// info log at warnings only.
+inline rocksdb::DBOptions BaseDbOptions(bool create) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = create;
+  o.error_if_exists = create;
+  o.paranoid_checks = true;
+  o.recycle_log_file_num = 0;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  return o;
+}
+
+}  // namespace kirjuri
