@@ -2,6 +2,7 @@
 // nothing personal in any file of the data directory, ciphertexts bound to their place, erasure
 // that really destroys keys and blocks new data, retention, rotation and a wrong master key.
 #include <capnp/message.h>
+#include <rocksdb/db.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -341,4 +342,90 @@ TEST_CASE("after master-key rotation only the new key opens the ledger, with the
   SubjectExport doc;
   REQUIRE(ExportSubject(*t.ledger, ids[2], &doc).ok());
   CHECK(doc.categories["profile"].current["name"] == "\"Oiva Salakirja-Testi\"");
+}
+
+TEST_CASE("after erasure no file under DATA/keys holds the subject's key ids") {
+  SealedLedger t;
+  std::vector<SubjectId> ids = AddPeople(t);
+  uint64_t seq;
+  REQUIRE(t.ledger->Erase({ids[2], "REQ-3", "dpo-01", 0}, &seq).ok());
+  std::vector<std::string> shredded_ids;
+  REQUIRE(t.ledger->ReadEvents(seq, seq + 1, [&](const EventView& e) {
+    for (auto k : e.signed_event.getEvent().getErasure().getShredded()) {
+      shredded_ids.emplace_back(reinterpret_cast<const char*>(k.getKeyId().begin()),
+                                k.getKeyId().size());
+    }
+    return Status::Ok();
+  }).ok());
+  REQUIRE(shredded_ids.size() == 3);
+  t.ledger.reset();
+  for (const auto& [name, bytes] : SealedLedger::Files(t.data() / "keys")) {
+    for (const std::string& id : shredded_ids) {
+      INFO("file " << name << " still holds a shredded key id");
+      CHECK(bytes.find(id) == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("an erasure interrupted after its plan was recorded is finished on the next open") {
+  SealedLedger t;
+  std::vector<SubjectId> ids = AddPeople(t);
+  const SubjectId subject = ids[1];
+  // The profile key id, from the sealed field of the subject's first event.
+  std::string profile_key;
+  REQUIRE(t.ledger->ReadSubjectEvents(subject, [&](const EventView& e) {
+    auto env = e.signed_event.getEvent().getEnvelope();
+    if (std::string(env.getCategory().cStr()) == "profile") {
+      profile_key.assign(reinterpret_cast<const char*>(env.getKeyId().begin()),
+                         env.getKeyId().size());
+    }
+    return Status::Ok();
+  }).ok());
+  REQUIRE(profile_key.size() == 16);
+  const uint64_t size = t.ledger->size();
+  t.ledger.reset();
+
+  // What Erase writes before it destroys anything, as a crash right after it would leave it.
+  capnp::MallocMessageBuilder message;
+  auto plan = message.initRoot<schema::PendingErasure>();
+  plan.setSubject(kj::arrayPtr(subject.data(), subject.size()));
+  plan.setType(schema::EventType::SUBJECT_ERASED);
+  plan.setRequest("REQ-CRASH");
+  plan.setActor("dpo-01");
+  plan.setRequestReceivedAtMicros(NowMicros());
+  plan.setRemoveIndex(true);
+  auto shred = plan.initShred(1);
+  shred[0].setCategory("profile");
+  shred[0].setKeyId(kj::arrayPtr(reinterpret_cast<const uint8_t*>(profile_key.data()), 16));
+  auto words = capnp::canonicalize(plan.asReader());
+  {
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(options, (t.data() / "log").string(), &names).ok());
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, (t.data() / "log").string(), cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key = "pending-erasure/" + std::string(reinterpret_cast<const char*>(subject.data()), 16);
+    auto bytes = words.asBytes();
+    REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], key,
+                    rocksdb::Slice(reinterpret_cast<const char*>(bytes.begin()), bytes.size()))
+                .ok());
+    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+
+  t.Open();
+  CHECK(t.ledger->size() == size + 1);
+  SubjectSummary summary;
+  REQUIRE(t.ledger->GetSubject(subject, &summary).ok());
+  CHECK(summary.erased_at_seq == std::optional<uint64_t>(size));
+  SubjectExport doc;
+  REQUIRE(ExportSubject(*t.ledger, subject, &doc).ok());
+  CHECK(doc.categories["profile"].erased);
+  VerifyResult r;
+  CHECK(t.ledger->Verify(VerifyOptions(), &r).ok());
+  t.Open();  // and only once
+  CHECK(t.ledger->size() == size + 1);
 }
