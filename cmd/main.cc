@@ -52,6 +52,9 @@ std::string EnvelopeJson(const EventView& e, bool with_leaf) {
   if (env.hasRequest()) w.String("request", env.getRequest().cStr());
   std::vector<std::string> fields;
   for (auto f : e.signed_event.getEvent().getFields()) fields.push_back(f.getName());
+  for (auto g : e.signed_event.getEvent().getSealed()) {
+    for (auto name : g.getNames()) fields.push_back(name);
+  }
   w.StringArray("fields", fields);
   if (with_leaf) w.String("leaf", Base64Encode(e.leaf));
   return w.Finish();

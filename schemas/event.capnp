@@ -45,26 +45,42 @@ struct Envelope {
 }
 
 struct Sealed {
-  # XChaCha20-Poly1305 ciphertext of a field's JSON value under a per-(subject, category) key.
+  # Never written (see Field.sealed).
   keyId @0 :Data;
   nonce @1 :Data;
   ciphertext @2 :Data;
 }
 
 struct Field {
-  # One item of personal data. The name is vocabulary ("email"), never personal; the value is.
+  # One item of personal data stored unsealed: only in ledgers written before sealing (and by
+  # OpenOptions::seal = false, for benchmarks). Sealed data is in Event.sealed.
   name @0 :Text;
-  category @1 :Text;            # whose data key seals the value ("network" for "ip")
+  category @1 :Text;
   union {
-    plain @2 :Text;             # the value as JSON text, unsealed (ledgers written before sealing)
-    sealed @3 :Sealed;
+    plain @2 :Text;             # the value as JSON text
+    sealed @3 :Sealed;          # never written; kept so that the union's layout stays as it was
   }
+}
+
+struct SealedGroup {
+  # All of an event's fields of one data category, sealed together under the (subject, category)
+  # data key: one nonce and one tag per category, not per field.
+  category @0 :Text;            # "profile", or "network" for "ip"
+  keyId @1 :Data;
+  nonce @2 :Data;               # 24 random bytes
+  names @3 :List(Text);         # the fields' names, in order (vocabulary, never personal)
+  ciphertext @4 :Data;          # XChaCha20-Poly1305-IETF of canonical(FieldValues)
+}
+
+struct FieldValues {
+  values @0 :List(Text);        # the fields' values as JSON text, in the order of the names
 }
 
 struct Event {
   envelope @0 :Envelope;
   fields @1 :List(Field);
   erasure @2 :Erasure;          # set in subjectErased and retentionExpired events only
+  sealed @3 :List(SealedGroup); # the personal data
 }
 
 struct Erasure {
@@ -94,16 +110,17 @@ struct Retained {
 }
 
 struct SealContext {
-  # The associated data of a sealed field is "kirjuri/field/v1\n" || canonical(SealContext):
-  # the envelope and the field's own name and key, so a ciphertext opens only where it was made.
+  # The associated data of a sealed group is "kirjuri/sealed/v1\n" || canonical(SealContext):
+  # the envelope and the group's own category, key and field names, so a ciphertext opens only
+  # in the event, category and order of fields it was written for.
   seq @0 :UInt64;
   subject @1 :Data;
   register @2 :Text;
   type @3 :EventType;
   category @4 :Text;                  # the envelope's category
-  fieldCategory @5 :Text;             # the category whose key seals this field
+  groupCategory @5 :Text;             # the category whose key seals this group
   keyId @6 :Data;
-  field @7 :Text;
+  names @7 :List(Text);
 }
 
 struct SubjectInfo {

@@ -330,37 +330,36 @@ Status Ledger::ReadFields(const EventView& event, std::vector<FieldValue>* out) 
   auto s = e.getEnvelope().getSubject();
   if (s.size() != subject.size()) return Status::Corruption("an event without a subject id");
   std::memcpy(subject.data(), s.begin(), subject.size());
-  std::map<std::string, std::optional<DataKey>> cache;
   for (auto field : e.getFields()) {
-    FieldValue v{field.getName(), field.getCategory(), std::nullopt};
-    if (field.isPlain()) {
-      v.json = std::string(field.getPlain().cStr());
-    } else {
-      auto it = cache.find(v.category);
-      if (it == cache.end()) {
-        DataKey key;
-        Status st = impl_->keys->Get(subject, v.category, &key);
-        if (st.IsNotFound()) {
-          it = cache.emplace(v.category, std::nullopt).first;
-        } else {
-          KIRJURI_RETURN_IF_ERROR(st);
-          it = cache.emplace(v.category, std::move(key)).first;
-        }
-      }
-      if (it->second) {
-        // A field sealed under a key that has since been shredded and re-created cannot happen
-        // (erased subjects take no new data), so a key id mismatch is corruption.
-        if (ToKeyId(field.getSealed().getKeyId()) != it->second->id) {
-          return Status::Corruption("seq " + std::to_string(event.seq) +
-                                    ": a field names a key the key store does not hold");
-        }
-        std::string json;
-        KIRJURI_RETURN_IF_ERROR(
-            OpenField(e, field, *it->second, &json).Prefixed("seq " + std::to_string(event.seq)));
-        v.json = std::move(json);
-      }
+    // Unsealed fields: ledgers written before sealing.
+    if (!field.isPlain()) return Status::Corruption("seq " + std::to_string(event.seq) +
+                                                   ": a field in an unknown form");
+    out->push_back(FieldValue{field.getName(), field.getCategory(),
+                              std::string(field.getPlain().cStr())});
+  }
+  for (auto group : e.getSealed()) {
+    DataKey key;
+    Status st = impl_->keys->Get(subject, group.getCategory().cStr(), &key);
+    // A group sealed under a key that was later shredded and re-created cannot happen (erased
+    // subjects take no new data, retained keys are never re-created), so a different key id is
+    // corruption, not erasure.
+    if (st.ok() && ToKeyId(group.getKeyId()) != key.id) {
+      return Status::Corruption("seq " + std::to_string(event.seq) +
+                                ": sealed data names a key the key store does not hold");
     }
-    out->push_back(std::move(v));
+    std::vector<std::string> values;
+    if (st.ok()) {
+      KIRJURI_RETURN_IF_ERROR(
+          OpenGroup(e, group, key, &values).Prefixed("seq " + std::to_string(event.seq)));
+    } else if (!st.IsNotFound()) {
+      return st;
+    }
+    auto names = group.getNames();
+    for (unsigned i = 0; i < names.size(); ++i) {
+      FieldValue v{names[i], group.getCategory(), std::nullopt};
+      if (st.ok()) v.json = std::move(values[i]);  // NotFound: shredded, the value is erased
+      out->push_back(std::move(v));
+    }
   }
   return Status::Ok();
 }

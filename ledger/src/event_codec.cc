@@ -30,45 +30,58 @@ std::span<const uint8_t> AsSpan(const std::string& s) {
 
 namespace {
 
-constexpr std::string_view kFieldAdPrefix = "kirjuri/field/v1\n";
+constexpr std::string_view kSealedAdPrefix = "kirjuri/sealed/v1\n";
 
-// "kirjuri/field/v1\n" || canonical(SealContext) — see schemas/event.capnp.
-std::string SealAd(schema::Envelope::Reader env, std::string_view field_category,
-                   std::span<const uint8_t> key_id, std::string_view field) {
-  capnp::MallocMessageBuilder message(64);
+// "kirjuri/sealed/v1\n" || canonical(SealContext) — see schemas/event.capnp.
+std::string SealAd(schema::Envelope::Reader env, std::string_view group_category,
+                   std::span<const uint8_t> key_id, capnp::List<capnp::Text>::Reader names) {
+  capnp::MallocMessageBuilder message(128);
   auto ctx = message.initRoot<schema::SealContext>();
   ctx.setSeq(env.getSeq());
   ctx.setSubject(env.getSubject());
   ctx.setRegister(env.getRegister());
   ctx.setType(env.getType());
   ctx.setCategory(env.getCategory());
-  ctx.setFieldCategory(kj::StringPtr(field_category.data(), field_category.size()));
+  ctx.setGroupCategory(kj::StringPtr(group_category.data(), group_category.size()));
   ctx.setKeyId(kj::arrayPtr(key_id.data(), key_id.size()));
-  ctx.setField(kj::StringPtr(field.data(), field.size()));
+  ctx.setNames(names);
   auto words = capnp::canonicalize(ctx.asReader());
   auto bytes = words.asBytes();
-  std::string ad(kFieldAdPrefix);
+  std::string ad(kSealedAdPrefix);
   ad.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
   return ad;
 }
 
-void SealField(schema::Envelope::Reader env, const std::string& name, const std::string& category,
-               const std::string& json_value, const DataKey& key, schema::Field::Builder field) {
-  field.setName(name);
-  field.setCategory(category);
-  auto sealed = field.initSealed();
-  sealed.setKeyId(kj::arrayPtr(key.id.data(), key.id.size()));
+using NamedValue = std::pair<const std::string*, const std::string*>;
+
+// Seals `fields` (name, JSON value) of one category together into `group`.
+void SealGroup(schema::Envelope::Reader env, const std::string& category,
+               const std::vector<NamedValue>& fields, const DataKey& key,
+               schema::SealedGroup::Builder group) {
+  group.setCategory(category);
+  group.setKeyId(kj::arrayPtr(key.id.data(), key.id.size()));
   std::array<uint8_t, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce;
   randombytes_buf(nonce.data(), nonce.size());
-  sealed.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
-  std::string ad = SealAd(env, category, key.id, name);
-  auto ct = sealed.initCiphertext(
-      static_cast<unsigned>(json_value.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES));
+  group.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+  auto names = group.initNames(static_cast<unsigned>(fields.size()));
+  capnp::MallocMessageBuilder plain_message(256);
+  auto values = plain_message.initRoot<schema::FieldValues>().initValues(
+      static_cast<unsigned>(fields.size()));
+  for (unsigned i = 0; i < fields.size(); ++i) {
+    names.set(i, *fields[i].first);
+    values.set(i, *fields[i].second);
+  }
+  auto plain_words = capnp::canonicalize(plain_message.getRoot<schema::FieldValues>().asReader());
+  auto plain = plain_words.asBytes();
+  std::string ad = SealAd(env, category, key.id, names.asReader());
+  auto ct = group.initCiphertext(
+      static_cast<unsigned>(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES));
   unsigned long long ct_len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      ct.begin(), &ct_len, reinterpret_cast<const unsigned char*>(json_value.data()),
-      json_value.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-      nonce.data(), key.key.data());
+      ct.begin(), &ct_len, plain.begin(), plain.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce.data(),
+      key.key.data());
+  sodium_memzero(plain.begin(), plain.size());
 }
 
 }  // namespace
@@ -107,52 +120,78 @@ void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const 
   env.setCategory(e.category);
   if (keys.category) env.setKeyId(kj::arrayPtr(keys.category->id.data(), keys.category->id.size()));
   if (!e.request.empty()) env.setRequest(e.request);
-  auto fields = event.initFields(static_cast<unsigned>(e.data.size() + (e.ip ? 1 : 0)));
-  unsigned i = 0;
-  // Without keys (OpenOptions::seal == false, for benchmarks) fields are stored as plain JSON.
-  auto put = [&](const std::string& name, const std::string& category, const std::string& value,
-                 const DataKey* key, schema::Field::Builder field) {
-    if (key) {
-      SealField(env.asReader(), name, category, value, *key, field);
-    } else {
-      field.setName(name);
-      field.setCategory(category);
-      field.setPlain(value);
+  std::vector<NamedValue> own;
+  for (const auto& [name, value] : e.data) own.emplace_back(&name, &value);
+  static const std::string kIp = "ip", kNetwork = "network";
+  std::vector<NamedValue> network;
+  if (e.ip) network.emplace_back(&kIp, &*e.ip);
+  if (keys.category || keys.network) {
+    const unsigned groups = (keys.category && !own.empty()) + (keys.network && !network.empty());
+    auto sealed = event.initSealed(groups);
+    unsigned g = 0;
+    if (keys.category && !own.empty()) {
+      SealGroup(env.asReader(), e.category, own, *keys.category, sealed[g++]);
     }
-  };
-  for (const auto& [name, value] : e.data) put(name, e.category, value, keys.category, fields[i++]);
-  if (e.ip) put("ip", "network", *e.ip, keys.network, fields[i]);
+    if (keys.network && !network.empty()) {
+      SealGroup(env.asReader(), kNetwork, network, *keys.network, sealed[g]);
+    }
+  } else {
+    // Without keys (OpenOptions::seal == false, for benchmarks) fields are stored as plain JSON.
+    auto fields = event.initFields(static_cast<unsigned>(own.size() + network.size()));
+    unsigned i = 0;
+    for (const auto& [name, value] : own) {
+      fields[i].setName(*name);
+      fields[i].setCategory(e.category);
+      fields[i++].setPlain(*value);
+    }
+    for (const auto& [name, value] : network) {
+      fields[i].setName(*name);
+      fields[i].setCategory(kNetwork);
+      fields[i++].setPlain(*value);
+    }
+  }
   SignAndEncode(event.asReader(), signer, out);
 }
 
-Status OpenField(schema::Event::Reader event, schema::Field::Reader field, const DataKey& key,
-                 std::string* json_value) {
-  if (field.isPlain()) {
-    *json_value = field.getPlain();
-    return Status::Ok();
-  }
-  auto sealed = field.getSealed();
-  auto nonce = sealed.getNonce();
-  auto ct = sealed.getCiphertext();
-  auto key_id = sealed.getKeyId();
+Status OpenGroup(schema::Event::Reader event, schema::SealedGroup::Reader group,
+                 const DataKey& key, std::vector<std::string>* json_values) {
+  auto nonce = group.getNonce();
+  auto ct = group.getCiphertext();
+  auto key_id = group.getKeyId();
   if (nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       ct.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES || key_id.size() != key.id.size() ||
       std::memcmp(key_id.begin(), key.id.data(), key.id.size()) != 0) {
-    return Status::Corruption("a sealed field is malformed or names another key");
+    return Status::Corruption("a sealed group is malformed or names another key");
   }
-  std::string ad = SealAd(event.getEnvelope(), field.getCategory().cStr(), key.id,
-                          field.getName().cStr());
-  std::string plain(ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  std::string ad = SealAd(event.getEnvelope(), group.getCategory().cStr(), key.id,
+                          group.getNames());
+  const size_t plain_size = ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (plain_size % sizeof(capnp::word) != 0) {
+    return Status::Corruption("a sealed group has an impossible size");
+  }
+  auto words = kj::heapArray<capnp::word>(plain_size / sizeof(capnp::word));
   unsigned long long plain_len = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr, ct.begin(),
+          reinterpret_cast<unsigned char*>(words.begin()), &plain_len, nullptr, ct.begin(),
           ct.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce.begin(),
           key.key.data()) != 0) {
-    return Status::Corruption("a sealed field does not open: altered, or moved from elsewhere");
+    return Status::Corruption("a sealed group does not open: altered, or moved from elsewhere");
   }
-  plain.resize(plain_len);
-  *json_value = std::move(plain);
-  return Status::Ok();
+  Status status;
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
+    auto values = reader.getRoot<schema::FieldValues>().getValues();
+    if (values.size() != group.getNames().size()) {
+      status = Status::Corruption("a sealed group's values do not match its names");
+      return;
+    }
+    json_values->clear();
+    for (auto v : values) json_values->emplace_back(v.cStr());
+  });
+  sodium_memzero(words.begin(), words.size() * sizeof(capnp::word));
+  if (error != nullptr) return Status::Corruption("a sealed group's contents do not decode");
+  return status;
 }
 
 Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kirjuri/crypto.h"
 #include "kirjuri/ledger.h"
@@ -43,10 +44,11 @@ void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const 
 // Signs and encodes an event built by the caller (Kirjuri's own events, such as erasures).
 void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, EncodedEvent* out);
 
-// Opens a sealed field of `event` with `key`. Corruption if it does not open: the ciphertext was
-// altered or moved from another event, field or key.
-Status OpenField(schema::Event::Reader event, schema::Field::Reader field, const DataKey& key,
-                 std::string* json_value);
+// Opens a sealed group of `event` with `key`: *json_values gets one JSON text per name in
+// group.getNames(). Corruption if it does not open: the ciphertext was altered, or moved from
+// another event, category or key, or its names were changed.
+Status OpenGroup(schema::Event::Reader event, schema::SealedGroup::Reader group,
+                 const DataKey& key, std::vector<std::string>* json_values);
 
 // A decoded leaf; keeps the words the reader points into.
 class DecodedLeaf {

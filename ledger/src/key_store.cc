@@ -659,7 +659,8 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
     }
     rocksdb::PinnableSlice value;
     rocksdb::Status rs =
-        impl_->db->Get(rocksdb::ReadOptions(), impl_->datakeys, record_key, &value);
+        r.new_subject ? rocksdb::Status::NotFound()
+                      : impl_->db->Get(rocksdb::ReadOptions(), impl_->datakeys, record_key, &value);
     if (rs.ok()) {
       KIRJURI_RETURN_IF_ERROR(
           OpenDataKeyValue(value.ToStringView(), r.subject, r.category, master, &keys[i]));
@@ -754,7 +755,9 @@ Status KeyStore::AddIndexes(std::span<const IndexEntry> entries) {
     if (!seen.insert(reverse_key).second) continue;
     std::string ignored;
     rocksdb::Status rs =
-        impl_->db->Get(rocksdb::ReadOptions(), impl_->subject_blind, reverse_key, &ignored);
+        e.new_subject
+            ? rocksdb::Status::NotFound()
+            : impl_->db->Get(rocksdb::ReadOptions(), impl_->subject_blind, reverse_key, &ignored);
     if (rs.ok()) continue;  // already indexed
     if (!rs.IsNotFound()) return FromRocks(rs, "reading the key store");
     rs = batch.Put(impl_->blind, BlindRecordKey(e.kind, b, e.subject), "");

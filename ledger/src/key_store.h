@@ -74,12 +74,16 @@ std::string NormaliseForIndex(BlindKind kind, std::string_view value);
 struct KeyRequest {
   SubjectId subject{};
   std::string category;
+  // The subject's id was drawn in this very append, so no key can exist yet: the look-up is
+  // skipped (a fresh 128-bit random id never collides in practice).
+  bool new_subject = false;
 };
 
 struct IndexEntry {
   SubjectId subject{};
   BlindKind kind = BlindKind::kEmail;
   std::string value;  // as given; normalised by the key store
+  bool new_subject = false;  // as in KeyRequest: nothing to look up
 };
 
 struct ShredResult {

@@ -269,15 +269,16 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   // are stored durably in the key store before the log refers to them.
   std::vector<KeyRequest> requests;
   std::map<std::pair<SubjectId, std::string>, size_t> request_index;
-  auto want = [&](const SubjectId& subject, const std::string& category) {
-    auto [it, inserted] = request_index.emplace(std::make_pair(subject, category), requests.size());
-    if (inserted) requests.push_back(KeyRequest{subject, category});
-    return it->second;
+  auto want = [&](size_t i, const std::string& category) {
+    auto [it, inserted] =
+        request_index.emplace(std::make_pair(subject_ids[i], category), requests.size());
+    if (inserted) requests.push_back(KeyRequest{subject_ids[i], category, !events[i].subject});
+    return static_cast<int64_t>(it->second);
   };
   std::vector<std::pair<int64_t, int64_t>> key_slots(events.size(), {-1, -1});
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
-    if (!events[i].data.empty()) key_slots[i].first = static_cast<int64_t>(want(subject_ids[i], events[i].category));
-    if (events[i].ip) key_slots[i].second = static_cast<int64_t>(want(subject_ids[i], "network"));
+    if (!events[i].data.empty()) key_slots[i].first = want(i, events[i].category);
+    if (events[i].ip) key_slots[i].second = want(i, "network");
   }
   std::vector<DataKey> data_keys;
   KIRJURI_RETURN_IF_ERROR(impl_->keys->GetOrCreate(requests, &data_keys));
@@ -293,7 +294,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       else continue;
       std::string text;
       if (DecodeJsonString(value, &text) && !NormaliseForIndex(kind, text).empty()) {
-        index_entries.push_back({subject_ids[i], kind, text});
+        index_entries.push_back({subject_ids[i], kind, text, !events[i].subject});
       }
     }
   }
