@@ -299,8 +299,10 @@ rocksdb::DBOptions RawDbOptions() {
 }
 
 const std::vector<std::string>& LedgerCfNames() {
+  // As ledger/src/store_format.h lists them (all must be named to open a ledger's log).
   static const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "events",
-                                                 "tree", "checkpoints", "subjects"};
+                                                 "tree", "checkpoints", "subjects",
+                                                 "subject_info"};
   return names;
 }
 
