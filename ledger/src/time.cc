@@ -58,7 +58,7 @@ Status ParseRfc3339(std::string_view text, int64_t* micros) {
     return Status::InvalidArgument("not an RFC 3339 time (e.g. 2026-03-03T14:05:00Z)");
   };
   size_t pos = 0;
-  int year, month, day, hour = 0, minute = 0, second = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, &pos, 4, &year) || !Expect(text, &pos, '-') ||
       !ReadDigits(text, &pos, 2, &month) || !Expect(text, &pos, '-') ||
       !ReadDigits(text, &pos, 2, &day)) {
