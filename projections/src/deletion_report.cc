@@ -326,7 +326,7 @@ std::string RenderHtml(schema::DeletionReport::Reader r, std::string_view leaf_h
        "Without the key the encrypted data can never be read again, by anyone, in any copy of "
        "the ledger. Older backups of the key store still hold the key, locked under the master "
        "key of their day; they become unreadable too once that master key is replaced and "
-       "destroyed (Kirjuri's master-key rotation), which the controller does on a schedule. "
+       "destroyed (Kirjuri's master-key rotation). "
        "The ledger itself, which records what was done, when and why but holds no "
        "personal data, stays complete.</p>\n</section>\n";
 
