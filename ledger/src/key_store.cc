@@ -641,7 +641,8 @@ Status KeyStore::Open(const std::filesystem::path& dir, const MasterKey& master,
   return Status::Ok();
 }
 
-Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<DataKey>* out) {
+Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<DataKey>* out,
+                             std::span<const IndexEntry> index) {
   for (const KeyRequest& r : requests) KIRJURI_RETURN_IF_ERROR(CheckCategory(r.category));
   std::shared_lock db_lock(impl_->db_mu);
   std::lock_guard write_lock(impl_->write_mu);
@@ -675,6 +676,7 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
                         "storing a data key"));
     created.emplace(std::move(record_key), i);
   }
+  KIRJURI_RETURN_IF_ERROR(IndexBatchLocked(index, &batch));
   if (batch.Count() > 0) {
     KIRJURI_RETURN_IF_ERROR(
         FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch), "storing new data keys"));
@@ -740,14 +742,20 @@ Status KeyStore::AddIndex(const SubjectId& subject, BlindKind kind, std::string_
 }
 
 Status KeyStore::AddIndexes(std::span<const IndexEntry> entries) {
+  std::shared_lock db_lock(impl_->db_mu);
+  std::lock_guard write_lock(impl_->write_mu);
+  rocksdb::WriteBatch batch;
+  KIRJURI_RETURN_IF_ERROR(IndexBatchLocked(entries, &batch));
+  if (batch.Count() == 0) return Status::Ok();
+  return FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch), "storing blind index entries");
+}
+
+Status KeyStore::IndexBatchLocked(std::span<const IndexEntry> entries, rocksdb::WriteBatch* batch) {
   for (const IndexEntry& e : entries) {
     if (NormaliseForIndex(e.kind, e.value).empty()) {
       return Status::InvalidArgument("an index value is empty once normalised");
     }
   }
-  std::shared_lock db_lock(impl_->db_mu);
-  std::lock_guard write_lock(impl_->write_mu);
-  rocksdb::WriteBatch batch;
   std::set<std::string> seen;
   for (const IndexEntry& e : entries) {
     const std::array<uint8_t, 32> b = Blind(e.kind, e.value);
@@ -760,13 +768,11 @@ Status KeyStore::AddIndexes(std::span<const IndexEntry> entries) {
             : impl_->db->Get(rocksdb::ReadOptions(), impl_->subject_blind, reverse_key, &ignored);
     if (rs.ok()) continue;  // already indexed
     if (!rs.IsNotFound()) return FromRocks(rs, "reading the key store");
-    rs = batch.Put(impl_->blind, BlindRecordKey(e.kind, b, e.subject), "");
-    if (rs.ok()) rs = batch.Put(impl_->subject_blind, reverse_key, "");
+    rs = batch->Put(impl_->blind, BlindRecordKey(e.kind, b, e.subject), "");
+    if (rs.ok()) rs = batch->Put(impl_->subject_blind, reverse_key, "");
     if (!rs.ok()) return FromRocks(rs, "storing a blind index entry");
   }
-  if (batch.Count() == 0) return Status::Ok();
-  return FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch),
-                         "storing blind index entries");
+  return Status::Ok();
 }
 
 Status KeyStore::Find(BlindKind kind, std::string_view value, std::vector<SubjectId>* out) const {

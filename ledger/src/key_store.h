@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include <rocksdb/write_batch.h>
+
 #include "kirjuri/ledger.h"
 #include "kirjuri/status.h"
 
@@ -109,9 +111,11 @@ class KeyStore {
   ~KeyStore();
 
   // Returns the keys for `requests` (out[i] for requests[i]), creating the missing ones and
-  // storing them durably (one synced write) before returning. REQUIRES: none of the subjects is
-  // erased (the ledger checks that; the key store does not know).
-  Status GetOrCreate(std::span<const KeyRequest> requests, std::vector<DataKey>* out);
+  // storing them — and the blind-index entries `index`, as AddIndexes would — durably, in one
+  // synced write, before returning. REQUIRES: none of the subjects is erased (the ledger checks
+  // that; the key store does not know).
+  Status GetOrCreate(std::span<const KeyRequest> requests, std::vector<DataKey>* out,
+                     std::span<const IndexEntry> index = {});
   // The key for (subject, category) if it exists: NotFound once shredded (or never created).
   Status Get(const SubjectId& subject, std::string_view category, DataKey* out) const;
   // The categories that have a key for `subject`, with their key ids.
@@ -141,6 +145,8 @@ class KeyStore {
  private:
   struct Impl;
   explicit KeyStore(std::unique_ptr<Impl> impl);
+  // Adds the puts for `entries` not yet indexed to `batch`. REQUIRES: write_mu held.
+  Status IndexBatchLocked(std::span<const IndexEntry> entries, rocksdb::WriteBatch* batch);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -280,8 +280,6 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     if (!events[i].data.empty()) key_slots[i].first = want(i, events[i].category);
     if (events[i].ip) key_slots[i].second = want(i, "network");
   }
-  std::vector<DataKey> data_keys;
-  KIRJURI_RETURN_IF_ERROR(impl_->keys->GetOrCreate(requests, &data_keys));
 
   // Blind indexes for finding a person by email, username or phone.
   std::vector<IndexEntry> index_entries;
@@ -298,7 +296,10 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       }
     }
   }
-  KIRJURI_RETURN_IF_ERROR(impl_->keys->AddIndexes(index_entries));
+  // New keys and index entries go to the key store in one synced write, before the log refers
+  // to them.
+  std::vector<DataKey> data_keys;
+  KIRJURI_RETURN_IF_ERROR(impl_->keys->GetOrCreate(requests, &data_keys, index_entries));
 
   // Building, sealing and signing is ~all of the CPU cost of an append: spread it over workers.
   std::vector<Impl::Pending> pending(events.size());
