@@ -59,7 +59,7 @@ Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool c
       return Status::InvalidArgument("the master key file must be kept outside the data directory");
     }
     KIRJURI_RETURN_IF_ERROR(MasterKey::Generate().WriteFile(path));
-    spdlog::warn("created the master key {}: keep it apart from backups of {}", path.string(),
+    spdlog::info("created the master key {}: keep it apart from backups of {}", path.string(),
                  data_dir.string());
   }
   Status s = MasterKey::ReadFile(path, out);
@@ -150,6 +150,11 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys));
   } else {
     KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys));
+    spdlog::warn("{} had no key store (written before sealing): created one, with the master "
+                 "key {}; keep that key apart from backups of the data directory",
+                 dir.string(),
+                 (options.master_key_file.empty() ? DefaultMasterKeyPath(dir)
+                                                  : options.master_key_file).string());
   }
   KIRJURI_RETURN_IF_ERROR(impl->OpenDb(/*create=*/false));
 
@@ -410,6 +415,14 @@ Status Ledger::ReadSubjectEvents(const SubjectId& subject,
     KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading an event"));
     DecodedLeaf leaf;
     KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(value)).Prefixed("seq " + std::to_string(seq)));
+    // The index is a convenience, not a source of truth: an entry that points at another
+    // subject's event (a damaged or tampered index) must never hand one person's data to another.
+    auto own = leaf.get().getEvent().getEnvelope().getSubject();
+    if (own.size() != subject.size() ||
+        std::memcmp(own.begin(), subject.data(), subject.size()) != 0) {
+      return Status::Corruption("seq " + std::to_string(seq) + ": the subject index lists it for " +
+                                SubjectIdHex(subject) + " but it belongs to another subject");
+    }
     KIRJURI_RETURN_IF_ERROR(fn(EventView{seq, AsSpan(value), leaf.get()}));
   }
   return FromRocks(it->status(), "reading the subject index");
