@@ -46,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "kirjuri/ledger.h"
 
 namespace fs = std::filesystem;
@@ -59,54 +60,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small utilities (as in ledger_bench)
 
-std::atomic<bool> g_interrupted{false};
-
-void OnSignal(int) { g_interrupted = true; }
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "erasure_bench: %s\n", what.c_str());
-  throw std::runtime_error(what);
-}
-
-void Check(const Status& s, const std::string& what) {
-  if (!s.ok()) Die(what + ": " + s.ToString());
-}
-
-void CheckRocks(const rocksdb::Status& s, const std::string& what) {
-  if (!s.ok()) Die(what + ": " + s.ToString());
-}
-
-void CheckInterrupted() {
-  if (g_interrupted) Die("interrupted");
-}
-
-std::string Fmt(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
-// 1234567.8 -> "1,234,568"
-std::string Thousands(double v) {
-  char raw[64];
-  std::snprintf(raw, sizeof raw, "%.0f", v);
-  std::string s(raw), out;
-  size_t digits = s.size() - (s[0] == '-' ? 1 : 0);
-  for (size_t i = 0; i < s.size(); ++i) {
-    out += s[i];
-    size_t left = s.size() - i - 1;
-    if (s[i] != '-' && left > 0 && left % 3 == 0 && digits > 3) out += ',';
-  }
-  return out;
-}
+using namespace kirjuri::bench;  // Now, Die, Check, Fmt, Thousands, ... (bench_util.h)
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -1114,6 +1068,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kirjuri::bench::g_program = "erasure_bench";
   try {
     return Run(argc, argv);
   } catch (const std::exception&) {

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "kirjuri/ledger.h"
 
 namespace fs = std::filesystem;
@@ -51,54 +52,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small utilities
 
-std::atomic<bool> g_interrupted{false};
-
-void OnSignal(int) { g_interrupted = true; }
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "ledger_bench: %s\n", what.c_str());
-  throw std::runtime_error(what);
-}
-
-void Check(const Status& s, const std::string& what) {
-  if (!s.ok()) Die(what + ": " + s.ToString());
-}
-
-void CheckRocks(const rocksdb::Status& s, const std::string& what) {
-  if (!s.ok()) Die(what + ": " + s.ToString());
-}
-
-void CheckInterrupted() {
-  if (g_interrupted) Die("interrupted");
-}
-
-std::string Fmt(const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
-// 1234567.8 -> "1,234,568"
-std::string Thousands(double v) {
-  char raw[64];
-  std::snprintf(raw, sizeof raw, "%.0f", v);
-  std::string s(raw), out;
-  size_t digits = s.size() - (s[0] == '-' ? 1 : 0);
-  for (size_t i = 0; i < s.size(); ++i) {
-    out += s[i];
-    size_t left = s.size() - i - 1;
-    if (s[i] != '-' && left > 0 && left % 3 == 0 && digits > 3) out += ',';
-  }
-  return out;
-}
+using namespace kirjuri::bench;  // Now, Die, Check, Fmt, Thousands, ... (bench_util.h)
 
 void PutBigEndian64(uint64_t v, char* out) {
   for (int i = 7; i >= 0; --i) {
@@ -802,6 +756,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kirjuri::bench::g_program = "ledger_bench";
   try {
     return Run(argc, argv);
   } catch (const std::exception&) {

@@ -1,0 +1,69 @@
+// What the benchmarks share: timing, failing loudly, formatting figures. Header-only.
+#pragma once
+
+#include <rocksdb/status.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "kirjuri/status.h"
+
+namespace kirjuri::bench {
+
+// Set by main: the name failures are reported under.
+inline const char* g_program = "bench";
+// Set by a SIGINT/SIGTERM handler (OnSignal); long loops poll it with CheckInterrupted.
+inline std::atomic<bool> g_interrupted{false};
+
+inline void OnSignal(int) { g_interrupted = true; }
+
+inline double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+[[noreturn]] inline void Die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", g_program, what.c_str());
+  throw std::runtime_error(what);
+}
+
+inline void Check(const Status& s, const std::string& what) {
+  if (!s.ok()) Die(what + ": " + s.ToString());
+}
+
+inline void CheckRocks(const rocksdb::Status& s, const std::string& what) {
+  if (!s.ok()) Die(what + ": " + s.ToString());
+}
+
+inline void CheckInterrupted() {
+  if (g_interrupted) Die("interrupted");
+}
+
+inline std::string Fmt(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+// 1234567.8 -> "1,234,568"
+inline std::string Thousands(double v) {
+  char raw[64];
+  std::snprintf(raw, sizeof raw, "%.0f", v);
+  std::string s(raw), out;
+  size_t digits = s.size() - (s[0] == '-' ? 1 : 0);
+  for (size_t i = 0; i < s.size(); ++i) {
+    out += s[i];
+    size_t left = s.size() - i - 1;
+    if (s[i] != '-' && left > 0 && left % 3 == 0 && digits > 3) out += ',';
+  }
+  return out;
+}
+
+}  // namespace kirjuri::bench
