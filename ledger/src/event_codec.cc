@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <bit>
 #include <cstring>
 
 #include "store_format.h"
@@ -236,6 +237,55 @@ bool CheckEventSignature(schema::SignedEvent::Reader signed_event, const PublicK
     if (sig.size() != 64) return;
     kj::Array<capnp::word> canonical_event = capnp::canonicalize(signed_event.getEvent());
     std::string msg = SignedMessage(canonical_event);
+    ok = VerifySignature(key, AsSpan(msg), std::span<const uint8_t>(sig.begin(), sig.size()));
+  });
+  return ok && error == nullptr;
+}
+
+static_assert(std::endian::native == std::endian::little,
+              "DecodedLeaf::SignedMessage reads Cap'n Proto's little-endian words directly");
+
+std::string DecodedLeaf::SignedMessage() const {
+  std::string msg;
+  if (SignedMessageFromLayout(&msg)) return msg;
+  return kirjuri::SignedMessage(capnp::canonicalize(root_.getEvent()));
+}
+
+bool DecodedLeaf::SignedMessageFromLayout(std::string* out) const {
+  // words_: [0] root pointer -> SignedEvent {no data, 2 pointers} at [1];
+  //         [1] struct pointer to the event at [3] (offset 1); [2] byte-list pointer, 64 bytes,
+  //         to the signature in the last 8 words; the event's subtree fills [3, n - 8).
+  const size_t n = words_.size();
+  auto word = [&](size_t i) {
+    uint64_t w;
+    std::memcpy(&w, words_.begin() + i, sizeof w);
+    return w;  // little-endian host, as Cap'n Proto's wire format (x86-64, aarch64)
+  };
+  if (n > 11) {
+    const uint64_t root = word(0), event_ptr = word(1), sig_ptr = word(2);
+    const uint64_t kSignedEventRoot = uint64_t{2} << 48;  // struct, offset 0, 0 data, 2 pointers
+    const bool event_ok = (event_ptr & 3) == 0 && ((event_ptr >> 2) & 0x3fffffff) == 1;
+    const uint64_t sig_offset = n - 11;  // target n - 8 = 2 + 1 + offset
+    const bool sig_ok = (sig_ptr & 3) == 1 && ((sig_ptr >> 2) & 0x3fffffff) == sig_offset &&
+                        ((sig_ptr >> 32) & 7) == 2 && (sig_ptr >> 35) == 64;
+    if (root == kSignedEventRoot && event_ok && sig_ok) {
+      const uint64_t event_root = event_ptr & ~(uint64_t{0x3fffffff} << 2);  // offset 0
+      out->assign(store::kEventSignaturePrefix);
+      out->append(reinterpret_cast<const char*>(&event_root), sizeof event_root);
+      out->append(reinterpret_cast<const char*>(words_.begin() + 3),
+                  (n - 11) * sizeof(capnp::word));
+      return true;
+    }
+  }
+  return false;
+}
+
+bool CheckEventSignature(const DecodedLeaf& leaf, const PublicKey& key) {
+  bool ok = false;
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    auto sig = leaf.get().getSignature();
+    if (sig.size() != 64) return;
+    std::string msg = leaf.SignedMessage();
     ok = VerifySignature(key, AsSpan(msg), std::span<const uint8_t>(sig.begin(), sig.size()));
   });
   return ok && error == nullptr;

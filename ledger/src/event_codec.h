@@ -57,6 +57,14 @@ class DecodedLeaf {
   Status Decode(std::span<const uint8_t> bytes);
   schema::SignedEvent::Reader get() const { return root_; }
 
+  // The message the event's signature is over: "kirjuri/event/v1\n" || canonical(event).
+  // Taken straight from the stored bytes when they have the canonical layout (a canonical
+  // SignedEvent holds its event as a contiguous pre-order run, followed by the 64-byte
+  // signature), so verification need not re-encode; computed with capnp::canonicalize otherwise.
+  std::string SignedMessage() const;
+  // The shortcut alone: false (and *out untouched) if the stored layout is not the expected one.
+  bool SignedMessageFromLayout(std::string* out) const;
+
  private:
   kj::Array<capnp::word> words_;
   std::unique_ptr<capnp::SegmentArrayMessageReader> reader_;
@@ -66,5 +74,6 @@ class DecodedLeaf {
 
 // True iff the signature in `signed_event` is the ledger key's over its event.
 bool CheckEventSignature(schema::SignedEvent::Reader signed_event, const PublicKey& key);
+bool CheckEventSignature(const DecodedLeaf& leaf, const PublicKey& key);
 
 }  // namespace kirjuri

@@ -132,7 +132,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
                       " (events reordered, copied or replaced)";
         continue;
       }
-      if (!options.tree_only && !CheckEventSignature(leaf.get(), pub)) {
+      if (!options.tree_only && !CheckEventSignature(leaf, pub)) {
         item->error = "signature does not verify (the event was altered)";
       }
     }

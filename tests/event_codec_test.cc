@@ -1,0 +1,64 @@
+// The event codec's shortcut: the signed message taken straight from a stored leaf must be
+// byte-identical to "kirjuri/event/v1\n" || capnp::canonicalize(event), for every kind of event.
+#include <capnp/message.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "event_codec.h"
+#include "kirjuri/ledger.h"
+
+namespace fs = std::filesystem;
+using namespace kirjuri;
+
+TEST_CASE("the signed message read from a stored leaf equals the re-encoded one") {
+  char tmpl[] = "/tmp/kirjuri-codec-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const fs::path root(tmpl);
+  InitOptions init;
+  init.master_key_file = root / "master.key";
+  REQUIRE(Ledger::Init(root / "data", init).ok());
+  OpenOptions open;
+  open.master_key_file = root / "master.key";
+  std::unique_ptr<Ledger> ledger;
+  REQUIRE(Ledger::Open(root / "data", open, &ledger).ok());
+
+  // Events of every shape: sealed groups (one or two), no data, a request, and an erasure.
+  const std::string head =
+      R"({"register":"customer","type":"recorded","category":"profile","actor":"emp-1",)"
+      R"("purpose":"service_delivery","basis":"consent","source":"web_form",)";
+  std::vector<NewEvent> events;
+  REQUIRE(ledger->ParseLines(head + R"("subject":"new","data":{"name":"A","city":"B"},"ip":"192.0.2.9"})" "\n" +
+                                 head + R"("subject":"new","data":{"email":"x@example.fi"},"request":"R-1"})",
+                             &events).ok());
+  std::vector<Appended> out;
+  REQUIRE(ledger->Append(events, &out).ok());
+  const std::string id = SubjectIdHex(out[0].subject);
+  REQUIRE(ledger->ParseLines(
+      R"({"register":"customer","subject":")" + id + R"(","type":"marketing_objected",)"
+      R"("category":"consents","actor":"emp-1","purpose":"marketing","basis":"consent",)"
+      R"("source":"contact"})", &events).ok());
+  REQUIRE(ledger->Append(events, &out).ok());
+  uint64_t seq;
+  REQUIRE(ledger->Erase({out[0].subject, "R-2", "dpo-01", 0}, &seq).ok());
+
+  int checked = 0;
+  REQUIRE(ledger->ReadEvents(0, ledger->size(), [&](const EventView& e) {
+    DecodedLeaf leaf;
+    REQUIRE(leaf.Decode(e.leaf).ok());
+    auto canonical = capnp::canonicalize(e.signed_event.getEvent());
+    auto bytes = canonical.asBytes();
+    std::string expected = "kirjuri/event/v1\n";
+    expected.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+    std::string shortcut;
+    REQUIRE(leaf.SignedMessageFromLayout(&shortcut));  // the shortcut, not the fallback
+    CHECK(shortcut == expected);
+    CHECK(leaf.SignedMessage() == expected);
+    CHECK(CheckEventSignature(leaf, ledger->public_key()));
+    ++checked;
+    return Status::Ok();
+  }).ok());
+  CHECK(checked == 4);
+  ledger.reset();
+  fs::remove_all(root);
+}
