@@ -280,6 +280,8 @@ int main(int argc, char** argv) {
   Globals g;
   CLI::App app{"kirjuri: a signed, verifiable audit ledger for GDPR personal-data registers"};
   app.require_subcommand(1);
+  // Global options (--data, --json, ...) may also follow the subcommand: `kirjuri log --json`.
+  app.fallthrough();
   app.set_version_flag("--version", "kirjuri 0.1.0");
   app.add_option("--data", g.data, "ledger directory")->capture_default_str();
   app.add_flag("--json", g.json, "machine-readable JSON output");
