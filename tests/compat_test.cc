@@ -9,6 +9,7 @@
 
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
+#include "kirjuri/subject_export.h"
 
 namespace fs = std::filesystem;
 using namespace kirjuri;
@@ -95,4 +96,43 @@ TEST_CASE("a first-version ledger takes new appends that continue its tree") {
   CHECK(ledger->Verify(VerifyOptions(), &result).ok());
   ledger.reset();
   fs::remove_all(dir.parent_path());
+}
+
+TEST_CASE("a sealed ledger written by the first version opens, verifies and reads its data") {
+  char tmpl[] = "/tmp/kirjuri-compat2-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const fs::path root(tmpl);
+  fs::copy(fs::path(KIRJURI_SOURCE_DIR) / "tests/data/ledger-v2-sealed", root / "v2",
+           fs::copy_options::recursive);
+  for (const fs::path& key : {root / "v2/master.key", root / "v2/data/ledger.key"}) {
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  }
+  OpenOptions options;
+  options.master_key_file = root / "v2/master.key";
+  std::unique_ptr<Ledger> ledger;
+  Status s = Ledger::Open(root / "v2/data", options, &ledger);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  VerifyResult result;
+  REQUIRE(ledger->Verify(VerifyOptions(), &result).ok());
+  CHECK(result.events == 13);
+  CHECK(result.checkpoints == 4);
+  CHECK(HexEncode(result.root) ==
+        "58be21867022f8d95e2de503bb01be82092cf38f4cbe93aa6a4c7862ffcf7f36");
+
+  SubjectId kept, erased;
+  REQUIRE(ParseSubjectId("45148b8ce4d1027a45479e34502c3a58", &kept).ok());
+  REQUIRE(ParseSubjectId("c509777b41181e801af7bd6390005261", &erased).ok());
+  SubjectExport doc;
+  REQUIRE(ExportSubject(*ledger, kept, &doc).ok());
+  CHECK(doc.categories["profile"].current["email"] == "\"eetu.virtanen1@example.fi\"");
+  CHECK(doc.categories["network"].current["ip"] == "\"192.0.2.2\"");
+  REQUIRE(ExportSubject(*ledger, erased, &doc).ok());
+  CHECK(doc.summary.erased_at_seq == std::optional<uint64_t>(12));
+  CHECK(doc.categories["profile"].erased);
+  CHECK(doc.categories["profile"].current.empty());
+  CHECK_FALSE(doc.categories["billing"].erased);
+  CHECK(doc.categories["billing"].current["order_id"] == "\"ORD-1000\"");
+  ledger.reset();
+  fs::remove_all(root);
 }
