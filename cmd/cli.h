@@ -16,6 +16,7 @@ struct Globals {
   bool json = false;
   std::string log_level;  // empty: KIRJURI_LOG_LEVEL, else "warn"
   std::string master_key;  // empty: KIRJURI_MASTER_KEY_FILE, else beside the data directory
+  std::string program = "kirjuri";  // argv[0], for commands printed to paste
 };
 
 // Prints "kirjuri: <reason>" on stderr and returns the exit code for `status`

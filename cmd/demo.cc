@@ -166,21 +166,21 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
       "inclusion of seq %llu: %zu hashes up to root %s\n\n"
       "erased subject %s (seq %llu): its keys are shredded, billing kept under the\n"
       "Accounting Act; proof-of-deletion report in %s/ (report.html, report.json, .sig)\n\n"
-      "try:  kirjuri --data %s export %s\n"
-      "      kirjuri verify-report %s/report.json\n"
-      "      kirjuri --data %s log --subject %s\n"
-      "      kirjuri --data %s prove inclusion %llu\n"
-      "      kirjuri --data %s pubkey --pem | openssl pkey -pubin -noout -text\n",
+      "try:\n",
       recorded.size() + later.size(), recorded.size(), static_cast<unsigned long long>(start),
       static_cast<unsigned long long>(ledger->size() - 1),
       static_cast<unsigned long long>(result.events),
       static_cast<unsigned long long>(result.checkpoints), note.c_str(),
       static_cast<unsigned long long>(start), proof.hashes.size(),
       HexEncode(proof.root).c_str(), SubjectIdHex(forgotten).c_str(),
-      static_cast<unsigned long long>(erasure_seq), report_dir.c_str(), g.data.c_str(),
-      SubjectIdHex(recorded[1].subject).c_str(), report_dir.c_str(), g.data.c_str(),
-      SubjectIdHex(forgotten).c_str(), g.data.c_str(),
-      static_cast<unsigned long long>(start), g.data.c_str());
+      static_cast<unsigned long long>(erasure_seq), report_dir.c_str());
+  // The commands as this binary was invoked, so that they can be pasted as they are.
+  const std::string k = g.program + " --data " + g.data;
+  std::printf("  %s export %s\n", k.c_str(), SubjectIdHex(recorded[1].subject).c_str());
+  std::printf("  %s verify-report %s/report.json\n", g.program.c_str(), report_dir.c_str());
+  std::printf("  %s log --subject %s\n", k.c_str(), SubjectIdHex(forgotten).c_str());
+  std::printf("  %s prove inclusion %llu\n", k.c_str(), static_cast<unsigned long long>(start));
+  std::printf("  %s pubkey --pem | openssl pkey -pubin -noout -text\n", k.c_str());
   return 0;
 }
 

@@ -278,6 +278,7 @@ void SetUpLogging(const Globals& g) {
 int main(int argc, char** argv) {
   using namespace kirjuri::cli;
   Globals g;
+  if (argc > 0) g.program = argv[0];
   CLI::App app{"kirjuri: a signed, verifiable audit ledger for GDPR personal-data registers"};
   app.require_subcommand(1);
   // Global options (--data, --json, ...) may also follow the subcommand: `kirjuri log --json`.

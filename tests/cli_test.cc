@@ -1,0 +1,60 @@
+// The command line's contract with other tools: global options before or after the subcommand,
+// one-line errors with a non-zero exit.
+#include <sys/wait.h>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs the CLI with `args` (stderr folded into out).
+Run Kirjuri(const std::string& args) {
+  std::string cmd = std::string(KIRJURI_BIN) + " " + args + " 2>&1";
+  Run run;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.out.append(buf.data(), n);
+  int status = pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("global options work before and after the subcommand") {
+  char tmpl[] = "/tmp/kirjuri-cli-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const fs::path root(tmpl);
+  const std::string data = (root / "data").string();
+  const std::string key = (root / "master.key").string();
+
+  Run init = Kirjuri("init --data " + data + " --master-key " + key + " --json");
+  INFO(init.out);
+  REQUIRE(init.exit_code == 0);
+  CHECK(init.out.rfind("{\"data\":", 0) == 0);  // JSON, as --json after `init` asked
+  CHECK(fs::exists(key));
+
+  Run before = Kirjuri("--data " + data + " --master-key " + key + " --json checkpoint");
+  Run after = Kirjuri("checkpoint --json --master-key " + key + " --data " + data);
+  CHECK(before.exit_code == 0);
+  CHECK(after.exit_code == 0);
+  CHECK(before.out == after.out);
+
+  Run missing = Kirjuri("verify --data " + (root / "nothing-here").string());
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.out.find("kirjuri: no ledger in") == 0);
+  CHECK(missing.out.find('\n') == missing.out.size() - 1);  // one line
+  fs::remove_all(root);
+}
