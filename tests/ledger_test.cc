@@ -1178,6 +1178,30 @@ TEST_CASE("ReadSubjectEvents never returns an event of another subject",
   CHECK(returned == std::vector<uint64_t>{0});
 }
 
+TEST_CASE("Verify notices a subject index entry added, removed or altered", "[ledger][tamper]") {
+  LedgerFixture f;
+  f.InitAndOpen();
+  std::vector<Appended> a = f.AppendN(6, 3);
+  f.Close();
+  SECTION("an entry added (another subject's event listed for this one)") {
+    f.PutRaw(kSubjectsCf, SubjectKey(a[0].subject, 4), "");
+  }
+  SECTION("an entry removed") {
+    f.DeleteKey(kSubjectsCf, SubjectKey(a[3].subject, 3));
+  }
+  SECTION("an entry altered (moved to another seq)") {
+    f.DeleteKey(kSubjectsCf, SubjectKey(a[1].subject, 1));
+    f.PutRaw(kSubjectsCf, SubjectKey(a[1].subject, 2), "");
+  }
+  f.Reopen(LedgerFixture::NoCheckOnOpen());
+  for (bool tree_only : {false, true}) {
+    auto [s, result] = tree_only ? f.VerifyTreeOnly() : f.Verify();
+    INFO(s.ToString());
+    CHECK(s.IsCorruption());
+    CHECK(s.message().find("subject index") != std::string::npos);
+  }
+}
+
 // ---- the command line ----
 
 TEST_CASE("The CLI appends, verifies, proves and reports tampering", "[cli]") {

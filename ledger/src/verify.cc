@@ -5,7 +5,10 @@
 // then folds the leaf hashes into the tree in order, comparing each completed node with the
 // stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
 // with the recomputed root at its size. The first fault, in log order, is reported.
+#include <sodium.h>
 #include <spdlog/spdlog.h>
+
+#include <array>
 
 #include <future>
 #include <optional>
@@ -22,8 +25,21 @@ struct Item {
   std::string value;
   // Filled by a worker:
   merkle::Hash leaf_hash{};
+  uint64_t index_hash = 0;  // IndexHash of the (subject, seq) entry the index must hold for it
   std::string error;
 };
+
+// The subject index must hold exactly one entry per event. Both sides are summed (mod 2^64) as
+// SipHash values of the entry's key under a key drawn for this run, so the comparison costs one
+// pass over the index and an entry added, dropped or altered cannot be balanced by design.
+using IndexHashKey = std::array<uint8_t, crypto_shorthash_KEYBYTES>;
+
+uint64_t IndexHash(const IndexHashKey& key, std::string_view entry) {
+  uint64_t h;
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&h),
+                   reinterpret_cast<const unsigned char*>(entry.data()), entry.size(), key.data());
+  return h;
+}
 
 std::string Seq(uint64_t seq) { return "seq " + std::to_string(seq); }
 
@@ -116,7 +132,11 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     }
   };
 
-  auto check_items = [&impl, &pub, &options](Item* begin, Item* end) {
+  IndexHashKey index_key;
+  randombytes_buf(index_key.data(), index_key.size());
+  uint64_t events_index_sum = 0;
+
+  auto check_items = [&impl, &pub, &options, &index_key](Item* begin, Item* end) {
     for (Item* item = begin; item != end; ++item) {
       if (!item->seq) continue;
       item->leaf_hash = merkle::LeafHash(AsSpan(item->value));
@@ -126,6 +146,10 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
         item->error = s.message();
         continue;
       }
+      auto subject = leaf.get().getEvent().getEnvelope().getSubject();
+      SubjectId id{};
+      if (subject.size() == id.size()) std::memcpy(id.data(), subject.begin(), id.size());
+      item->index_hash = IndexHash(index_key, store::SubjectKey(id, *item->seq));
       uint64_t claimed = leaf.get().getEvent().getEnvelope().getSeq();
       if (claimed != *item->seq) {
         item->error = "holds the event signed for seq " + std::to_string(claimed) +
@@ -185,6 +209,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       });
       if (!fault.ok()) return;
       ++result->events;
+      events_index_sum += item.index_hash;
       check_checkpoints();
     }
   };
@@ -230,6 +255,21 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     }
   } else if (fault.ok()) {
     fault = Status::Corruption("the ledger holds no checkpoint");
+  }
+  if (fault.ok()) {
+    std::unique_ptr<rocksdb::Iterator> index(impl.db->NewIterator(ro, impl.subjects));
+    uint64_t entries = 0, index_sum = 0;
+    for (index->SeekToFirst(); index->Valid(); index->Next()) {
+      index_sum += IndexHash(index_key, index->key().ToStringView());
+      ++entries;
+    }
+    fault = FromRocks(index->status(), "reading the subject index");
+    if (fault.ok() && (entries != result->events || index_sum != events_index_sum)) {
+      fault = Status::Corruption(
+          "the subject index does not match the events (" + std::to_string(entries) +
+          " entries for " + std::to_string(result->events) +
+          " events): an entry was added, removed or altered");
+    }
   }
   result->root = frontier.Root();
   if (fault.ok()) {

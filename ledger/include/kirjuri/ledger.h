@@ -201,8 +201,9 @@ class Ledger {
                            const std::function<Status(const EventView&)>& fn) const;
 
   // Re-hashes every event, checks every signature (unless tree_only), recomputes the tree,
-  // checks every stored tree node and checkpoint against it, and checks the sequence is
-  // gap-free. Corruption naming the first fault ("seq 41: signature does not verify").
+  // checks every stored tree node and checkpoint against it, checks the sequence is gap-free
+  // and that the subject index lists exactly the events' (subject, seq) pairs. Corruption
+  // naming the first fault ("seq 41: signature does not verify").
   Status Verify(const VerifyOptions& options, VerifyResult* result) const;
 
   // Opens the personal data of an event (its sealed fields). Shredded keys give FieldValue::json
