@@ -1,5 +1,5 @@
 // Old data stays readable: a ledger written by the first version is opened, verified and read by
-// this one. tests/data/ledger-v1/README.md says how it was made and what it holds.
+// this one. tests/compat/ledger-v1/README.md says how it was made and what it holds.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -21,7 +21,7 @@ fs::path CopyOfV1Ledger() {
   char tmpl[] = "/tmp/kirjuri-compat-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
   fs::path dir = fs::path(tmpl) / "data";
-  fs::copy(fs::path(KIRJURI_SOURCE_DIR) / "tests/data/ledger-v1", dir, fs::copy_options::recursive);
+  fs::copy(fs::path(KIRJURI_SOURCE_DIR) / "tests/compat/ledger-v1", dir, fs::copy_options::recursive);
   // Git does not keep file modes; the ledger refuses a key file others can read.
   fs::permissions(dir / "ledger.key", fs::perms::owner_read | fs::perms::owner_write,
                   fs::perm_options::replace);
@@ -102,15 +102,15 @@ TEST_CASE("a sealed ledger written by the first version opens, verifies and read
   char tmpl[] = "/tmp/kirjuri-compat2-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
   const fs::path root(tmpl);
-  fs::copy(fs::path(KIRJURI_SOURCE_DIR) / "tests/data/ledger-v2-sealed", root / "v2",
+  fs::copy(fs::path(KIRJURI_SOURCE_DIR) / "tests/compat/ledger-v2-sealed", root / "v2",
            fs::copy_options::recursive);
-  for (const fs::path& key : {root / "v2/master.key", root / "v2/data/ledger.key"}) {
+  for (const fs::path& key : {root / "v2/master.key", root / "v2/ledger/ledger.key"}) {
     fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
   }
   OpenOptions options;
   options.master_key_file = root / "v2/master.key";
   std::unique_ptr<Ledger> ledger;
-  Status s = Ledger::Open(root / "v2/data", options, &ledger);
+  Status s = Ledger::Open(root / "v2/ledger", options, &ledger);
   INFO(s.ToString());
   REQUIRE(s.ok());
   VerifyResult result;
