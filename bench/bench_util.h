@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include <unistd.h>
 
 #include "kirjuri/status.h"
 
@@ -65,5 +68,41 @@ inline std::string Thousands(double v) {
   }
   return out;
 }
+
+// Progress on stderr, only when it is a terminal; at most ~10 updates a second.
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total)
+      : label_(std::move(label)), total_(total), enabled_(isatty(STDERR_FILENO) == 1) {
+    Update(0, true);
+  }
+  ~Progress() {
+    if (enabled_) std::fprintf(stderr, "\r\033[K");
+  }
+  void Update(uint64_t done, bool force = false) {
+    if (!enabled_) return;
+    double t = Now();
+    if (!force && t - last_ < 0.1) return;
+    last_ = t;
+    if (total_) {
+      std::fprintf(stderr, "\r\033[K  %s: %s / %s (%.0f%%)", label_.c_str(),
+                   Thousands(static_cast<double>(done)).c_str(),
+                   Thousands(static_cast<double>(total_)).c_str(),
+                   100.0 * static_cast<double>(done) / static_cast<double>(total_));
+    } else {
+      std::fprintf(stderr, "\r\033[K  %s ...", label_.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  uint64_t total_;
+  bool enabled_;
+  double last_ = 0;
+};
+
+// `s` as a JSON string. REQUIRES: s needs no escaping (the benches' own ASCII/UTF-8 text).
+inline std::string JsonString(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace kirjuri::bench

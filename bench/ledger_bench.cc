@@ -90,43 +90,10 @@ struct XorShift {
   }
 };
 
-// Progress on stderr, only when it is a terminal; at most ~10 updates a second.
-class Progress {
- public:
-  Progress(std::string label, uint64_t total)
-      : label_(std::move(label)), total_(total), enabled_(isatty(STDERR_FILENO) == 1) {
-    Update(0, true);
-  }
-  ~Progress() {
-    if (enabled_) std::fprintf(stderr, "\r\033[K");
-  }
-  void Update(uint64_t done, bool force = false) {
-    if (!enabled_) return;
-    double t = Now();
-    if (!force && t - last_ < 0.1) return;
-    last_ = t;
-    if (total_) {
-      std::fprintf(stderr, "\r\033[K  %s: %s / %s (%.0f%%)", label_.c_str(),
-                   Thousands(static_cast<double>(done)).c_str(),
-                   Thousands(static_cast<double>(total_)).c_str(),
-                   100.0 * static_cast<double>(done) / static_cast<double>(total_));
-    } else {
-      std::fprintf(stderr, "\r\033[K  %s ...", label_.c_str());
-    }
-    std::fflush(stderr);
-  }
-
- private:
-  std::string label_;
-  uint64_t total_;
-  bool enabled_;
-  double last_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The events
 
-std::string JsonString(const std::string& s) { return "\"" + s + "\""; }  // ASCII/UTF-8, no escapes
 
 // A "recorded" profile event in the customer register with `payload_bytes` of personal data,
 // counted as the length of its `data` JSON object. Every event has the same size; `i` varies the

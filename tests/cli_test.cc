@@ -1,12 +1,10 @@
 // The command line's contract with other tools: global options before or after the subcommand,
 // one-line errors with a non-zero exit.
-#include <sys/wait.h>
-
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <filesystem>
 #include <string>
+
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -19,16 +17,9 @@ struct Run {
 
 // Runs the CLI with `args` (stderr folded into out).
 Run Kirjuri(const std::string& args) {
-  std::string cmd = std::string(KIRJURI_BIN) + " " + args + " 2>&1";
-  Run run;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.out.append(buf.data(), n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  static kirjuri::testing::TempDir scratch("kirjuri-cli-out");
+  kirjuri::testing::RunResult r = kirjuri::testing::RunKirjuri(kirjuri::testing::SplitArgs(args), scratch.path());
+  return Run{r.code, r.out + r.err};
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tests for kirjuri/crypto.h: encodings, Ed25519, key files, PEM — and interoperability with
 // the OpenSSL command-line tool, which is not ours.
 #include "kirjuri/crypto.h"
+#include "test_util.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -19,6 +20,8 @@
 namespace kirjuri {
 namespace {
 
+using testing::TempDir;
+
 std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
 std::vector<uint8_t> Unhex(std::string_view hex) {
@@ -26,27 +29,6 @@ std::vector<uint8_t> Unhex(std::string_view hex) {
   REQUIRE(HexDecode(hex, &out).ok());
   return out;
 }
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/kirjuri-crypto-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string ReadText(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -7,6 +7,7 @@
 // KeyStore is closed; the column family names are spelt out here (not taken from the
 // implementation), so a change of the layout is caught rather than followed.
 #include "key_store.h"
+#include "test_util.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -32,35 +33,10 @@
 namespace kirjuri {
 namespace {
 
+using testing::ReadFile;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/kirjuri-keystore-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
-
-std::string ReadBytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void WriteBytes(const fs::path& p, std::string_view bytes, mode_t mode) {
   {
@@ -80,7 +56,7 @@ mode_t ModeOf(const fs::path& p) {
 std::map<fs::path, std::string> Snapshot(const fs::path& dir) {
   std::map<fs::path, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) files[e.path()] = ReadBytes(e.path());
+    if (e.is_regular_file()) files[e.path()] = ReadFile(e.path());
   }
   return files;
 }
@@ -191,7 +167,7 @@ TEST_CASE("a master key file is written with mode 0600 and reads back as the sam
   MasterKey key = MasterKey::Generate();
   REQUIRE(key.WriteFile(path).ok());
   CHECK(ModeOf(path) == 0600);
-  const std::string text = ReadBytes(path);
+  const std::string text = ReadFile(path);
   CHECK(text == "kirjuri-master-key-v1 " + Base64Encode(key.bytes()) + "\n");
   MasterKey back;
   REQUIRE(MasterKey::ReadFile(path, &back).ok());
@@ -219,10 +195,10 @@ TEST_CASE("writing a master key file over an existing file is refused and leaves
   const fs::path path = tmp / "master.key";
   MasterKey first = MasterKey::Generate();
   REQUIRE(first.WriteFile(path).ok());
-  const std::string before = ReadBytes(path);
+  const std::string before = ReadFile(path);
   Status s = MasterKey::Generate().WriteFile(path);
   CHECK(s.code() == Status::Code::kFailedPrecondition);
-  CHECK(ReadBytes(path) == before);
+  CHECK(ReadFile(path) == before);
 }
 
 TEST_CASE("a file that is not a master key file is refused") {

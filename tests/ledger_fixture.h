@@ -29,32 +29,18 @@
 #include <vector>
 
 #include "kirjuri/ledger.h"
+#include "test_util.h"
 #include "kirjuri/schemas/event.capnp.h"
 
 namespace kirjuri::test {
 
+using testing::Describe;
+using testing::ReadFile;
+using testing::RunKirjuri;
+using testing::RunResult;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  explicit TempDir(const char* prefix = "kirjuri-ledger-test") {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 // ---- the storage layout, as documented in store_format.h / schemas/FORMATS.md ----
 

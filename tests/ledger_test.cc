@@ -51,12 +51,6 @@ bool Contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void WriteFile(const fs::path& p, std::string_view text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -307,47 +301,6 @@ void BuildLedger(LedgerFixture& f, uint64_t n, uint64_t batch) {
 }
 
 // ---- running the CLI ----
-
-struct RunResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-RunResult RunKirjuri(const std::vector<std::string>& args, const fs::path& scratch,
-                     const std::string& stdin_path = "/dev/null") {
-  std::string bin = KIRJURI_BIN;
-  std::vector<std::string> storage = {bin};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string out_path = (scratch / "cli.stdout").string();
-  const std::string err_path = (scratch / "cli.stderr").string();
-
-  posix_spawn_file_actions_t fa;
-  REQUIRE(posix_spawn_file_actions_init(&fa) == 0);
-  REQUIRE(posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0) == 0);
-  REQUIRE(posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                           0600) == 0);
-  REQUIRE(posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                           0600) == 0);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(rc == 0);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) REQUIRE(errno == EINTR);
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
-}
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
 
 // A parsed JSON object (Cap'n Proto's JSON codec, raw mode).
 class JsonObject {

@@ -1,6 +1,7 @@
 // Tests for kirjuri/note.h: C2SP signed notes, checkpoints and tlog-proofs, checked against the
 // golang.org/x/mod/sumdb/note test vectors and the OpenSSL command-line tool.
 #include "kirjuri/note.h"
+#include "test_util.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 namespace kirjuri {
 namespace {
+
+using testing::TempDir;
 
 // golang.org/x/mod/sumdb/note test vectors (note_test.go).
 constexpr std::string_view kPeterName = "PeterNeumann";
@@ -85,25 +88,6 @@ std::vector<uint8_t> LastSignatureBlob(const std::string& note) {
   REQUIRE(Base64Decode(b64, &blob).ok());
   return blob;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/kirjuri-note-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 void WriteBytes(const std::filesystem::path& p, std::string_view data) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);

@@ -1,14 +1,14 @@
 // No personal data in logs or error messages (DESIGN.md decision 9): the CLI is run at the most
 // verbose log level over inputs full of recognisable personal data, and what it prints on stderr
 // must not contain any of it.
-#include <sys/wait.h>
-
-#include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -19,21 +19,12 @@ struct Run {
   std::string out, err;
 };
 
+// Runs the CLI on dir/data at the most verbose log level.
 Run Kirjuri(const fs::path& dir, const std::string& args) {
-  fs::path err_file = dir / "stderr.txt";
-  std::string cmd = "KIRJURI_LOG_LEVEL=trace " + std::string(KIRJURI_BIN) + " --data " +
-                    (dir / "data").string() + " " + args + " 2>" + err_file.string();
-  Run run;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.out.append(buf.data(), n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  run.err.assign(std::istreambuf_iterator<char>(in), {});
-  return run;
+  std::vector<std::string> argv = {"--data", (dir / "data").string()};
+  for (std::string& a : kirjuri::testing::SplitArgs(args)) argv.push_back(std::move(a));
+  kirjuri::testing::RunResult r = kirjuri::testing::RunKirjuri(argv, dir, "/dev/null", {"KIRJURI_LOG_LEVEL=trace"});
+  return Run{r.code, r.out, r.err};
 }
 
 // Personal values that appear in the inputs below; none may be echoed on stderr.
