@@ -19,22 +19,6 @@
 namespace kirjuri {
 namespace {
 
-std::string SubjectBytes(const SubjectId& s) {
-  return std::string(reinterpret_cast<const char*>(s.data()), s.size());
-}
-
-std::string PendingKey(const SubjectId& s) {
-  return std::string(store::kPendingErasurePrefix) + SubjectBytes(s);
-}
-
-// "retention/" || due (8 BE) || subject (16) || category
-std::string RetentionKey(int64_t due, const SubjectId& s, std::string_view category) {
-  std::string k(store::kRetentionPrefix);
-  std::string due_bytes(8, '\0');
-  store::PutBigEndian64(static_cast<uint64_t>(due), due_bytes.data());
-  return k + due_bytes + SubjectBytes(s) + std::string(category);
-}
-
 template <typename Reader>
 std::string CanonicalBytes(Reader reader) {
   auto words = capnp::canonicalize(reader);
@@ -80,7 +64,7 @@ Status Ledger::Impl::BuildSubjectInfo() {
   KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the log"));
   rocksdb::WriteBatch batch;
   for (const auto& [subject, state] : states) {
-    batch.Put(subject_info, SubjectBytes(subject), state.Encode());
+    batch.Put(subject_info, store::SubjectBytes(subject), state.Encode());
   }
   batch.Put(meta, std::string(store::kMetaSubjectInfoBuilt), "");
   rocksdb::WriteOptions wo;
@@ -177,9 +161,9 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
   if (!expiry) state.erased_at_seq = static_cast<int64_t>(seq);
   std::map<SubjectId, SubjectState> states{{subject, state}};
   KIRJURI_RETURN_IF_ERROR(CommitLocked(pending, states, [&](rocksdb::WriteBatch& batch) {
-    batch.Delete(meta, PendingKey(subject));
+    batch.Delete(meta, store::PendingErasureKey(subject));
     for (auto r : plan.getRetained()) {
-      std::string k = RetentionKey(r.getDueAtMicros(), subject, r.getCategory().cStr());
+      std::string k = store::RetentionKey(r.getDueAtMicros(), subject, r.getCategory().cStr());
       if (expiry) {
         batch.Delete(meta, k);
       } else {
@@ -208,7 +192,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
                                       std::to_string(state.erased_at_seq) + ")");
   }
   std::string pending;
-  if (impl.db->Get(rocksdb::ReadOptions(), impl.meta, PendingKey(request.subject), &pending).ok()) {
+  if (impl.db->Get(rocksdb::ReadOptions(), impl.meta, store::PendingErasureKey(request.subject), &pending).ok()) {
     // An earlier attempt stopped half-way: finish what it planned.
     return impl.CompleteErasureLocked(pending, event_seq);
   }
@@ -253,7 +237,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   KIRJURI_RETURN_IF_ERROR(FromRocks(
-      impl.db->Put(wo, impl.meta, PendingKey(request.subject), plan_bytes), "recording the erasure"));
+      impl.db->Put(wo, impl.meta, store::PendingErasureKey(request.subject), plan_bytes), "recording the erasure"));
   return impl.CompleteErasureLocked(plan_bytes, event_seq);
 }
 
@@ -308,7 +292,7 @@ Status Ledger::RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seq
     rocksdb::WriteOptions wo;
     wo.sync = true;
     KIRJURI_RETURN_IF_ERROR(FromRocks(
-        impl.db->Put(wo, impl.meta, PendingKey(subject), plan_bytes), "recording the expiry"));
+        impl.db->Put(wo, impl.meta, store::PendingErasureKey(subject), plan_bytes), "recording the expiry"));
     uint64_t seq;
     KIRJURI_RETURN_IF_ERROR(impl.CompleteErasureLocked(plan_bytes, &seq));
     event_seqs->push_back(seq);

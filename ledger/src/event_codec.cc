@@ -230,18 +230,6 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {
   return status;
 }
 
-bool CheckEventSignature(schema::SignedEvent::Reader signed_event, const PublicKey& key) {
-  bool ok = false;
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
-    auto sig = signed_event.getSignature();
-    if (sig.size() != 64) return;
-    kj::Array<capnp::word> canonical_event = capnp::canonicalize(signed_event.getEvent());
-    std::string msg = SignedMessage(canonical_event);
-    ok = VerifySignature(key, AsSpan(msg), std::span<const uint8_t>(sig.begin(), sig.size()));
-  });
-  return ok && error == nullptr;
-}
-
 static_assert(std::endian::native == std::endian::little,
               "DecodedLeaf::SignedMessage reads Cap'n Proto's little-endian words directly");
 

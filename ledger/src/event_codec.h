@@ -72,8 +72,7 @@ class DecodedLeaf {
   schema::SignedEvent::Reader root_;
 };
 
-// True iff the signature in `signed_event` is the ledger key's over its event.
-bool CheckEventSignature(schema::SignedEvent::Reader signed_event, const PublicKey& key);
+// True iff the leaf's signature is the ledger key's over its event.
 bool CheckEventSignature(const DecodedLeaf& leaf, const PublicKey& key);
 
 }  // namespace kirjuri

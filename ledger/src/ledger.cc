@@ -225,8 +225,8 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   };
   std::vector<schema::EventType> types(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    KIRJURI_RETURN_IF_ERROR(impl_->policy->Check(events[i]).Prefixed(where(events[i], i)));
-    KIRJURI_RETURN_IF_ERROR(ParseInputType(events[i].type, &types[i]));
+    KIRJURI_RETURN_IF_ERROR(
+        impl_->policy->Check(events[i], &types[i]).Prefixed(where(events[i], i)));
   }
 
   std::lock_guard<std::mutex> lock(impl_->append_mu);
@@ -254,11 +254,9 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       if (s.IsNotFound()) return Status::InvalidArgument(where(e, i) + ": " + s.message());
       KIRJURI_RETURN_IF_ERROR(s);
       std::string pending;
-      if (state.erased() ||
-          impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
-                         std::string(store::kPendingErasurePrefix) +
-                             std::string(reinterpret_cast<const char*>(e.subject->data()), 16),
-                         &pending).ok()) {
+      if (state.erased() || impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
+                                           store::PendingErasureKey(*e.subject), &pending)
+                                .ok()) {
         return Status::InvalidArgument(where(e, i) + ": subject " + SubjectIdHex(*e.subject) +
                                        " was erased; nothing more is recorded about them");
       }
@@ -354,8 +352,7 @@ Status Ledger::Impl::CommitLocked(std::vector<Pending>& events,
     });
   }
   for (const auto& [subject, state] : states) {
-    batch.Put(subject_info, rocksdb::Slice(reinterpret_cast<const char*>(subject.data()), 16),
-              state.Encode());
+    batch.Put(subject_info, store::SubjectBytes(subject), state.Encode());
   }
   if (extra) extra(batch);
   const uint64_t new_size = base + events.size();
@@ -400,7 +397,7 @@ Status Ledger::ReadEvents(uint64_t from, uint64_t to,
 
 Status Ledger::ReadSubjectEvents(const SubjectId& subject,
                                  const std::function<Status(const EventView&)>& fn) const {
-  std::string prefix(reinterpret_cast<const char*>(subject.data()), subject.size());
+  const std::string prefix = store::SubjectBytes(subject);
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->subjects));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {

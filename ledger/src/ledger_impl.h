@@ -37,8 +37,6 @@ inline std::span<const uint8_t> AsSpan(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-inline std::string HashHex(const merkle::Hash& h) { return HexEncode(h); }
-
 inline rocksdb::DBOptions MakeDbOptions(bool create) {
   rocksdb::DBOptions o = BaseDbOptions(create);
   // Column families added by later versions are created when an older ledger is opened.
@@ -176,10 +174,8 @@ struct Ledger::Impl {
   // The subject's summary; NotFound if it has no event.
   Status LoadSubject(const SubjectId& subject, SubjectState* out) const {
     std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), subject_info,
-                                rocksdb::Slice(reinterpret_cast<const char*>(subject.data()),
-                                               subject.size()),
-                                &value);
+    rocksdb::Status s =
+        db->Get(rocksdb::ReadOptions(), subject_info, store::SubjectBytes(subject), &value);
     if (s.IsNotFound()) {
       return Status::NotFound("subject " + SubjectIdHex(subject) + " is not in the ledger");
     }

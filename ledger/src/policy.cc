@@ -164,9 +164,10 @@ Status Policy::Parse(std::string_view json, std::shared_ptr<const Policy>* out) 
   return Status::Ok();
 }
 
-Status Policy::Check(const NewEvent& e) const {
+Status Policy::Check(const NewEvent& e, schema::EventType* parsed_type) const {
   schema::EventType type;
   KIRJURI_RETURN_IF_ERROR(ParseInputType(e.type, &type));
+  if (parsed_type) *parsed_type = type;
   auto reg = registers_.find(e.register_name);
   if (reg == registers_.end()) {
     return Status::InvalidArgument("unknown register " + QuoteName(e.register_name));

@@ -51,8 +51,8 @@ class Policy {
 
   // Checks an event's envelope and data against the policy: declared register, category,
   // purpose, source and basis; data fields allowed for the type and category; required fields.
-  // REQUIRES: e.type parses with ParseInputType (checked too, InvalidArgument otherwise).
-  Status Check(const NewEvent& e) const;
+  // The type is checked too (InvalidArgument if not input vocabulary); *type, if given, gets it.
+  Status Check(const NewEvent& e, schema::EventType* type = nullptr) const;
 
   // Decodes one input line (JSON) into *out and checks it. InvalidArgument otherwise, with a
   // reason that never quotes personal data.

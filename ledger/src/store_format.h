@@ -73,11 +73,30 @@ inline std::string NodeKey(merkle::NodeId id) {
   return k;
 }
 
+// The 16 bytes of a subject id: the key in subject_info, the prefix in subjects.
+inline std::string SubjectBytes(const SubjectId& subject) {
+  return std::string(reinterpret_cast<const char*>(subject.data()), subject.size());
+}
+
 inline std::string SubjectKey(const SubjectId& subject, uint64_t seq) {
-  std::string k(reinterpret_cast<const char*>(subject.data()), subject.size());
+  std::string k = SubjectBytes(subject);
   k.resize(24);
   PutBigEndian64(seq, k.data() + 16);
   return k;
+}
+
+// default: "pending-erasure/" || subject
+inline std::string PendingErasureKey(const SubjectId& subject) {
+  return std::string(kPendingErasurePrefix) + SubjectBytes(subject);
+}
+
+// default: "retention/" || due (8 BE) || subject (16) || category
+inline std::string RetentionKey(int64_t due_micros, const SubjectId& subject,
+                                std::string_view category) {
+  std::string k(kRetentionPrefix);
+  k.resize(k.size() + 8);
+  PutBigEndian64(static_cast<uint64_t>(due_micros), k.data() + k.size() - 8);
+  return k + SubjectBytes(subject) + std::string(category);
 }
 
 }  // namespace kirjuri::store
