@@ -23,6 +23,22 @@ Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_
   return Ledger::Open(g.data, options, out);
 }
 
+Status OpenViews(const Globals& g, Ledger* ledger, std::unique_ptr<Views>* out) {
+  Progress progress("catching up the views");
+  return Views::Open(ledger, g.data, [&](uint64_t done, uint64_t total) {
+    progress.Update(done, total);
+  }, out);
+}
+
+void CatchUpViews(Views& views) {
+  Progress progress("updating the views");
+  Status s = views.CatchUp([&](uint64_t done, uint64_t total) { progress.Update(done, total); });
+  if (!s.ok()) {
+    std::fprintf(stderr, "kirjuri: warning: the log is written, but the views could not catch up "
+                 "(they will when next opened): %s\n", s.message().c_str());
+  }
+}
+
 Progress::Progress(std::string what) : what_(std::move(what)), tty_(isatty(STDERR_FILENO)) {}
 
 Progress::~Progress() {

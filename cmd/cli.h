@@ -8,6 +8,7 @@
 
 #include "kirjuri/ledger.h"
 #include "kirjuri/status.h"
+#include "kirjuri/views.h"
 
 namespace kirjuri::cli {
 
@@ -24,6 +25,13 @@ struct Globals {
 int Fail(const Status& status);
 
 Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open = true);
+
+// Opens the views of `ledger` and catches them up, with progress on a terminal.
+Status OpenViews(const Globals& g, Ledger* ledger, std::unique_ptr<Views>* out);
+
+// Brings the views up to date after a command wrote to the log. The log is what counts: views
+// that cannot catch up now do so on the next open, so this warns instead of failing.
+void CatchUpViews(Views& views);
 
 // Progress on stderr when it is a terminal: "\r<what> done/total (p%)"; nothing otherwise.
 class Progress {

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "subject_commands.h"
+#include "view_commands.h"
 #include "kirjuri/json.h"
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
@@ -111,9 +112,14 @@ int RunAppend(const Globals& g, const std::string& file) {
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::vector<NewEvent> events;
   if (Status s = ledger->ParseLines(text, &events); !s.ok()) return Fail(s);
+  std::unique_ptr<Views> views;
+  if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   std::vector<Appended> appended;
-  Progress progress("appending");
-  if (Status s = ledger->Append(events, &appended); !s.ok()) return Fail(s);
+  {
+    Progress progress("appending");
+    if (Status s = ledger->Append(events, &appended); !s.ok()) return Fail(s);
+  }
+  CatchUpViews(*views);
   for (const Appended& a : appended) {
     if (g.json) {
       std::printf("{\"seq\":%llu,\"subject\":\"%s\"}\n", static_cast<unsigned long long>(a.seq),
@@ -347,6 +353,7 @@ int main(int argc, char** argv) {
   demo->callback([&] { rc = RunDemo(g, demo_options); });
 
   AddSubjectCommands(app, g, rc);
+  AddViewCommands(app, g, rc);
 
   app.parse_complete_callback([&] {
     if (g.master_key.empty()) {

@@ -93,10 +93,13 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
   }
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::unique_ptr<Views> views;
+  if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   uint64_t seq = 0;
   if (Status s = ledger->Erase(request, &seq); !s.ok()) {
     return Fail(s.IsNotFound() ? Status::InvalidArgument(s.message()) : s);
   }
+  CatchUpViews(*views);
   std::vector<std::string> shredded, retained;
   Status s = ledger->ReadEvents(seq, seq + 1, [&](const EventView& e) {
     auto erasure = e.signed_event.getEvent().getErasure();
@@ -136,8 +139,11 @@ int RunRetention(const Globals& g, const SubjectArgs& a) {
   }
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::unique_ptr<Views> views;
+  if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   std::vector<uint64_t> seqs;
   if (Status s = ledger->RunRetention(now, &seqs); !s.ok()) return Fail(s);
+  CatchUpViews(*views);
   for (uint64_t seq : seqs) {
     Status s = ledger->ReadEvents(seq, seq + 1, [&](const EventView& e) {
       auto env = e.signed_event.getEvent().getEnvelope();

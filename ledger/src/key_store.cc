@@ -41,7 +41,7 @@
 #include <utility>
 
 #include "kirjuri/crypto.h"
-#include "rocks_util.h"
+#include "kirjuri/rocks_util.h"
 
 namespace kirjuri {
 namespace {

@@ -21,7 +21,7 @@
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
 #include "policy.h"
-#include "rocks_util.h"
+#include "kirjuri/rocks_util.h"
 #include "store_format.h"
 #include "worker_pool.h"
 

@@ -80,6 +80,12 @@ int64_t RetentionRule::DueAfter(int64_t last_micros) const {
   return due;
 }
 
+std::vector<std::string> Policy::RegisterNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, rules] : registers_) names.push_back(name);
+  return names;
+}
+
 const RetentionRule* Policy::RetentionFor(std::string_view register_name,
                                           std::string_view category) const {
   auto reg = registers_.find(register_name);

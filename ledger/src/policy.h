@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kirjuri/ledger.h"
 #include "kirjuri/schemas/policy.capnp.h"
@@ -41,6 +42,8 @@ struct RetentionRule {
 
 class Policy {
  public:
+  // The declared registers, in name order.
+  std::vector<std::string> RegisterNames() const;
   // The retention duty of (register, category), or nullptr if the category has none.
   const RetentionRule* RetentionFor(std::string_view register_name, std::string_view category) const;
 

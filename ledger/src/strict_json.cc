@@ -83,6 +83,16 @@ Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out) {
 }
 
 bool DecodeJsonString(std::string_view json, std::string* out) {
+  // Fast path: a quoted string with nothing to unescape.
+  if (json.size() >= 2 && json.front() == '"' && json.back() == '"') {
+    std::string_view inner = json.substr(1, json.size() - 2);
+    bool plain = true;
+    for (char c : inner) plain &= c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+    if (plain) {
+      out->assign(inner);
+      return true;
+    }
+  }
   capnp::MallocMessageBuilder scratch;
   auto value = scratch.initRoot<capnp::JsonValue>();
   if (!ParseJsonValue(json, value).ok() || !value.isString()) return false;

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "kirjuri/json.h"  // DecodeJsonString
 #include "kirjuri/status.h"
 
 namespace kirjuri {
@@ -25,9 +26,6 @@ Status DecodeStrict(std::string_view json, capnp::DynamicStruct::Builder out);
 // looks like policy vocabulary (lowercase snake_case, at most 40 characters). Anything else
 // could be personal data put in the wrong place, and is described instead of quoted.
 std::string QuoteName(std::string_view name);
-
-// If `json` is a JSON string, sets *out to its value and returns true.
-bool DecodeJsonString(std::string_view json, std::string* out);
 
 // Parses `json` as raw JSON. InvalidArgument on malformed input.
 Status ParseJsonValue(std::string_view json, capnp::JsonValue::Builder out);

@@ -34,4 +34,7 @@ class JsonWriter {
   std::string body_ = "{";
 };
 
+// If `json` is a JSON string, sets *out to its value and returns true.
+bool DecodeJsonString(std::string_view json, std::string* out);
+
 }  // namespace kirjuri

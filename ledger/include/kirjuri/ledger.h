@@ -210,6 +210,30 @@ class Ledger {
   // == nullopt, never an error; Corruption if a ciphertext fails to open with its key.
   Status ReadFields(const EventView& event, std::vector<FieldValue>* out) const;
 
+  // Sealing for views (projections/): seals `plaintext` under the subject's data key for
+  // `category`, with `context` bound as associated data. Deterministic: the nonce is a keyed
+  // BLAKE2b of context and plaintext under a key derived from the data key, so that a view
+  // rebuilt from the log is byte-identical to the one kept incrementally; it reveals only
+  // whether two seals under one key hold the same bytes. Creates the data key if the subject has
+  // none for the category yet (data recorded before sealing existed), unless the subject is
+  // erased: NotFound then, as when the key was shredded. Output: nonce (24) || ciphertext.
+  Status SealForView(const SubjectId& subject, std::string_view category,
+                     std::span<const uint8_t> context, std::span<const uint8_t> plaintext,
+                     std::string* sealed);
+  // Opens what SealForView sealed. NotFound once the key is shredded; Corruption if it does not
+  // open (another context, altered bytes).
+  Status OpenForView(const SubjectId& subject, std::string_view category,
+                     std::span<const uint8_t> context, std::string_view sealed,
+                     std::string* plaintext) const;
+
+  // The number of events the ledger had recorded at `micros` (Unix microseconds): one past the
+  // last event whose recordedAt is <= micros. O(log n) reads; relies on recordedAt never
+  // decreasing along the log, which Append guarantees.
+  Status SizeAtTime(int64_t micros, uint64_t* size) const;
+
+  // The registers the policy declares, in name order (e.g. "customer", "partner").
+  std::vector<std::string> RegisterNames() const;
+
   // The subjects whose email / username / phone (normalised) is `value`, via the blind index.
   Status Find(IndexKind kind, std::string_view value, std::vector<SubjectId>* out) const;
 

@@ -1,4 +1,4 @@
-// What both of Kirjuri's RocksDB databases (the log, the key store) share: turning RocksDB's
+// What Kirjuri's RocksDB stores (the log, the key store, the views) share: turning RocksDB's
 // status into ours, and the options every durable store starts from.
 #pragma once
 

@@ -1,0 +1,110 @@
+// SubjectView: one person as the customer or partner view holds them, folded from their events
+// by deterministic code: the current value of every field, consents per purpose, the flags that
+// the person's rights set, and for customers a summary of service usage. It is both a row of
+// the stored views (projections/views.h) and the answer to "what did we hold about this person
+// after event N" (ReplaySubject), so that the two can never disagree.
+//
+// Rules of the fold, in log order:
+//   recorded, rectified      each field's value replaces the one before (per category; "ip"
+//                            belongs to "network"); a usage event also counts its "kind"
+//   consent_given/withdrawn  the purpose's consent; its notice/method/text/reason fields are
+//                            the consents category's fields
+//   marketing_objected       objection to direct marketing; a later consent_given for
+//                            "marketing" lifts it (the person opted in again, explicitly)
+//   restricted / lifted      processing restricted (storage only) until lifted
+//   subject_erased           everything but ids, sequence numbers and dates is dropped; the
+//                            categories kept under a retention duty are listed with their due date
+//   retention_expired        those categories leave the retained list
+// Data whose key was shredded replays as an erased placeholder (FieldState::json == nullopt),
+// never as an error and never silently missing.
+//
+// Thread-safety: a value.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kirjuri/ledger.h"
+
+namespace kirjuri {
+
+struct FieldState {
+  std::optional<std::string> json;  // the value as JSON text; nullopt: erased (key shredded)
+  uint64_t seq = 0;                 // the event that set it
+  int64_t at_micros = 0;            // that event's occurredAt
+  std::string source, purpose;
+  bool operator==(const FieldState&) const = default;
+};
+
+struct ConsentState {
+  std::string purpose;
+  bool given = false;  // false: withdrawn
+  uint64_t seq = 0;
+  int64_t at_micros = 0;
+  std::string source, basis, actor;
+  bool operator==(const ConsentState&) const = default;
+};
+
+struct CategoryView {
+  std::map<std::string, FieldState> fields;  // field name -> current value
+  std::map<std::string, uint64_t> usage;     // usage category: events per kind
+  // True if the category holds something and all of it is erased.
+  bool erased() const;
+  bool operator==(const CategoryView&) const = default;
+};
+
+struct RetainedView {
+  std::string reason;  // the law that requires keeping it
+  int64_t due_at_micros = 0;
+  bool operator==(const RetainedView&) const = default;
+};
+
+struct SubjectView {
+  SubjectId subject{};
+  std::string register_name;
+  uint64_t first_seq = 0, last_seq = 0, event_count = 0;
+  int64_t created_at_micros = 0, updated_at_micros = 0;  // occurredAt, first and latest
+  bool erased = false;
+  uint64_t erased_at_seq = 0;
+  int64_t erased_at_micros = 0;
+  bool restricted = false;
+  int64_t restricted_at_micros = 0;
+  bool marketing_objected = false;
+  int64_t marketing_objected_at_micros = 0;
+  int64_t last_activity_micros = 0;  // latest usage event, 0 if none
+  std::map<std::string, ConsentState> consents;  // purpose -> latest change
+  std::vector<ConsentState> consent_history;      // every change, in log order
+  std::map<std::string, RetainedView> retained;   // category -> duty (after erasure)
+  std::map<std::string, CategoryView> categories;
+
+  // Folds one event in. REQUIRES: the subject's events, in log order, each once; `fields` as
+  // Ledger::ReadFields gave them for the event (may be empty to fold envelopes only: every flag
+  // and consent comes out the same, only field values and usage counts are left out).
+  void Apply(const EventView& event, std::span<const FieldValue> fields);
+
+  // May receive direct marketing now: consent for "marketing" given and not withdrawn, no
+  // objection to direct marketing, processing not restricted, not erased. (The Almerin policy
+  // declares no legitimate interest for direct marketing, so consent is the only way in.)
+  bool InMarketingAudience() const;
+
+  // The value of a profile field as a plain string ("" if absent, erased or not a string):
+  // for filters and tables.
+  std::string ProfileText(std::string_view field) const;
+
+  // The machine-readable view of the person (one JSON object); see README "Projections".
+  std::string ToJson() const;
+
+  bool operator==(const SubjectView&) const = default;
+};
+
+// The subject as it stood after the log's first `as_of_size` events (0 or >= size: now),
+// replayed from the subject's own events (the subject index), so that the cost follows the
+// subject's history, not the log's length. NotFound if the subject had no event by then.
+Status ReplaySubject(const Ledger& ledger, const SubjectId& subject, uint64_t as_of_size,
+                     SubjectView* out);
+
+}  // namespace kirjuri

@@ -1,0 +1,468 @@
+#include "kirjuri/views.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "kirjuri/rocks_util.h"
+#include "kirjuri/time.h"
+#include "row_codec.h"
+
+namespace kirjuri {
+namespace {
+
+namespace fs = std::filesystem;
+using views_internal::DecodeRow;
+using views_internal::EncodeRow;
+
+// DATA/views/ layout (column families):
+//   default   "format"           kFormat: rows of another format are rebuilt, not read
+//             "applied/<view>"   8-byte big-endian log size the view has applied
+//   rows      register || 0x00 || subject (16)   canonical SubjectRow
+//   audience  subject (16)                       register name
+constexpr char kViewsDir[] = "views";
+constexpr char kFormat[] = "kirjuri-views-v1";
+constexpr char kRowsCf[] = "rows";
+constexpr char kAudienceCf[] = "audience";
+// Subjects folded in memory before their rows are written (a batch, with the size applied).
+constexpr size_t kFlushSubjects = 20000;
+
+std::string SubjectBytes(const SubjectId& id) {
+  return std::string(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+std::string RowPrefix(std::string_view register_name) {
+  std::string key(register_name);
+  key.push_back('\0');
+  return key;
+}
+
+std::string RowKey(std::string_view register_name, const SubjectId& id) {
+  return RowPrefix(register_name) + SubjectBytes(id);
+}
+
+std::string AppliedKey(std::string_view view) { return "applied/" + std::string(view); }
+
+std::string BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+uint64_t FromBigEndian(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+SubjectId SubjectOf(const EventView& e) {
+  SubjectId id{};
+  auto s = e.signed_event.getEvent().getEnvelope().getSubject();
+  if (s.size() == id.size()) std::copy(s.begin(), s.end(), id.begin());
+  return id;
+}
+
+bool Passes(const SubjectView& v, const ViewFilter& f) {
+  if (v.erased && !f.include_erased) return false;
+  if (!f.city.empty() && v.ProfileText("city") != f.city) return false;
+  if (!f.organisation.empty() && v.ProfileText("organisation") != f.organisation) return false;
+  return true;
+}
+
+}  // namespace
+
+Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(),
+                                   [](char c) { return std::isdigit(static_cast<uint8_t>(c)); })) {
+    if (text.size() > 19) return Status::InvalidArgument("--as-of: the sequence number is too big");
+    const uint64_t seq = std::stoull(std::string(text));
+    if (seq >= ledger.size()) {
+      return Status::InvalidArgument("--as-of " + std::string(text) + ": the log holds seq 0.." +
+                                     std::to_string(ledger.size()) + " exclusive");
+    }
+    *size = seq + 1;
+    return Status::Ok();
+  }
+  int64_t micros = 0;
+  KIRJURI_RETURN_IF_ERROR(
+      ParseRfc3339(text, &micros).Prefixed("--as-of: neither a sequence number nor a time"));
+  KIRJURI_RETURN_IF_ERROR(ledger.SizeAtTime(micros, size));
+  if (*size == 0) {
+    return Status::NotFound("--as-of " + std::string(text) +
+                            ": the ledger had recorded no event by then");
+  }
+  return Status::Ok();
+}
+
+struct Views::Impl {
+  Ledger* ledger = nullptr;
+  fs::path dir;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* rows = nullptr;
+  rocksdb::ColumnFamilyHandle* audience = nullptr;
+  std::vector<std::string> registers;
+  std::mutex write_mu;  // CatchUp and Rebuild
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      db->Close().PermitUncheckedError();
+    }
+  }
+
+  Status OpenDb() {
+    rocksdb::DBOptions options = BaseDbOptions(true);
+    options.error_if_exists = false;
+    options.create_missing_column_families = true;
+    options.keep_log_file_num = 2;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {kRowsCf, rocksdb::ColumnFamilyOptions()},
+        {kAudienceCf, rocksdb::ColumnFamilyOptions()}};
+    rocksdb::DB* raw = nullptr;
+    KIRJURI_RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &raw),
+                  "cannot open the views in " + dir.string()));
+    db.reset(raw);
+    meta = handles[0];
+    rows = handles[1];
+    audience = handles[2];
+    return Status::Ok();
+  }
+
+  bool IsRegister(std::string_view view) const {
+    return std::find(registers.begin(), registers.end(), view) != registers.end();
+  }
+
+  // nullopt if the view has never finished a rebuild.
+  Status ReadApplied(std::string_view view, std::optional<uint64_t>* out) const {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, AppliedKey(view), &value);
+    if (s.IsNotFound()) {
+      out->reset();
+      return Status::Ok();
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the views"));
+    if (value.size() != 8) return Status::Corruption("views: a damaged applied size");
+    *out = FromBigEndian(value);
+    return Status::Ok();
+  }
+
+  Status LoadRow(std::string_view register_name, const SubjectId& id, bool open_data,
+                 SubjectView* out) const {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), rows, RowKey(register_name, id), &value);
+    if (s.IsNotFound()) return Status::NotFound("subject " + SubjectIdHex(id) + " has no row");
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the views"));
+    return DecodeRow(*ledger, value.ToStringView(), open_data, out)
+        .Prefixed("views: subject " + SubjectIdHex(id));
+  }
+
+  // Drops a view's rows and its applied size (one write): until a rebuild finishes, the view
+  // has no applied size and is rebuilt on the next open.
+  Status Wipe(std::string_view view) {
+    rocksdb::WriteBatch batch;
+    if (view == kMarketingAudienceView) {
+      KIRJURI_RETURN_IF_ERROR(
+          FromRocks(batch.DeleteRange(audience, "", std::string(17, '\xff')), "views"));
+    } else {
+      std::string end = RowPrefix(view);
+      end.back() = '\1';
+      KIRJURI_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(rows, RowPrefix(view), end), "views"));
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(meta, AppliedKey(view)), "views"));
+    return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
+  }
+
+  // Folds events [from, to) into the rows of `registers_to_write` (loading each subject's row
+  // as it stands, or starting it), and, if `with_audience`, keeps the marketing audience too.
+  // REQUIRES: write_mu held; every written view has applied exactly `from`; with_audience only
+  // together with every register (the audience follows the rows' state).
+  Status Fold(uint64_t from, uint64_t to, const std::set<std::string>& registers_to_write,
+              bool with_audience, const ProgressFn& progress) {
+    std::map<SubjectId, SubjectView> cache;
+    auto flush = [&](uint64_t applied) -> Status {
+      rocksdb::WriteBatch batch;
+      std::string bytes;
+      for (const auto& [id, view] : cache) {
+        KIRJURI_RETURN_IF_ERROR(EncodeRow(*ledger, view, &bytes));
+        KIRJURI_RETURN_IF_ERROR(
+            FromRocks(batch.Put(rows, RowKey(view.register_name, id), bytes), "views"));
+        if (!with_audience) continue;
+        if (view.InMarketingAudience()) {
+          KIRJURI_RETURN_IF_ERROR(
+              FromRocks(batch.Put(audience, SubjectBytes(id), view.register_name), "views"));
+        } else {
+          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(audience, SubjectBytes(id)), "views"));
+        }
+      }
+      for (const std::string& r : registers_to_write) {
+        KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(meta, AppliedKey(r), BigEndian(applied)), "views"));
+      }
+      if (with_audience) {
+        KIRJURI_RETURN_IF_ERROR(FromRocks(
+            batch.Put(meta, AppliedKey(kMarketingAudienceView), BigEndian(applied)), "views"));
+      }
+      cache.clear();
+      return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
+    };
+    std::vector<FieldValue> fields;
+    KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
+      if (progress && (e.seq & 1023) == 0) progress(e.seq - from, to - from);
+      std::string register_name = e.signed_event.getEvent().getEnvelope().getRegister();
+      if (!registers_to_write.count(register_name)) return Status::Ok();
+      const SubjectId id = SubjectOf(e);
+      auto it = cache.find(id);
+      if (it == cache.end()) {
+        SubjectView view;
+        Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
+        if (!s.ok() && !s.IsNotFound()) return s;
+        it = cache.emplace(id, std::move(view)).first;
+      }
+      KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
+      it->second.Apply(e, fields);
+      if (cache.size() >= kFlushSubjects) return flush(e.seq + 1);
+      return Status::Ok();
+    }));
+    KIRJURI_RETURN_IF_ERROR(flush(to));
+    if (progress) progress(to - from, to - from);
+    return Status::Ok();
+  }
+
+  // Every subject of the first `to` events, folded in memory; envelopes only unless
+  // `with_data`. `register_name` empty: every register.
+  Status FoldInMemory(uint64_t to, std::string_view register_name, bool with_data,
+                      const ProgressFn& progress, std::map<SubjectId, SubjectView>* out) const {
+    std::vector<FieldValue> fields;
+    return ledger->ReadEvents(0, to, [&](const EventView& e) {
+      if (progress && (e.seq & 1023) == 0) progress(e.seq, to);
+      if (!register_name.empty() &&
+          std::string_view(e.signed_event.getEvent().getEnvelope().getRegister().cStr()) != register_name) {
+        return Status::Ok();
+      }
+      if (with_data) KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
+      (*out)[SubjectOf(e)].Apply(e, with_data ? std::span<const FieldValue>(fields)
+                                              : std::span<const FieldValue>());
+      return Status::Ok();
+    });
+  }
+
+  // The marketing audience from the log alone (envelopes only: the rule reads no field).
+  // REQUIRES: write_mu held.
+  Status RebuildAudience(const ProgressFn& progress) {
+    KIRJURI_RETURN_IF_ERROR(Wipe(kMarketingAudienceView));
+    const uint64_t to = ledger->size();
+    std::map<SubjectId, SubjectView> all;
+    KIRJURI_RETURN_IF_ERROR(FoldInMemory(to, "", false, progress, &all));
+    rocksdb::WriteBatch batch;
+    for (const auto& [id, view] : all) {
+      if (!view.InMarketingAudience()) continue;
+      KIRJURI_RETURN_IF_ERROR(
+          FromRocks(batch.Put(audience, SubjectBytes(id), view.register_name), "views"));
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(
+        batch.Put(meta, AppliedKey(kMarketingAudienceView), BigEndian(to)), "views"));
+    return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
+  }
+
+  // REQUIRES: write_mu held.
+  Status RebuildLocked(std::string_view view, const ProgressFn& progress) {
+    const uint64_t size = ledger->size();
+    if (view.empty()) {
+      for (const std::string& r : registers) KIRJURI_RETURN_IF_ERROR(Wipe(r));
+      KIRJURI_RETURN_IF_ERROR(Wipe(kMarketingAudienceView));
+      return Fold(0, size, {registers.begin(), registers.end()}, true, progress);
+    }
+    if (view == kMarketingAudienceView) return RebuildAudience(progress);
+    KIRJURI_RETURN_IF_ERROR(Wipe(view));
+    return Fold(0, size, {std::string(view)}, false, progress);
+  }
+
+  // REQUIRES: write_mu held.
+  Status CatchUpLocked(const ProgressFn& progress) {
+    const uint64_t size = ledger->size();
+    std::vector<std::string> views = registers;
+    views.emplace_back(kMarketingAudienceView);
+    auto read_all = [&](std::vector<std::optional<uint64_t>>* applied) -> Status {
+      applied->assign(views.size(), std::nullopt);
+      for (size_t i = 0; i < views.size(); ++i) {
+        KIRJURI_RETURN_IF_ERROR(ReadApplied(views[i], &(*applied)[i]));
+      }
+      return Status::Ok();
+    };
+    std::vector<std::optional<uint64_t>> applied;
+    KIRJURI_RETURN_IF_ERROR(read_all(&applied));
+    // A view never finished, or ahead of the log (the data directory was put together from
+    // copies of different ages) is rebuilt: all of them in one pass if none is usable.
+    auto unusable = [&](const std::optional<uint64_t>& a) { return !a || *a > size; };
+    if (std::all_of(applied.begin(), applied.end(), unusable)) return RebuildLocked("", progress);
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (unusable(applied[i])) KIRJURI_RETURN_IF_ERROR(RebuildLocked(views[i], progress));
+    }
+    KIRJURI_RETURN_IF_ERROR(read_all(&applied));
+    if (std::all_of(applied.begin(), applied.end(),
+                    [&](const auto& a) { return *a == *applied[0]; })) {
+      // The usual case: every view applied the same prefix; one pass brings them all up.
+      if (*applied[0] == size) return Status::Ok();
+      return Fold(*applied[0], size, {registers.begin(), registers.end()}, true, progress);
+    }
+    // Views at different points (after an interrupted rebuild): each register on its own, then
+    // the audience from the log.
+    for (size_t i = 0; i < registers.size(); ++i) {
+      if (*applied[i] < size) {
+        KIRJURI_RETURN_IF_ERROR(Fold(*applied[i], size, {registers[i]}, false, progress));
+      }
+    }
+    if (*applied.back() != size) return RebuildAudience(progress);
+    return Status::Ok();
+  }
+};
+
+Views::Views(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Views::~Views() = default;
+
+Status Views::Open(Ledger* ledger, const fs::path& data_dir, ProgressFn progress,
+                   std::unique_ptr<Views>* out) {
+  auto impl = std::make_unique<Impl>();
+  impl->ledger = ledger;
+  impl->dir = data_dir / kViewsDir;
+  impl->registers = ledger->RegisterNames();
+  KIRJURI_RETURN_IF_ERROR(impl->OpenDb());
+  std::string format;
+  rocksdb::Status s = impl->db->Get(rocksdb::ReadOptions(), impl->meta, "format", &format);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading the views");
+  if (s.IsNotFound() || format != kFormat) {
+    // New, or written by another version: everything goes, and is rebuilt below.
+    for (auto* cf : {impl->rows, impl->audience}) {
+      KIRJURI_RETURN_IF_ERROR(FromRocks(
+          impl->db->DeleteRange(rocksdb::WriteOptions(), cf, "", std::string(64, '\xff')),
+          "resetting the views"));
+    }
+    rocksdb::WriteBatch batch;
+    for (const std::string& r : impl->registers) batch.Delete(impl->meta, AppliedKey(r));
+    batch.Delete(impl->meta, AppliedKey(kMarketingAudienceView));
+    batch.Put(impl->meta, "format", kFormat);
+    KIRJURI_RETURN_IF_ERROR(
+        FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+  }
+  std::unique_ptr<Views> views(new Views(std::move(impl)));
+  KIRJURI_RETURN_IF_ERROR(views->CatchUp(progress));
+  *out = std::move(views);
+  return Status::Ok();
+}
+
+std::vector<std::string> Views::Names() const {
+  std::vector<std::string> names = impl_->registers;
+  names.emplace_back(kMarketingAudienceView);
+  return names;
+}
+
+Status Views::Applied(std::string_view view, uint64_t* size) const {
+  if (view != kMarketingAudienceView && !impl_->IsRegister(view)) {
+    return Status::NotFound("no view named '" + std::string(view) + "'");
+  }
+  std::optional<uint64_t> a;
+  KIRJURI_RETURN_IF_ERROR(impl_->ReadApplied(view, &a));
+  *size = a.value_or(0);
+  return Status::Ok();
+}
+
+Status Views::CatchUp(ProgressFn progress) {
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return impl_->CatchUpLocked(progress);
+}
+
+Status Views::Rebuild(std::string_view view, ProgressFn progress) {
+  if (!view.empty() && view != kMarketingAudienceView && !impl_->IsRegister(view)) {
+    std::string known;
+    for (const std::string& n : Names()) known += (known.empty() ? "" : ", ") + n;
+    return Status::InvalidArgument("no view named '" + std::string(view) + "' (views: " + known +
+                                   ")");
+  }
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  return impl_->RebuildLocked(view, progress);
+}
+
+Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* out) const {
+  if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
+    return ReplaySubject(*impl_->ledger, subject, as_of_size, out);
+  }
+  SubjectSummary summary;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger->GetSubject(subject, &summary));
+  return impl_->LoadRow(summary.register_name, subject, /*open_data=*/true, out);
+}
+
+Status Views::List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
+                   std::vector<SubjectView>* out) const {
+  out->clear();
+  if (!impl_->IsRegister(register_name)) {
+    return Status::InvalidArgument("no register named '" + std::string(register_name) + "'");
+  }
+  if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
+    std::map<SubjectId, SubjectView> all;
+    KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, register_name, true, nullptr, &all));
+    for (auto& [id, view] : all) {
+      if (Passes(view, filter)) out->push_back(std::move(view));
+    }
+    return Status::Ok();
+  }
+  const std::string prefix = RowPrefix(register_name);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->rows));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    SubjectView view;
+    KIRJURI_RETURN_IF_ERROR(DecodeRow(*impl_->ledger, it->value().ToStringView(), true, &view)
+                                .Prefixed("views: " + std::string(register_name)));
+    if (Passes(view, filter)) out->push_back(std::move(view));
+  }
+  return FromRocks(it->status(), "reading the views");
+}
+
+Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out) const {
+  out->clear();
+  if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
+    std::map<SubjectId, SubjectView> all;
+    KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, "", true, nullptr, &all));
+    for (auto& [id, view] : all) {
+      if (view.InMarketingAudience()) out->push_back(std::move(view));
+    }
+    return Status::Ok();
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->audience));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SubjectId id{};
+    if (it->key().size() != id.size()) return Status::Corruption("views: a damaged audience key");
+    std::copy(it->key().data(), it->key().data() + id.size(), id.begin());
+    SubjectView view;
+    KIRJURI_RETURN_IF_ERROR(impl_->LoadRow(it->value().ToStringView(), id, true, &view));
+    out->push_back(std::move(view));
+  }
+  return FromRocks(it->status(), "reading the views");
+}
+
+Status Views::Dump(std::string_view view, std::string* out) const {
+  out->clear();
+  uint64_t applied = 0;
+  KIRJURI_RETURN_IF_ERROR(Applied(view, &applied));
+  *out = BigEndian(applied);
+  const bool audience = view == kMarketingAudienceView;
+  const std::string prefix = audience ? "" : RowPrefix(view);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(
+      rocksdb::ReadOptions(), audience ? impl_->audience : impl_->rows));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    for (rocksdb::Slice s : {it->key(), it->value()}) {
+      *out += BigEndian(s.size());
+      out->append(s.data(), s.size());
+    }
+  }
+  return FromRocks(it->status(), "reading the views");
+}
+
+}  // namespace kirjuri

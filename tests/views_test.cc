@@ -1,0 +1,352 @@
+// Projections: the customer, partner and marketing-audience views, kept incrementally and
+// rebuilt from the log (byte for byte the same), queried now and as of a past point, with
+// erased data replayed as erased and nothing personal stored in plaintext.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kirjuri/subject_view.h"
+#include "kirjuri/time.h"
+#include "kirjuri/views.h"
+#include "ledger_fixture.h"
+
+using namespace kirjuri;
+using namespace kirjuri::test;
+
+namespace {
+
+std::string Line(const std::string& reg, const std::string& subject, const std::string& type,
+                 const std::string& category, const std::string& purpose,
+                 const std::string& data = "", const std::string& source = "web_form") {
+  std::string basis = type.starts_with("consent") ? "consent" : "contract";
+  std::string s = R"({"register":")" + reg + R"(","subject":")" + subject + R"(","type":")" +
+                  type + R"(","category":")" + category + R"(","actor":"emp-0007","purpose":")" +
+                  purpose + R"(","basis":")" + basis + R"(","source":")" + source + "\"";
+  if (!data.empty()) s += ",\"data\":" + data;
+  return s + "}\n";
+}
+
+class ViewsFixture : public LedgerFixture {
+ public:
+  ViewsFixture() { InitAndOpen(); OpenViews(); }
+  ~ViewsFixture() { views.reset(); }
+
+  void OpenViews() {
+    views.reset();
+    Status s = Views::Open(&ledger(), data(), nullptr, &views);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+
+  // Appends and catches the views up, as every writing command does.
+  std::vector<Appended> Add(const std::string& lines) {
+    std::vector<Appended> out;
+    Status s = AppendLines(lines, &out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    s = views->CatchUp();
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    return out;
+  }
+  SubjectId NewCustomer(const std::string& name, const std::string& city = "Oulu") {
+    return Add(Line("customer", "new", "recorded", "profile", "service_delivery",
+                    R"({"name":")" + name + R"(","email":"x@example.fi","city":")" + city +
+                        "\"}"))[0]
+        .subject;
+  }
+  void Event(const SubjectId& id, const std::string& type, const std::string& category,
+             const std::string& purpose, const std::string& data = "") {
+    Add(Line("customer", SubjectIdHex(id), type, category, purpose, data));
+  }
+  void Erase(const SubjectId& id) {
+    uint64_t seq = 0;
+    Status s = ledger().Erase({id, "REQ-1", "dpo-01", 0}, &seq);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    REQUIRE(views->CatchUp().ok());
+  }
+
+  SubjectView Get(const SubjectId& id, uint64_t as_of = 0) {
+    SubjectView v;
+    Status s = views->Get(id, as_of, &v);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    return v;
+  }
+  std::set<SubjectId> Audience(uint64_t as_of = 0) {
+    std::vector<SubjectView> rows;
+    Status s = views->MarketingAudience(as_of, &rows);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    std::set<SubjectId> ids;
+    for (const auto& v : rows) ids.insert(v.subject);
+    return ids;
+  }
+  std::map<std::string, std::string> DumpAll() {
+    std::map<std::string, std::string> dumps;
+    for (const std::string& name : views->Names()) {
+      REQUIRE(views->Dump(name, &dumps[name]).ok());
+    }
+    return dumps;
+  }
+
+  std::unique_ptr<Views> views;
+};
+
+std::string Field(const SubjectView& v, const std::string& category, const std::string& name) {
+  auto c = v.categories.find(category);
+  if (c == v.categories.end()) return "<none>";
+  auto f = c->second.fields.find(name);
+  if (f == c->second.fields.end()) return "<none>";
+  return f->second.json ? *f->second.json : "<erased>";
+}
+
+}  // namespace
+
+TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over a random history") {
+  ViewsFixture t;
+  std::mt19937 rng(20261125);
+  auto pick = [&](unsigned n) { return std::uniform_int_distribution<unsigned>(0, n - 1)(rng); };
+  std::vector<std::pair<SubjectId, std::string>> people;  // (id, register)
+  std::set<SubjectId> erased;
+  uint64_t erasures = 0;
+  const char* cities[] = {"Oulu", "Turku", "Kuopio"};
+  while (t.ledger().size() < 3000) {
+    std::string lines;
+    std::vector<std::pair<size_t, std::string>> added;  // (line index, register) of new people
+    size_t n = 0;
+    const unsigned batch = 1 + pick(40);
+    for (unsigned i = 0; i < batch; ++i) {
+      if (people.empty() || pick(8) == 0) {
+        std::string reg = pick(5) == 0 ? "partner" : "customer";
+        lines += Line(reg, "new", "recorded", "profile",
+                      reg == "customer" ? "service_delivery" : "partnership",
+                      R"({"name":"Henkilö )" + std::to_string(people.size() + added.size()) +
+                          R"(","city":")" + cities[pick(3)] + "\"}");
+        added.emplace_back(n++, reg);
+        continue;
+      }
+      const auto& [id, reg] = people[pick(static_cast<unsigned>(people.size()))];
+      if (erased.count(id)) continue;
+      const std::string s = SubjectIdHex(id);
+      const std::string service = reg == "customer" ? "service_delivery" : "partnership";
+      ++n;
+      switch (pick(9)) {
+        case 0: lines += Line(reg, s, "consent_given", "consents", "marketing", R"({"method":"checkbox"})"); break;
+        case 1: lines += Line(reg, s, "consent_withdrawn", "consents", "marketing"); break;
+        case 2: lines += Line(reg, s, "marketing_objected", "consents", "marketing"); break;
+        case 3: lines += Line(reg, s, pick(2) ? "restricted" : "restriction_lifted", "profile", service); break;
+        case 4: lines += Line(reg, s, "rectified", "profile", service, R"({"city":")" + std::string(cities[pick(3)]) + "\"}"); break;
+        case 5: lines += Line(reg, s, "recorded", "billing", service, R"({"order_id":"O-)" + std::to_string(pick(1000)) + "\"}"); break;
+        default:
+          if (reg == "customer") {
+            lines += Line(reg, s, "recorded", "usage", service,
+                          R"({"kind":")" + std::string(pick(2) ? "exercise" : "badge") + "\"}", "cookies");
+          } else {
+            lines += Line(reg, s, "recorded", "feedback", service, R"({"rating":)" + std::to_string(pick(5)) + "}");
+          }
+      }
+    }
+    if (lines.empty()) continue;
+    std::vector<Appended> out = t.Add(lines);
+    REQUIRE(out.size() == n);
+    for (const auto& [index, reg] : added) people.emplace_back(out[index].subject, reg);
+    if (pick(25) == 0 && people.size() > 5) {
+      const SubjectId victim = people[pick(static_cast<unsigned>(people.size()))].first;
+      if (!erased.count(victim)) {
+        t.Erase(victim);
+        erased.insert(victim);
+        ++erasures;
+      }
+    }
+    if (pick(30) == 0) t.OpenViews();  // a restart between appends
+  }
+  std::vector<uint64_t> retention;
+  REQUIRE(t.ledger().RunRetention(NowMicros() + int64_t{20} * 365 * 86400 * 1000000, &retention).ok());
+  REQUIRE(t.views->CatchUp().ok());
+  REQUIRE(erasures > 0);
+  REQUIRE_FALSE(retention.empty());
+
+  // Every subject's row equals a replay of its own events.
+  for (const auto& [id, reg] : people) {
+    SubjectView replayed;
+    REQUIRE(ReplaySubject(t.ledger(), id, 0, &replayed).ok());
+    INFO("subject " << SubjectIdHex(id));
+    CHECK(t.Get(id) == replayed);
+    CHECK(replayed.erased == (erased.count(id) == 1));
+  }
+
+  const auto incremental = t.DumpAll();
+  for (const auto& [name, bytes] : incremental) {
+    INFO("view " << name);
+    CHECK(bytes.size() > 8);
+    REQUIRE(t.views->Rebuild(name).ok());
+    std::string rebuilt;
+    REQUIRE(t.views->Dump(name, &rebuilt).ok());
+    CHECK(rebuilt == bytes);
+  }
+  REQUIRE(t.views->Rebuild("").ok());
+  CHECK(t.DumpAll() == incremental);
+  CHECK(t.views->Rebuild("customers").IsInvalidArgument());
+}
+
+TEST_CASE("a customer as of before and after a rectification, by sequence number and by time") {
+  ViewsFixture t;
+  SubjectId id = t.NewCustomer("Aino Testinen", "Oulu");
+  const uint64_t before = t.ledger().size();
+  const int64_t between = NowMicros();
+  t.Event(id, "rectified", "profile", "customer_relationship", R"({"city":"Turku"})");
+
+  CHECK(Field(t.Get(id), "profile", "city") == "\"Turku\"");
+  CHECK(Field(t.Get(id, before), "profile", "city") == "\"Oulu\"");
+  CHECK(Field(t.Get(id, before + 1), "profile", "city") == "\"Turku\"");
+  CHECK(t.Get(id, before).event_count == 1);
+
+  uint64_t size = 0;
+  REQUIRE(ResolveAsOf(t.ledger(), std::to_string(before - 1), &size).ok());
+  CHECK(size == before);
+  REQUIRE(ResolveAsOf(t.ledger(), FormatRfc3339(between), &size).ok());
+  CHECK(size == before);
+  CHECK(ResolveAsOf(t.ledger(), "1999-01-01", &size).IsNotFound());
+  CHECK(ResolveAsOf(t.ledger(), std::to_string(t.ledger().size()), &size).IsInvalidArgument());
+  CHECK(ResolveAsOf(t.ledger(), "yesterday", &size).IsInvalidArgument());
+
+  // The list as of then holds the old city too, and a filter sees it.
+  std::vector<SubjectView> rows;
+  REQUIRE(t.views->List("customer", ViewFilter{"Oulu", "", true}, before, &rows).ok());
+  CHECK(rows.size() == 1);
+  REQUIRE(t.views->List("customer", ViewFilter{"Oulu", "", true}, 0, &rows).ok());
+  CHECK(rows.empty());
+}
+
+TEST_CASE("each rule of the marketing audience takes a subject out, and a new consent brings it back") {
+  ViewsFixture t;
+  const SubjectId a = t.NewCustomer("Audience Member");
+  const SubjectId bystander = t.NewCustomer("Never Consented");
+  CHECK(t.Audience().empty());
+  t.Event(a, "consent_given", "consents", "marketing");
+  CHECK(t.Audience() == std::set<SubjectId>{a});
+  // Consent for another purpose is not consent for marketing.
+  t.Event(bystander, "consent_given", "consents", "events");
+  CHECK(t.Audience() == std::set<SubjectId>{a});
+
+  SECTION("withdrawn consent") {
+    t.Event(a, "consent_withdrawn", "consents", "marketing");
+    CHECK(t.Audience().empty());
+    t.Event(a, "consent_given", "consents", "marketing");
+    CHECK(t.Audience() == std::set<SubjectId>{a});
+  }
+  SECTION("objection to direct marketing") {
+    const uint64_t before = t.ledger().size();
+    t.Event(a, "marketing_objected", "consents", "marketing");
+    CHECK(t.Audience().empty());
+    CHECK(t.Audience(before) == std::set<SubjectId>{a});
+    t.Event(a, "consent_given", "consents", "marketing");
+    CHECK(t.Audience() == std::set<SubjectId>{a});
+  }
+  SECTION("restriction") {
+    t.Event(a, "restricted", "profile", "service_delivery");
+    CHECK(t.Audience().empty());
+    t.Event(a, "restriction_lifted", "profile", "service_delivery");
+    CHECK(t.Audience() == std::set<SubjectId>{a});
+  }
+  SECTION("erasure") {
+    t.Erase(a);
+    CHECK(t.Audience().empty());
+  }
+  // Whatever happened, the stored audience is what a fold of the log gives.
+  std::string kept, rebuilt;
+  REQUIRE(t.views->Dump(kMarketingAudienceView, &kept).ok());
+  REQUIRE(t.views->Rebuild(kMarketingAudienceView).ok());
+  REQUIRE(t.views->Dump(kMarketingAudienceView, &rebuilt).ok());
+  CHECK(kept == rebuilt);
+}
+
+TEST_CASE("a partner view never holds usage data") {
+  ViewsFixture t;
+  std::vector<Appended> p = t.Add(Line("partner", "new", "recorded", "profile", "partnership",
+                                       R"({"name":"Kumppani Oy:n Testi"})"));
+  Status s = t.AppendLines(Line("partner", SubjectIdHex(p[0].subject), "recorded", "usage",
+                                "partnership", R"({"kind":"exercise"})"));
+  CHECK(s.IsInvalidArgument());
+  REQUIRE(t.views->CatchUp().ok());
+  SubjectView v = t.Get(p[0].subject);
+  CHECK(v.register_name == "partner");
+  CHECK(v.categories.count("usage") == 0);
+  CHECK(v.ToJson().find("\"usage\"") == std::string::npos);
+}
+
+TEST_CASE("views survive a restart and catch up with appends made while they were closed") {
+  ViewsFixture t;
+  const SubjectId id = t.NewCustomer("Kestävä Testaaja", "Oulu");
+  uint64_t applied = 0;
+  REQUIRE(t.views->Applied("customer", &applied).ok());
+  CHECK(applied == t.ledger().size());
+  t.views.reset();
+  REQUIRE(t.AppendLines(Line("customer", SubjectIdHex(id), "rectified", "profile",
+                             "customer_relationship", R"({"city":"Kuopio"})"))
+              .ok());
+  t.Reopen();
+  t.OpenViews();  // catches up on open
+  for (const std::string& name : t.views->Names()) {
+    REQUIRE(t.views->Applied(name, &applied).ok());
+    CHECK(applied == t.ledger().size());
+  }
+  CHECK(Field(t.Get(id), "profile", "city") == "\"Kuopio\"");
+}
+
+TEST_CASE("erased subjects replay as erased, never as errors, and keep ids and dates only") {
+  ViewsFixture t;
+  const SubjectId id = t.NewCustomer("Unohdettava Testi");
+  t.Event(id, "consent_given", "consents", "marketing");
+  t.Event(id, "recorded", "billing", "service_delivery", R"({"order_id":"ORD-UNOHDA"})");
+  const uint64_t before_erasure = t.ledger().size();
+  t.Erase(id);
+
+  SubjectView now = t.Get(id);
+  CHECK(now.erased);
+  CHECK(now.categories.empty());
+  CHECK(now.consents.empty());
+  CHECK(now.retained.count("billing") == 1);  // kept under the Accounting Act, with a due date
+  CHECK(now.event_count == 4);
+  std::vector<SubjectView> rows;
+  REQUIRE(t.views->List("customer", ViewFilter{}, 0, &rows).ok());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].erased);
+  REQUIRE(t.views->List("customer", ViewFilter{"", "", false}, 0, &rows).ok());
+  CHECK(rows.empty());
+
+  // As of before the erasure: the profile's key is shredded, so its fields are placeholders;
+  // billing's key is retained, so it still reads.
+  SubjectView then = t.Get(id, before_erasure);
+  CHECK_FALSE(then.erased);
+  CHECK(Field(then, "profile", "name") == "<erased>");
+  CHECK(then.categories.at("profile").erased());
+  CHECK(Field(then, "billing", "order_id") == "\"ORD-UNOHDA\"");
+  CHECK(then.ToJson().find("\"erased\":true") != std::string::npos);
+
+  // The same after a rebuild from the log.
+  REQUIRE(t.views->Rebuild("").ok());
+  CHECK(t.Get(id) == now);
+  CHECK(t.Audience().empty());
+}
+
+TEST_CASE("the views directory holds no personal data in plaintext") {
+  ViewsFixture t;
+  const SubjectId id = t.NewCustomer("Salainen Näkymätesti", "Näkymälä");
+  t.Event(id, "recorded", "usage", "service_delivery", R"({"kind":"näkymäharjoitus"})");
+  t.views.reset();  // close: what is in memtables reaches the WAL and files as they are
+  for (const auto& entry : fs::recursive_directory_iterator(t.data() / "views")) {
+    if (!entry.is_regular_file()) continue;
+    const std::string bytes = ReadFile(entry.path());
+    for (const char* needle : {"Salainen", "Näkymälä", "näkymäharjoitus", "x@example.fi"}) {
+      INFO(entry.path() << " holds " << needle);
+      CHECK(bytes.find(needle) == std::string::npos);
+    }
+  }
+}
