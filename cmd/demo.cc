@@ -8,6 +8,7 @@
 #include "kirjuri/deletion_report.h"
 #include "kirjuri/json.h"
 #include "kirjuri/note.h"
+#include "kirjuri/time.h"
 
 namespace kirjuri::cli {
 namespace {
@@ -18,9 +19,14 @@ const char* const kFirst[] = {"Aino", "Eino", "Helmi", "Väinö", "Ilona", "Onni
 const char* const kLast[] = {"Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Hämäläinen",
                              "Laine", "Heikkinen", "Koskinen", "Järvinen", "Lehtonen"};
 const char* const kCities[] = {"Jyväskylä", "Helsinki", "Tampere", "Oulu", "Turku", "Kuopio"};
-const char* const kOrgs[] = {"Keskuskoulu", "Harjun lukio", "Kaupungin opetustoimi",
-                             "Oppimo Oy", "Tietotaito ry"};
+const char* const kSchools[] = {"Keskuskoulu", "Harjun koulu", "Kypärämäen koulu",
+                                "Puistokoulu", "Lyseon lukio", "Kilpisen koulu"};
+const char* const kPartnerOrgs[] = {"Oppimo Oy", "Tietotaito ry", "Kaupungin opetustoimi",
+                                    "EduVerkko Oy", "Lukuklubi ry"};
 const char* const kSources[] = {"web_form", "contact", "event_form", "meeting", "partner_website"};
+const char* const kPupilUsage[] = {"exercise", "exercise", "exercise", "badge", "submission",
+                                   "analytics"};
+const char* const kTeacherUsage[] = {"content", "publication", "comment", "activity"};
 
 std::string Ascii(std::string s) {
   std::string out;
@@ -52,15 +58,31 @@ std::string Line(const char* reg, const std::string& subject, const char* type,
   return s + extra + "}\n";
 }
 
-Status AppendText(Ledger& ledger, const std::string& text, std::vector<Appended>* out) {
+// Appends `text` (JSON lines) atomically and brings the views up to date.
+Status AppendText(Ledger& ledger, Views& views, const std::string& text,
+                  std::vector<Appended>* out) {
   std::vector<NewEvent> events;
   KIRJURI_RETURN_IF_ERROR(ledger.ParseLines(text, &events));
-  return ledger.Append(events, out);
+  {
+    Progress progress("appending the sample");
+    KIRJURI_RETURN_IF_ERROR(ledger.Append(events, out));
+  }
+  CatchUpViews(views);
+  return Status::Ok();
 }
+
+struct Person {
+  std::string id;
+  bool customer = false;
+  bool teacher = false;
+};
 
 }  // namespace
 
 int RunDemo(const Globals& g, const DemoOptions& options) {
+  if (options.customers < 20) {
+    return Fail(Status::InvalidArgument("the demo needs at least 20 customers"));
+  }
   std::unique_ptr<Ledger> ledger;
   Status s = OpenLedger(g, &ledger);
   if (s.IsNotFound()) {
@@ -70,117 +92,182 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
     s = OpenLedger(g, &ledger);
   }
   if (!s.ok()) return Fail(s);
+  std::unique_ptr<Views> views;
+  if (s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   const uint64_t start = ledger->size();
-
-  // First the people are recorded, one event each; their ids come back from the ledger.
   std::mt19937 rng(static_cast<uint32_t>(start) + 2026);
-  std::string text;
-  struct Person {
-    const char* reg;
+  auto chance = [&](int percent) {
+    return std::uniform_int_distribution<int>(0, 99)(rng) < percent;
   };
+
+  // 1. The people: customers are teachers (who order for their school) and pupils (who use the
+  // service), partners are contacts at partner organisations. One event each; the ledger picks
+  // their ids.
+  std::string text;
   std::vector<Person> people;
   for (unsigned i = 0; i < options.customers + options.partners; ++i) {
-    bool customer = i < options.customers;
-    const char* reg = customer ? "customer" : "partner";
+    Person p;
+    p.customer = i < options.customers;
+    p.teacher = p.customer && i % 10 == 0;
+    const char* reg = p.customer ? "customer" : "partner";
     std::string first = Pick(rng, kFirst), last = Pick(rng, kLast);
-    std::string email = Ascii(first) + "." + Ascii(last) + std::to_string(i) + "@example.fi";
-    std::string data = JsonWriter()
-                           .String("name", first + " " + last)
-                           .String("email", email)
-                           .String("organisation", Pick(rng, kOrgs))
-                           .String("city", Pick(rng, kCities))
-                           .String("mother_tongue", "fi")
-                           .Finish();
-    text += Line(reg, "new", "recorded", "profile",
-                 customer ? "service_delivery" : "partnership",
-                 customer ? "contract" : "legitimate_interest", Pick(rng, kSources), data,
-                 ",\"ip\":\"192.0.2." + std::to_string(i % 250 + 1) + "\"");
-    people.push_back({reg});
+    std::string handle = Ascii(first) + "." + Ascii(last) + std::to_string(start + i);
+    JsonWriter data;
+    data.String("name", first + " " + last)
+        .String("username", handle)
+        .String("organisation", p.customer ? Pick(rng, kSchools) : Pick(rng, kPartnerOrgs))
+        .String("city", Pick(rng, kCities))
+        .String("mother_tongue", chance(92) ? "fi" : "sv");
+    if (p.teacher || !p.customer) data.String("email", handle + "@example.fi");
+    if (p.customer) data.String("title", p.teacher ? "opettaja" : "oppilas");
+    if (p.customer && !p.teacher) data.String("class", std::to_string(1 + i % 9) + "A");
+    text += Line(reg, "new", "recorded", "profile", p.customer ? "service_delivery" : "partnership",
+                 p.customer ? "contract" : "legitimate_interest", Pick(rng, kSources),
+                 data.Finish(), ",\"ip\":\"192.0.2." + std::to_string(i % 250 + 1) + "\"");
+    people.push_back(p);
   }
   std::vector<Appended> recorded;
-  Progress progress("appending the sample");
-  if (s = AppendText(*ledger, text, &recorded); !s.ok()) return Fail(s);
+  if (s = AppendText(*ledger, *views, text, &recorded); !s.ok()) return Fail(s);
+  for (size_t i = 0; i < recorded.size(); ++i) people[i].id = SubjectIdHex(recorded[i].subject);
 
-  // Then what happens to them over time, as one more atomic append.
+  // 2. What happens to them: consents, learning analytics, orders, feedback, and the rights the
+  // people use: withdrawals, objections to direct marketing, a restriction.
   text.clear();
-  for (size_t i = 0; i < recorded.size(); ++i) {
-    std::string id = SubjectIdHex(recorded[i].subject);
-    const char* reg = people[i].reg;
-    bool customer = std::string(reg) == "customer";
-    if (i % 3 != 2) {
-      text += Line(reg, id, "consent_given", "consents", "marketing", "consent", "web_form",
-                   R"({"notice":"privacy-notice-2026-01","method":"checkbox"})");
-    }
-    if (customer) {
-      text += Line(reg, id, "recorded", "usage", "service_delivery", "contract", "cookies",
-                   JsonWriter().String("kind", "exercise").String("result", "passed").Finish());
-      if (i % 4 == 0) {
-        text += Line(reg, id, "recorded", "billing", "service_delivery", "contract", "contact",
-                     JsonWriter()
-                         .String("order_id", "ORD-" + std::to_string(1000 + i))
-                         .String("amount", "49.00")
-                         .String("currency", "EUR")
-                         .Finish());
+  for (size_t i = 0; i < people.size(); ++i) {
+    const Person& p = people[i];
+    const char* reg = p.customer ? "customer" : "partner";
+    const char* service = p.customer ? "service_delivery" : "partnership";
+    // Adults may consent to direct marketing; pupils (children) are asked only whether their
+    // exercises may be used to develop the service.
+    const char* asked = p.customer && !p.teacher ? "service_development" : "marketing";
+    if (chance(70)) {
+      text += Line(reg, p.id.c_str(), "consent_given", "consents", asked, "consent",
+                   "web_form", R"({"notice":"privacy-notice-2026-01","method":"checkbox"})");
+      if (chance(8)) {
+        text += Line(reg, p.id.c_str(), "consent_withdrawn", "consents", asked, "consent",
+                     "contact", R"({"method":"email","reason":"too many messages"})");
       }
     }
-    if (i % 7 == 3) {
-      text += Line(reg, id, "rectified", "profile",
-                   customer ? "customer_relationship" : "partnership", "legitimate_interest",
-                   "contact", JsonWriter().String("city", Pick(rng, kCities)).Finish());
+    if (p.customer) {
+      const int n = p.teacher ? 2 : 3 + static_cast<int>(i % 4);
+      for (int k = 0; k < n; ++k) {
+        const char* kind = p.teacher ? Pick(rng, kTeacherUsage) : Pick(rng, kPupilUsage);
+        JsonWriter usage;
+        usage.String("kind", kind);
+        if (std::string(kind) == "exercise") usage.String("result", chance(80) ? "passed" : "retry");
+        if (std::string(kind) == "badge") usage.String("badge", "lukumestari");
+        if (std::string(kind) == "analytics") usage.String("analytics", "reading-speed:+12%");
+        text += Line(reg, p.id.c_str(), "recorded", "usage", service, "contract", "cookies",
+                     usage.Finish());
+      }
     }
-    if (i % 9 == 4) {
-      text += Line(reg, id, "consent_withdrawn", "consents", "marketing", "consent", "contact",
-                   R"({"method":"email"})");
+    if ((p.teacher || !p.customer) && chance(60)) {
+      text += Line(reg, p.id.c_str(), "recorded", "billing", service, "contract", "contact",
+                   JsonWriter()
+                       .String("order_id", "ORD-" + std::to_string(start + 1000 + i))
+                       .String("product", p.customer ? "Lukumestari, koululisenssi" : "Kumppanuus")
+                       .String("amount", "490.00")
+                       .String("currency", "EUR")
+                       .Finish());
     }
-    if (i % 11 == 5) {
-      text += Line(reg, id, "marketing_objected", "consents", "marketing", "legitimate_interest",
-                   "contact", "");
+    if (chance(5)) {
+      text += Line(reg, p.id.c_str(), "recorded", "feedback", service, "legitimate_interest",
+                   "contact", R"({"rating":4,"channel":"email"})");
+    }
+    if ((p.teacher || !p.customer) && chance(3)) {
+      text += Line(reg, p.id.c_str(), "marketing_objected", "consents", "marketing",
+                   "legitimate_interest", "contact", R"({"reason":"no direct marketing"})");
     }
   }
-  std::vector<Appended> later;
-  if (s = AppendText(*ledger, text, &later); !s.ok()) return Fail(s);
+  std::vector<Appended> history;
+  if (s = AppendText(*ledger, *views, text, &history); !s.ok()) return Fail(s);
 
-  // A person asks to be forgotten: erase them and write the proof-of-deletion report.
-  const SubjectId forgotten = recorded.front().subject;
+  // 3. The showcase: a teacher moves (rectification), a pupil's guardian restricts processing,
+  // and the first teacher asks to be forgotten (billing is kept under the Accounting Act).
+  const Person& mover = people[10];
+  const Person& restricted = people[1];
+  const uint64_t before_rectification = ledger->size();
+  text = Line("customer", mover.id, "rectified", "profile", "customer_relationship",
+              "legitimate_interest", "contact",
+              JsonWriter().String("city", "Rovaniemi").Finish()) +
+         Line("customer", restricted.id, "restricted", "profile", "service_delivery", "contract",
+              "contact", R"({"reason":"guardian's request pending review"})");
+  std::vector<Appended> showcase;
+  if (s = AppendText(*ledger, *views, text, &showcase); !s.ok()) return Fail(s);
+  // The first teacher: billed, so something is kept under a retention duty.
+  const Person& forgotten = people[0];
+  text = Line("customer", forgotten.id, "recorded", "billing", "service_delivery", "contract",
+              "contact", R"({"order_id":"ORD-FORGET-1","amount":"49.00","currency":"EUR"})");
+  if (s = AppendText(*ledger, *views, text, &showcase); !s.ok()) return Fail(s);
+  SubjectId forgotten_id;
+  if (s = ParseSubjectId(forgotten.id, &forgotten_id); !s.ok()) return Fail(s);
   uint64_t erasure_seq = 0;
-  EraseRequest erase{forgotten, "DEMO-REQ-" + std::to_string(start), "dpo-01", 0};
+  EraseRequest erase{forgotten_id, "DEMO-REQ-" + std::to_string(start), "dpo-01", 0};
   if (s = ledger->Erase(erase, &erasure_seq); !s.ok()) return Fail(s);
+  CatchUpViews(*views);
   DeletionReportFiles report;
-  if (s = BuildDeletionReport(*ledger, forgotten, std::nullopt, &report); !s.ok()) return Fail(s);
-  const std::string report_dir = options.reports + "/" + SubjectIdHex(forgotten);
+  if (s = BuildDeletionReport(*ledger, forgotten_id, std::nullopt, &report); !s.ok()) {
+    return Fail(s);
+  }
+  const std::string report_dir = options.reports + "/" + forgotten.id;
   if (s = WriteDeletionReport(report, report_dir); !s.ok()) return Fail(s);
 
+  // 4. The walk.
   VerifyResult result;
-  VerifyOptions vo;
-  vo.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
-  if (s = ledger->Verify(vo, &result); !s.ok()) return Fail(s);
+  {
+    Progress progress("verifying");
+    VerifyOptions vo;
+    vo.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+    if (s = ledger->Verify(vo, &result); !s.ok()) return Fail(s);
+  }
   std::string note;
   if (s = ledger->LatestCheckpoint(&note); !s.ok()) return Fail(s);
-  InclusionProofResult proof;
-  if (s = ledger->ProveInclusion(start, 0, &proof); !s.ok()) return Fail(s);
+  SubjectId mover_id;
+  if (s = ParseSubjectId(mover.id, &mover_id); !s.ok()) return Fail(s);
+  SubjectView now, then;
+  if (s = views->Get(mover_id, 0, &now); !s.ok()) return Fail(s);
+  if (s = views->Get(mover_id, before_rectification, &then); !s.ok()) return Fail(s);
+  std::vector<SubjectView> audience, customers;
+  if (s = views->MarketingAudience(0, &audience); !s.ok()) return Fail(s);
+  if (s = views->List("customer", ViewFilter(), 0, &customers); !s.ok()) return Fail(s);
+  size_t erased = 0;
+  for (const SubjectView& v : customers) erased += v.erased;
 
   std::printf(
-      "appended %zu sample events for %zu people (seq %llu..%llu)\n"
-      "verified: %llu events, %llu checkpoints, every signature valid\n\n"
-      "latest checkpoint (C2SP tlog-checkpoint, signed note):\n%s\n"
-      "inclusion of seq %llu: %zu hashes up to root %s\n\n"
-      "erased subject %s (seq %llu): its keys are shredded, billing kept under the\n"
-      "Accounting Act; proof-of-deletion report in %s/ (report.html, report.json, .sig)\n\n"
-      "try:\n",
-      recorded.size() + later.size(), recorded.size(), static_cast<unsigned long long>(start),
+      "appended %llu sample events for %zu people (%u customers: teachers and pupils; %u "
+      "partners), seq %llu..%llu\n\n"
+      "verify: %llu events, %llu checkpoints, every signature valid; latest checkpoint:\n%s\n",
+      static_cast<unsigned long long>(ledger->size() - start), people.size(), options.customers,
+      options.partners, static_cast<unsigned long long>(start),
       static_cast<unsigned long long>(ledger->size() - 1),
       static_cast<unsigned long long>(result.events),
-      static_cast<unsigned long long>(result.checkpoints), note.c_str(),
-      static_cast<unsigned long long>(start), proof.hashes.size(),
-      HexEncode(proof.root).c_str(), SubjectIdHex(forgotten).c_str(),
-      static_cast<unsigned long long>(erasure_seq), report_dir.c_str());
+      static_cast<unsigned long long>(result.checkpoints), note.c_str());
+  std::printf("customer %s (%s), a teacher who moved:\n  now:                    city %s\n"
+              "  as of seq %llu (before the rectification): city %s\n\n",
+              mover.id.c_str(), now.ProfileText("name").c_str(), now.ProfileText("city").c_str(),
+              static_cast<unsigned long long>(before_rectification - 1),
+              then.ProfileText("city").c_str());
+  std::printf("marketing audience: %zu of %zu people may receive direct marketing today\n"
+              "  (consent given and not withdrawn, no objection, not restricted, not erased)\n\n",
+              audience.size(), people.size());
+  std::printf("erased customer %s (seq %llu): keys shredded, billing kept under the\n"
+              "  Accounting Act; the customers view shows %zu erased customer(s) by id and dates only.\n"
+              "  proof-of-deletion report: %s/report.html (and report.json, .sig)\n\n",
+              forgotten.id.c_str(), static_cast<unsigned long long>(erasure_seq), erased,
+              report_dir.c_str());
   // The commands as this binary was invoked, so that they can be pasted as they are.
   const std::string k = g.program + " --data " + g.data;
-  std::printf("  %s export %s\n", k.c_str(), SubjectIdHex(recorded[1].subject).c_str());
+  std::printf("try:\n");
+  std::printf("  %s query customer %s\n", k.c_str(), mover.id.c_str());
+  std::printf("  %s query customer %s --as-of %llu\n", k.c_str(), mover.id.c_str(),
+              static_cast<unsigned long long>(before_rectification - 1));
+  std::printf("  %s query customers --city Rovaniemi\n", k.c_str());
+  std::printf("  %s query marketing-audience --json | head\n", k.c_str());
+  std::printf("  %s query customer %s\n", k.c_str(), forgotten.id.c_str());
   std::printf("  %s verify-report %s/report.json\n", g.program.c_str(), report_dir.c_str());
-  std::printf("  %s log --subject %s\n", k.c_str(), SubjectIdHex(forgotten).c_str());
+  std::printf("  %s export %s\n", k.c_str(), restricted.id.c_str());
+  std::printf("  %s rebuild\n", k.c_str());
   std::printf("  %s prove inclusion %llu\n", k.c_str(), static_cast<unsigned long long>(start));
-  std::printf("  %s pubkey --pem | openssl pkey -pubin -noout -text\n", k.c_str());
   return 0;
 }
 

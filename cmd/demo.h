@@ -1,7 +1,9 @@
 // `kirjuri demo`: the README's main job. Creates a ledger in --data if there is none, appends a
-// realistic sample of Almerin's customer and partner registers (fictional people), verifies the
-// ledger and shows a checkpoint and a proof; then erases one person and writes the
-// proof-of-deletion report.
+// realistic sample of Almerin's customer and partner registers (fictional teachers, pupils and
+// partner contacts, with learning analytics, orders, consents given and withdrawn, objections,
+// a restriction and a rectification), erases one person with billing retained and writes the
+// proof-of-deletion report; then walks through it: verify, a customer now and as of before the
+// rectification, the marketing audience, the report.
 #pragma once
 
 #include "cli.h"
@@ -9,8 +11,8 @@
 namespace kirjuri::cli {
 
 struct DemoOptions {
-  unsigned customers = 40;
-  unsigned partners = 8;
+  unsigned customers = 2000;
+  unsigned partners = 200;
   std::string reports = "./reports";  // where the demo's proof-of-deletion report goes
 };
 

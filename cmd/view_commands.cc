@@ -15,6 +15,13 @@ struct QueryArgs {
   bool no_erased = false;
 };
 
+// `text` padded with spaces to `width` characters (UTF-8 code points, not bytes).
+std::string Pad(const std::string& text, size_t width) {
+  size_t chars = 0;
+  for (char c : text) chars += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return text + std::string(chars < width ? width - chars : 0, ' ');
+}
+
 std::string Day(int64_t micros) { return FormatRfc3339(micros).substr(0, 10); }
 
 std::string Flags(const SubjectView& v) {
@@ -70,13 +77,15 @@ void PrintSubject(const SubjectView& v, const std::string& when) {
 }
 
 void PrintTable(const std::vector<SubjectView>& rows) {
-  std::printf("%-32s  %-10s  %-24s  %-12s  %-22s  %s\n", "SUBJECT", "CREATED", "NAME", "CITY",
-              "ORGANISATION", "FLAGS");
+  auto row = [](const std::string& id, const std::string& created, const std::string& name,
+                const std::string& city, const std::string& org, const std::string& flags) {
+    std::printf("%s  %s  %s  %s  %s  %s\n", Pad(id, 32).c_str(), Pad(created, 10).c_str(),
+                Pad(name, 24).c_str(), Pad(city, 12).c_str(), Pad(org, 22).c_str(), flags.c_str());
+  };
+  row("SUBJECT", "CREATED", "NAME", "CITY", "ORGANISATION", "FLAGS");
   for (const SubjectView& v : rows) {
-    std::printf("%-32s  %-10s  %-24s  %-12s  %-22s  %s\n", SubjectIdHex(v.subject).c_str(),
-                Day(v.created_at_micros).c_str(), v.ProfileText("name").c_str(),
-                v.ProfileText("city").c_str(), v.ProfileText("organisation").c_str(),
-                Flags(v).c_str());
+    row(SubjectIdHex(v.subject), Day(v.created_at_micros), v.ProfileText("name"),
+        v.ProfileText("city"), v.ProfileText("organisation"), Flags(v));
   }
 }
 
@@ -136,13 +145,12 @@ int RunQuery(const Globals& g, QueryArgs a) {
     for (const SubjectView& v : rows) {
       if (a.what == kMarketingAudienceView) {
         // What a mailer needs, and no more.
-        std::printf("%s\n", JsonWriter()
-                                .String("subject", SubjectIdHex(v.subject))
-                                .String("register", v.register_name)
-                                .String("name", v.ProfileText("name"))
-                                .String("email", v.ProfileText("email"))
-                                .Finish()
-                                .c_str());
+        JsonWriter w;
+        w.String("subject", SubjectIdHex(v.subject)).String("register", v.register_name);
+        for (const char* field : {"name", "email"}) {
+          if (std::string text = v.ProfileText(field); !text.empty()) w.String(field, text);
+        }
+        std::printf("%s\n", w.Finish().c_str());
       } else {
         std::printf("%s\n", v.ToJson().c_str());
       }
