@@ -1,6 +1,9 @@
 #include "kirjuri/subject_export.h"
 
+#include <algorithm>
+
 #include "kirjuri/json.h"
+#include "kirjuri/subject_view.h"
 #include "kirjuri/time.h"
 
 namespace kirjuri {
@@ -24,7 +27,9 @@ Status ExportSubject(const Ledger& ledger, const SubjectId& subject, SubjectExpo
   *out = SubjectExport{};
   out->subject = subject;
   KIRJURI_RETURN_IF_ERROR(ledger.GetSubject(subject, &out->summary));
-  return ledger.ReadSubjectEvents(subject, [&](const EventView& e) {
+  // The current state is the views' fold (one set of rules), keeping what is still held.
+  SubjectView view;
+  KIRJURI_RETURN_IF_ERROR(ledger.ReadSubjectEvents(subject, [&](const EventView& e) {
     auto env = e.signed_event.getEvent().getEnvelope();
     SubjectExport::HistoryItem item;
     item.seq = e.seq;
@@ -38,48 +43,24 @@ Status ExportSubject(const Ledger& ledger, const SubjectId& subject, SubjectExpo
     item.actor = env.getActor();
     item.request = env.getRequest();
     KIRJURI_RETURN_IF_ERROR(ledger.ReadFields(e, &item.fields));
-    using T = schema::EventType;
-    switch (env.getType()) {
-      case T::RECORDED:
-      case T::RECTIFIED:
-        for (const FieldValue& f : item.fields) {
-          auto& cat = out->categories[f.category];
-          if (f.json) {
-            cat.current[f.name] = *f.json;
-          } else {
-            cat.erased = true;
-            cat.current.clear();
-          }
-        }
-        break;
-      case T::CONSENT_GIVEN:
-      case T::CONSENT_WITHDRAWN:
-        out->consents[item.purpose] = {env.getType() == T::CONSENT_GIVEN, item.occurred_at_micros,
-                                       e.seq};
-        break;
-      case T::MARKETING_OBJECTED: out->marketing_objected = true; break;
-      case T::RESTRICTED: out->restricted = true; break;
-      case T::RESTRICTION_LIFTED: out->restricted = false; break;
-      case T::SUBJECT_ERASED:
-      case T::RETENTION_EXPIRED:
-        for (auto k : e.signed_event.getEvent().getErasure().getShredded()) {
-          auto& cat = out->categories[k.getCategory()];
-          cat.erased = true;
-          cat.current.clear();
-        }
-        break;
-      default: break;
-    }
-    // Data recorded under a key shredded later replays as erased in every category it touched.
-    for (const FieldValue& f : item.fields) {
-      if (!f.json) {
-        out->categories[f.category].erased = true;
-        out->categories[f.category].current.clear();
-      }
-    }
+    view.Apply(e, item.fields, ErasureFold::kWhatIsHeld);
     out->history.push_back(std::move(item));
     return Status::Ok();
-  });
+  }));
+  for (const auto& [name, c] : view.categories) {
+    SubjectExport::CategoryData& data = out->categories[name];
+    data.erased = std::any_of(c.fields.begin(), c.fields.end(),
+                              [](const auto& f) { return !f.second.json; });
+    for (const auto& [field, f] : c.fields) {
+      if (f.json && !data.erased) data.current[field] = *f.json;
+    }
+  }
+  for (const auto& [purpose, c] : view.consents) {
+    out->consents[purpose] = {c.given, c.at_micros, c.seq};
+  }
+  out->marketing_objected = view.marketing_objected;
+  out->restricted = view.restricted;
+  return Status::Ok();
 }
 
 std::string SubjectExport::ToJson() const {

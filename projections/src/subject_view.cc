@@ -39,7 +39,8 @@ bool CategoryView::erased() const {
   return std::all_of(fields.begin(), fields.end(), [](const auto& f) { return !f.second.json; });
 }
 
-void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fields) {
+void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fields,
+                        ErasureFold erasure) {
   auto env = event.signed_event.getEvent().getEnvelope();
   const int64_t at = env.getOccurredAtMicros();
   if (event_count == 0) {
@@ -77,25 +78,30 @@ void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fiel
       restricted_at_micros = 0;
       break;
     case T::SUBJECT_ERASED: {
-      // Only ids, sequence numbers and dates stay; what the erasure kept, and until when.
       erased = true;
       erased_at_seq = event.seq;
       erased_at_micros = env.getRecordedAtMicros();
+      retained.clear();
+      for (auto r : event.signed_event.getEvent().getErasure().getRetained()) {
+        retained[r.getCategory()] = RetainedView{r.getReason(), r.getDueAtMicros()};
+      }
+      if (erasure == ErasureFold::kWhatIsHeld) {
+        Shred(event.signed_event.getEvent().getErasure());
+        return;
+      }
+      // Only ids, sequence numbers and dates stay; what the erasure kept, and until when.
       restricted = marketing_objected = false;
       restricted_at_micros = marketing_objected_at_micros = last_activity_micros = 0;
       consents.clear();
       consent_history.clear();
       categories.clear();
-      retained.clear();
-      for (auto r : event.signed_event.getEvent().getErasure().getRetained()) {
-        retained[r.getCategory()] = RetainedView{r.getReason(), r.getDueAtMicros()};
-      }
       return;
     }
     case T::RETENTION_EXPIRED:
       for (auto k : event.signed_event.getEvent().getErasure().getShredded()) {
         retained.erase(k.getCategory());
       }
+      if (erasure == ErasureFold::kWhatIsHeld) Shred(event.signed_event.getEvent().getErasure());
       return;
     default:
       break;
@@ -116,6 +122,15 @@ void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fiel
         ++categories["usage"].usage[kind];
       }
     }
+  }
+}
+
+void SubjectView::Shred(schema::Erasure::Reader erasure) {
+  for (auto k : erasure.getShredded()) {
+    auto c = categories.find(k.getCategory());
+    if (c == categories.end()) continue;
+    for (auto& [name, f] : c->second.fields) f.json.reset();
+    c->second.usage.clear();
   }
 }
 

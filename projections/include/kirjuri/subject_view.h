@@ -14,7 +14,9 @@
 //   restricted / lifted      processing restricted (storage only) until lifted
 //   subject_erased           everything but ids, sequence numbers and dates is dropped; the
 //                            categories kept under a retention duty are listed with their due date
-//   retention_expired        those categories leave the retained list
+//                            (kWhatIsHeld: only the shredded categories turn into placeholders)
+//   retention_expired        those categories leave the retained list (kWhatIsHeld: and turn
+//                            into placeholders)
 // Data whose key was shredded replays as an erased placeholder (FieldState::json == nullopt),
 // never as an error and never silently missing.
 //
@@ -63,6 +65,12 @@ struct RetainedView {
   bool operator==(const RetainedView&) const = default;
 };
 
+// What an erasure leaves in the fold.
+enum class ErasureFold {
+  kIdsAndDates,  // the views other tools query: an erased person is an id and dates
+  kWhatIsHeld,   // an access request (Art. 15): what is still held, retained categories included
+};
+
 struct SubjectView {
   SubjectId subject{};
   std::string register_name;
@@ -84,7 +92,8 @@ struct SubjectView {
   // Folds one event in. REQUIRES: the subject's events, in log order, each once; `fields` as
   // Ledger::ReadFields gave them for the event (may be empty to fold envelopes only: every flag
   // and consent comes out the same, only field values and usage counts are left out).
-  void Apply(const EventView& event, std::span<const FieldValue> fields);
+  void Apply(const EventView& event, std::span<const FieldValue> fields,
+             ErasureFold erasure = ErasureFold::kIdsAndDates);
 
   // May receive direct marketing now: consent for "marketing" given and not withdrawn, no
   // objection to direct marketing, processing not restricted, not erased. (The Almerin policy
@@ -99,6 +108,10 @@ struct SubjectView {
   std::string ToJson() const;
 
   bool operator==(const SubjectView&) const = default;
+
+ private:
+  // Turns the categories an erasure shredded into erased placeholders.
+  void Shred(schema::Erasure::Reader erasure);
 };
 
 // The subject as it stood after the log's first `as_of_size` events (0 or >= size: now),
