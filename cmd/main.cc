@@ -119,7 +119,7 @@ int RunAppend(const Globals& g, const std::string& file) {
     Progress progress("appending");
     if (Status s = ledger->Append(events, &appended); !s.ok()) return Fail(s);
   }
-  CatchUpViews(*views);
+  // Acknowledged as soon as durable; the views follow.
   for (const Appended& a : appended) {
     if (g.json) {
       std::printf("{\"seq\":%llu,\"subject\":\"%s\"}\n", static_cast<unsigned long long>(a.seq),
@@ -130,6 +130,8 @@ int RunAppend(const Globals& g, const std::string& file) {
     }
   }
   if (!g.json) std::printf("appended %zu events\n", appended.size());
+  std::fflush(stdout);
+  CatchUpViews(*views);
   return 0;
 }
 
