@@ -92,7 +92,8 @@ struct Erasure {
   firstSeq @4 :UInt64;                # the subject's first and last event before this one
   lastSeq @5 :UInt64;
   blindIndexEntriesRemoved @6 :UInt64;
-  viewRowsRemoved @7 :UInt64;
+  viewRowsRemoved @7 :UInt64;         # entries of the views holding the person's data, removed
+                                      # (sealed categories of their row, their audience entry)
   keyStoreFilesChecked @8 :UInt64;    # the physical check: files under DATA/keys/ read,
   keyStoreBytesChecked @9 :UInt64;    # and none holds a destroyed key id or wrapped key
 }

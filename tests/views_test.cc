@@ -307,6 +307,14 @@ TEST_CASE("erased subjects replay as erased, never as errors, and keep ids and d
   t.Event(id, "recorded", "billing", "service_delivery", R"({"order_id":"ORD-UNOHDA"})");
   const uint64_t before_erasure = t.ledger().size();
   t.Erase(id);
+  // The erasure reached the views before it was signed: the row's two sealed categories
+  // (profile, billing; the consent carried no data) and the audience entry, and the event says so.
+  uint64_t removed = 0;
+  REQUIRE(t.ledger().ReadEvents(before_erasure, before_erasure + 1, [&](const EventView& e) {
+    removed = e.signed_event.getEvent().getErasure().getViewRowsRemoved();
+    return Status::Ok();
+  }).ok());
+  CHECK(removed == 3);
 
   SubjectView now = t.Get(id);
   CHECK(now.erased);

@@ -120,7 +120,19 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
       keys->Shred(subject, categories, plan.getRemoveIndex(), &shred)
           .Prefixed("erasure of " + SubjectIdHex(subject) + " is not complete (run it again)"));
 
-  // Step 3: the signed event that records it, with the pending record's removal.
+  // Step 3: the derived stores (views) drop the person's data. Their failure does not stop the
+  // erasure, a legal duty: they drop it anyway when they apply the event (their fold clears an
+  // erased person), and the event then records only what was removed here.
+  uint64_t view_entries = 0;
+  if (DerivedStore* views = derived.load()) {
+    if (Status s = views->RemoveSubject(subject, &view_entries); !s.ok()) {
+      spdlog::warn("erasure of {}: the views could not remove the subject now ({}); they will "
+                   "when they apply the erasure", SubjectIdHex(subject), s.message());
+      view_entries = 0;
+    }
+  }
+
+  // Step 4: the signed event that records it, with the pending record's removal.
   const uint64_t seq = size.load();
   const int64_t now = NowMicros();
   capnp::MallocMessageBuilder message;
@@ -150,7 +162,7 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
   erasure.setFirstSeq(state.first_seq);
   erasure.setLastSeq(state.last_seq);
   erasure.setBlindIndexEntriesRemoved(shred.blind_entries_removed);
-  erasure.setViewRowsRemoved(0);  // no stored views hold personal data yet
+  erasure.setViewRowsRemoved(view_entries);
   erasure.setKeyStoreFilesChecked(shred.files_checked);
   erasure.setKeyStoreBytesChecked(shred.bytes_checked);
 

@@ -83,6 +83,7 @@ struct Ledger::Impl {
   merkle::Frontier frontier;     // guarded by append_mu
   Status health;                 // guarded by append_mu; appends refused unless OK
   std::atomic<uint64_t> size{0};
+  std::atomic<DerivedStore*> derived{nullptr};  // AttachDerivedStore
 
   ~Impl() {
     keys.reset();

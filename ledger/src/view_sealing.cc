@@ -1,5 +1,6 @@
 // What projections/ needs from the ledger beyond reading events: deterministic sealing of view
-// rows under the subjects' data keys, the policy's registers, and time-to-size look-ups.
+// rows under the subjects' data keys, the policy's registers, time-to-size look-ups, and the
+// attachment that lets erasure reach the views.
 #include <sodium.h>
 
 #include <cstring>
@@ -116,6 +117,8 @@ Status Ledger::SizeAtTime(int64_t micros, uint64_t* size) const {
   *size = lo;
   return Status::Ok();
 }
+
+void Ledger::AttachDerivedStore(DerivedStore* store) { impl_->derived = store; }
 
 std::vector<std::string> Ledger::RegisterNames() const { return impl_->policy->RegisterNames(); }
 

@@ -384,8 +384,11 @@ std::string RenderHtml(schema::DeletionReport::Reader r, std::string_view leaf_h
   h += "<p>" + Plural(r.getBlindIndexEntriesRemoved(), "search-index entry", "search-index entries") +
        " (used to find a person by email address, username or phone number) " +
        (r.getBlindIndexEntriesRemoved() == 1 ? "was" : "were") + " removed, and " +
-       Plural(r.getViewRowsRemoved(), "row", "rows") + " of derived views " +
-       (r.getViewRowsRemoved() == 1 ? "was" : "were") + " removed.</p>\n</section>\n";
+       Plural(r.getViewRowsRemoved(), "entry", "entries") +
+       " holding the data subject's data " + (r.getViewRowsRemoved() == 1 ? "was" : "were") +
+       " removed from the views that other systems query (the encrypted data of their "
+       "customer or partner record, their place in the direct-marketing audience); those views "
+       "now keep only the data subject's identifier and dates.</p>\n</section>\n";
 
   // Log intact.
   h += "<section>\n<h2>The log and its proofs remain intact</h2>\n";

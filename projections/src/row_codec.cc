@@ -233,4 +233,16 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
   return Status::Ok();
 }
 
+Status StripRow(std::string_view bytes, std::string* out, uint64_t* categories) {
+  return ReadMessage(bytes, "a view row", [&](capnp::MessageReader& reader) {
+    auto row = reader.getRoot<schema::SubjectRow>();
+    *categories = row.getCategories().size();
+    capnp::MallocMessageBuilder message;
+    message.setRoot(row);
+    message.getRoot<schema::SubjectRow>().initCategories(0);
+    *out = Canonical(message.getRoot<schema::SubjectRow>().asReader());
+    return Status::Ok();
+  });
+}
+
 }  // namespace kirjuri::views_internal

@@ -20,4 +20,8 @@ Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out);
 // sealed category does not open.
 Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, SubjectView* out);
 
+// `bytes` with every data category dropped (the plaintext facts kept), for erasure: needs no key.
+// *categories gets how many were dropped. Corruption if the bytes are not a row.
+Status StripRow(std::string_view bytes, std::string* out, uint64_t* categories);
+
 }  // namespace kirjuri::views_internal

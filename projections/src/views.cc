@@ -19,6 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using views_internal::DecodeRow;
 using views_internal::EncodeRow;
+using views_internal::StripRow;
 
 // DATA/views/ layout (column families):
 //   default   "format"           kFormat: rows of another format are rebuilt, not read
@@ -99,7 +100,7 @@ Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size) 
   return Status::Ok();
 }
 
-struct Views::Impl {
+struct Views::Impl : DerivedStore {
   Ledger* ledger = nullptr;
   fs::path dir;
   std::unique_ptr<rocksdb::DB> db;
@@ -110,7 +111,7 @@ struct Views::Impl {
   std::vector<std::string> registers;
   std::mutex write_mu;  // CatchUp and Rebuild
 
-  ~Impl() {
+  ~Impl() override {
     if (db) {
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
@@ -134,6 +135,36 @@ struct Views::Impl {
     meta = handles[0];
     rows = handles[1];
     audience = handles[2];
+    return Status::Ok();
+  }
+
+  // Erasure, before the event is signed: the row keeps its plaintext facts and loses every data
+  // category; the audience entry goes. (Applying the erasure event then turns the row into ids
+  // and dates, exactly as a rebuild would; until then, the categories' keys are already gone.)
+  Status RemoveSubject(const SubjectId& subject, uint64_t* removed) override {
+    SubjectSummary summary;
+    KIRJURI_RETURN_IF_ERROR(ledger->GetSubject(subject, &summary));
+    rocksdb::WriteBatch batch;
+    const std::string key = RowKey(summary.register_name, subject);
+    std::string row, stripped;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), rows, key, &row);
+    uint64_t n = 0;
+    if (s.ok()) {
+      KIRJURI_RETURN_IF_ERROR(StripRow(row, &stripped, &n));
+      if (n) KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(rows, key, stripped), "views"));
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "reading the views");
+    }
+    std::string entry;
+    s = db->Get(rocksdb::ReadOptions(), audience, SubjectBytes(subject), &entry);
+    if (s.ok()) {
+      ++n;
+      KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(audience, SubjectBytes(subject)), "views"));
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "reading the views");
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+    *removed += n;
     return Status::Ok();
   }
 
@@ -325,8 +356,10 @@ struct Views::Impl {
   }
 };
 
-Views::Views(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Views::~Views() = default;
+Views::Views(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->ledger->AttachDerivedStore(impl_.get());
+}
+Views::~Views() { impl_->ledger->AttachDerivedStore(nullptr); }
 
 Status Views::Open(Ledger* ledger, const fs::path& data_dir, ProgressFn progress,
                    std::unique_ptr<Views>* out) {

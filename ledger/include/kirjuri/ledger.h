@@ -164,6 +164,18 @@ struct ConsistencyProofResult {
   std::vector<merkle::Hash> hashes;
 };
 
+// A store derived from the log that holds people's data (the views in projections/). Erasure
+// removes the person from every attached store after shredding their keys and before signing the
+// erasure event, which records how many entries went (Erasure.viewRowsRemoved).
+class DerivedStore {
+ public:
+  virtual ~DerivedStore() = default;
+  // Removes what the store holds of `subject` (nothing: OK, 0) and adds the number of entries
+  // removed to *removed. Called with the ledger's append lock held: must not call back into
+  // the ledger's writing methods.
+  virtual Status RemoveSubject(const SubjectId& subject, uint64_t* removed) = 0;
+};
+
 class Ledger {
  public:
   // Creates a new ledger in `dir` (created if missing; must not already hold a ledger:
@@ -270,6 +282,10 @@ class Ledger {
   // RFC 9162 proofs from stored subtree hashes (O(log n) reads). `size` 0 means size().
   Status ProveInclusion(uint64_t index, uint64_t size, InclusionProofResult* out) const;
   Status ProveConsistency(uint64_t first, uint64_t second, ConsistencyProofResult* out) const;
+
+  // Attaches a derived store that erasure must reach (one at a time; nullptr detaches). The
+  // store must stay alive until detached.
+  void AttachDerivedStore(DerivedStore* store);
 
   const PublicKey& public_key() const;
   // The checkpoint origin, also the signed-note key name.
