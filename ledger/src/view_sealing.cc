@@ -122,4 +122,6 @@ void Ledger::AttachDerivedStore(DerivedStore* store) { impl_->derived = store; }
 
 std::vector<std::string> Ledger::RegisterNames() const { return impl_->policy->RegisterNames(); }
 
+schema::Policy::Reader Ledger::policy() const { return impl_->policy->root(); }
+
 }  // namespace kirjuri

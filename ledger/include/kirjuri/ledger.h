@@ -35,6 +35,7 @@
 #include "kirjuri/crypto.h"
 #include "kirjuri/merkle.h"
 #include "kirjuri/schemas/event.capnp.h"
+#include "kirjuri/schemas/policy.capnp.h"
 #include "kirjuri/status.h"
 
 namespace kirjuri {
@@ -245,6 +246,8 @@ class Ledger {
 
   // The registers the policy declares, in name order (e.g. "customer", "partner").
   std::vector<std::string> RegisterNames() const;
+  // The policy in force (schemas/policy.capnp), valid as long as the Ledger.
+  schema::Policy::Reader policy() const;
 
   // The subjects whose email / username / phone (normalised) is `value`, via the blind index.
   Status Find(IndexKind kind, std::string_view value, std::vector<SubjectId>* out) const;
