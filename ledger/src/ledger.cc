@@ -239,10 +239,11 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   // erased (nor being erased), so that a shredded key can never come back.
   std::vector<SubjectId> subject_ids(events.size());
   std::map<SubjectId, SubjectState> states;
+  // New subjects' ids, all from one call to the system's generator.
+  randombytes_buf(subject_ids.data(), subject_ids.size() * sizeof(SubjectId));
   for (size_t i = 0; i < events.size(); ++i) {
     const NewEvent& e = events[i];
     if (!e.subject) {
-      randombytes_buf(subject_ids[i].data(), subject_ids[i].size());
       states[subject_ids[i]].register_name = e.register_name;
       continue;
     }
@@ -299,25 +300,40 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       }
     }
   }
-  // New keys and index entries go to the key store in one synced write, before the log refers
-  // to them.
-  std::vector<DataKey> data_keys;
-  KIRJURI_RETURN_IF_ERROR(impl_->keys->GetOrCreate(requests, &data_keys, index_entries));
+  // Sealing nonces, two per event (its category's group, the network group), from one call.
+  std::vector<uint8_t> nonces;
+  if (impl_->seal) {
+    nonces.resize(events.size() * 2 * kSealNonceBytes);
+    randombytes_buf(nonces.data(), nonces.size());
+  }
 
-  // Building, sealing and signing is ~all of the CPU cost of an append: spread it over workers.
+  // Building, sealing and signing is ~all of the CPU cost of an append: it runs on the workers
+  // while this thread writes the new data keys and index entries to the key store (one synced
+  // write). The log refers to those keys only in CommitLocked, after that write has succeeded.
   std::vector<Impl::Pending> pending(events.size());
-  impl_->pool->ParallelFor(events.size(), 16, [&](size_t begin, size_t end) {
+  std::vector<DataKey> data_keys;
+  std::unique_ptr<WorkerPool::Running> encoding;
+  auto encode = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       SealingKeys keys;
       if (key_slots[i].first >= 0) keys.category = &data_keys[key_slots[i].first];
       if (key_slots[i].second >= 0) keys.network = &data_keys[key_slots[i].second];
+      if (!nonces.empty()) keys.nonces = nonces.data() + i * 2 * kSealNonceBytes;
       EncodeEvent(events[i], types[i], base + i, subject_ids[i], now, keys, impl_->key,
                   &pending[i].encoded);
       pending[i].subject = subject_ids[i];
       pending[i].category = events[i].category;
       pending[i].occurred_at_micros = events[i].occurred_at_micros.value_or(now);
     }
-  });
+  };
+  Status stored = impl_->keys->GetOrCreate(
+      requests, &data_keys, index_entries,
+      [&](const std::vector<DataKey>&) { encoding = impl_->pool->StartParallelFor(events.size(), 16, encode); });
+  // The workers read data_keys and pending: they finish before either is touched again, on
+  // success or failure.
+  if (encoding) encoding->Wait();
+  KIRJURI_RETURN_IF_ERROR(stored);
+  if (!encoding) impl_->pool->ParallelFor(events.size(), 16, encode);  // keys_ready always runs on OK
   KIRJURI_RETURN_IF_ERROR(impl_->CommitLocked(pending, states, nullptr));
 
   out->reserve(events.size());
