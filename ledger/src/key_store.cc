@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -256,6 +257,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions() {
   o.bottommost_compression = rocksdb::kNoCompression;
   o.compression_per_level.clear();
   o.enable_blob_files = false;
+  // Writers put each batch's keys in key order (PutSorted), and one insert hint (the empty
+  // prefix) lets the memtable start each insert from where the previous one ended: random keys
+  // (subject ids, blinds) then cost a short walk instead of a search from the top. Inserts only.
+  o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
   return o;
 }
 
