@@ -689,27 +689,44 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
   out->resize(requests.size());
   std::vector<DataKey>& keys = *out;
   std::map<std::string, size_t> created;  // record key -> index in `keys` of a new key
-  std::vector<size_t> copies;              // requests that repeat a new key's (subject, category)
+  std::map<std::string, size_t> first;    // record key -> its first request
+  std::vector<size_t> copies;             // requests that repeat an earlier (subject, category)
+  std::vector<size_t> lookups;            // first requests of subjects that may have keys
   for (size_t i = 0; i < requests.size(); ++i) {
     const KeyRequest& r = requests[i];
-    std::string record_key = DataKeyRecordKey(r.subject, r.category);
-    if (created.count(record_key)) {
+    auto [it, inserted] = first.emplace(DataKeyRecordKey(r.subject, r.category), i);
+    if (!inserted) {
       copies.push_back(i);
-      continue;
+    } else if (r.new_subject) {
+      created.emplace(it->first, i);
+    } else {
+      lookups.push_back(i);
     }
-    rocksdb::PinnableSlice value;
-    rocksdb::Status rs =
-        r.new_subject ? rocksdb::Status::NotFound()
-                      : impl_->db->Get(rocksdb::ReadOptions(), impl_->datakeys, record_key, &value);
-    if (rs.ok()) {
+  }
+  // One batched look-up for all the keys that may exist.
+  std::vector<std::string> lookup_keys;
+  lookup_keys.reserve(lookups.size());
+  for (size_t i : lookups) {
+    lookup_keys.push_back(DataKeyRecordKey(requests[i].subject, requests[i].category));
+  }
+  std::vector<rocksdb::Slice> slices(lookup_keys.begin(), lookup_keys.end());
+  std::vector<rocksdb::PinnableSlice> values(lookups.size());
+  std::vector<rocksdb::Status> statuses(lookups.size());
+  if (!lookups.empty()) {
+    impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->datakeys, lookups.size(), slices.data(),
+                        values.data(), statuses.data());
+  }
+  for (size_t j = 0; j < lookups.size(); ++j) {
+    const size_t i = lookups[j];
+    const KeyRequest& r = requests[i];
+    if (statuses[j].ok()) {
       KIRJURI_RETURN_IF_ERROR(
-          OpenDataKeyValue(value.ToStringView(), r.subject, r.category, master, &keys[i]));
-      // An existing key is never new; later requests for it read it again (cheap, and rare:
-      // the ledger asks once per subject and category).
-      continue;
+          OpenDataKeyValue(values[j].ToStringView(), r.subject, r.category, master, &keys[i]));
+    } else if (statuses[j].IsNotFound()) {
+      created.emplace(std::move(lookup_keys[j]), i);
+    } else {
+      return FromRocks(statuses[j], "reading the key store");
     }
-    if (!rs.IsNotFound()) return FromRocks(rs, "reading the key store");
-    created.emplace(std::move(record_key), i);
   }
   // The new keys' ids, keys and wrapping nonces, from one call to the system's generator rather
   // than three per key.
@@ -729,9 +746,9 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
     std::memcpy(keys[i].key.data(), r + kKeyIdBytes, kKeyBytes);
   }
   for (size_t i : copies) {
-    const size_t first = created.at(DataKeyRecordKey(requests[i].subject, requests[i].category));
-    keys[i].id = keys[first].id;
-    keys[i].key = keys[first].key;
+    const size_t f = first.at(DataKeyRecordKey(requests[i].subject, requests[i].category));
+    keys[i].id = keys[f].id;
+    keys[i].key = keys[f].key;
   }
   if (keys_ready) keys_ready(keys);
 
