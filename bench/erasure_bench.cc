@@ -14,9 +14,14 @@
 // Goals (issue): erasure flat — the largest subject's erasure within 2x the smallest's;
 // sealing adds under 15% to append time, (t_sealed - t_unsealed) / t_sealed.
 //
+// The sealing goal is measured on a register-like mix: each person is recorded once (a profile
+// event: two new data keys, three blind-index entries) and then has 9 more events (usage), 10 in
+// all. That is the workload the goal is stated for, not the cheapest one. The worst case, every
+// event a new person (a key store write for every event), is `--seal-per-subject 1`.
+//
 // Usage: erasure_bench [--sizes A,B,C] [--repeats N] [--background N] [--between N]
-//                      [--seal-events N] [--seal-pairs N] [--payload BYTES] [--dir PATH]
-//                      [--keep] [--quick] [--json-only]
+//                      [--seal-events N] [--seal-pairs N] [--seal-per-subject N]
+//                      [--payload BYTES] [--dir PATH] [--keep] [--quick] [--json-only]
 // Prints a table, then exactly one JSON line (the last line of stdout). Progress goes to stderr
 // when stderr is a terminal.
 #include <rocksdb/db.h>
@@ -481,14 +486,17 @@ struct Args {
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: erasure_bench [--sizes A,B,C] [--repeats N] [--background N] [--between N]\n"
-               "                     [--seal-events N] [--seal-pairs N] [--payload BYTES]\n"
+               "                     [--seal-events N] [--seal-pairs N] [--seal-per-subject N]\n"
+               "                     [--payload BYTES]\n"
                "                     [--dir PATH] [--keep] [--quick] [--no-diag] [--json-only]\n"
                "  --sizes A,B,C      events of the erased subjects, smallest first (10,10000,100000)\n"
                "  --repeats N        subjects erased per size; the median is reported (3)\n"
                "  --background N     other subjects in the erasure ledger, 5 events each (2000)\n"
                "  --between N        events appended before each erasure, as in live use; 0: none (1000)\n"
-               "  --seal-events N    events per sealing run, 10 per new subject (200000)\n"
+               "  --seal-events N    events per sealing run (200000)\n"
                "  --seal-pairs N     sealed/unsealed run pairs, alternated (2)\n"
+               "  --seal-per-subject N  events per new subject in the sealing runs; 1 is the\n"
+               "                     worst case, every event a new person (10)\n"
                "  --payload BYTES    personal data per event: data JSON + ip (400)\n"
                "  --dir PATH         work directory (default: a fresh one under /tmp)\n"
                "  --keep             do not remove what the benchmark wrote\n"
@@ -540,6 +548,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (f == "--between") between = number(value(), true);
     else if (f == "--seal-events") seal_events = number(value());
     else if (f == "--seal-pairs") seal_pairs = number(value());
+    else if (f == "--seal-per-subject") a.seal_per_subject = number(value());
     else if (f == "--payload") a.payload = number(value());
     else if (f == "--dir") a.dir = value();
     else if (f == "--quick") a.quick = true;

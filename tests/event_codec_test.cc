@@ -1,9 +1,12 @@
-// The event codec's shortcut: the signed message taken straight from a stored leaf must be
-// byte-identical to "kirjuri/event/v1\n" || capnp::canonicalize(event), for every kind of event.
+// The event codec's shortcuts: the signed message taken straight from a stored leaf must be
+// byte-identical to "kirjuri/event/v1\n" || capnp::canonicalize(event), and the leaf assembled
+// from canonical(event) identical to capnp::canonicalize(SignedEvent), for every kind of event.
 #include <capnp/message.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "event_codec.h"
 #include "kirjuri/ledger.h"
@@ -43,6 +46,7 @@ TEST_CASE("the signed message read from a stored leaf equals the re-encoded one"
   REQUIRE(ledger->Erase({out[0].subject, "R-2", "dpo-01", 0}, &seq).ok());
 
   int checked = 0;
+  std::set<std::string> nonces;
   REQUIRE(ledger->ReadEvents(0, ledger->size(), [&](const EventView& e) {
     DecodedLeaf leaf;
     REQUIRE(leaf.Decode(e.leaf).ok());
@@ -55,6 +59,18 @@ TEST_CASE("the signed message read from a stored leaf equals the re-encoded one"
     CHECK(shortcut == expected);
     CHECK(leaf.SignedMessage() == expected);
     CHECK(CheckEventSignature(leaf, ledger->public_key()));
+    // The leaf is assembled from canonical(event) without a second canonicalisation: it must be
+    // exactly what capnp::canonicalize makes of the whole SignedEvent.
+    auto whole_words = capnp::canonicalize(e.signed_event);
+    auto whole = whole_words.asBytes();
+    CHECK(std::string(reinterpret_cast<const char*>(whole.begin()), whole.size()) ==
+          std::string(reinterpret_cast<const char*>(e.leaf.data()), e.leaf.size()));
+    // Sealing nonces are drawn many at once; each group must still get its own.
+    for (auto group : e.signed_event.getEvent().getSealed()) {
+      auto n = group.getNonce();
+      CHECK(n.size() == 24);
+      CHECK(nonces.insert(std::string(reinterpret_cast<const char*>(n.begin()), n.size())).second);
+    }
     ++checked;
     return Status::Ok();
   }).ok());

@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <memory>
 
 #include "store_format.h"
 
@@ -33,10 +34,23 @@ namespace {
 
 constexpr std::string_view kSealedAdPrefix = "kirjuri/sealed/v1\n";
 
+// A zeroed first segment for a MallocMessageBuilder, reused by each thread: a builder of its own
+// would calloc (and zero) a fresh segment for every event. The builder zeroes what it used when
+// it is destroyed, as MallocMessageBuilder(ArrayPtr) requires — which also wipes the plaintext
+// that sealing puts in one. Each use (`Slot`) has its own, because they nest.
+enum class Slot { kEvent, kPlain, kAd, kCount };
+kj::ArrayPtr<capnp::word> Scratch(Slot slot) {
+  constexpr size_t kWords[] = {2048, 512, 256};  // an event is ~130 words; more spills over
+  const size_t i = static_cast<size_t>(slot);
+  thread_local std::unique_ptr<capnp::word[]> buffers[static_cast<size_t>(Slot::kCount)];
+  if (!buffers[i]) buffers[i].reset(new capnp::word[kWords[i]]());  // value-initialised: zero
+  return kj::arrayPtr(buffers[i].get(), kWords[i]);
+}
+
 // "kirjuri/sealed/v1\n" || canonical(SealContext) — see schemas/event.capnp.
 std::string SealAd(schema::Envelope::Reader env, std::string_view group_category,
                    std::span<const uint8_t> key_id, capnp::List<capnp::Text>::Reader names) {
-  capnp::MallocMessageBuilder message(128);
+  capnp::MallocMessageBuilder message(Scratch(Slot::kAd));
   auto ctx = message.initRoot<schema::SealContext>();
   ctx.setSeq(env.getSeq());
   ctx.setSubject(env.getSubject());
@@ -56,16 +70,22 @@ std::string SealAd(schema::Envelope::Reader env, std::string_view group_category
 using NamedValue = std::pair<const std::string*, const std::string*>;
 
 // Seals `fields` (name, JSON value) of one category together into `group`.
+// `given_nonce`: kSealNonceBytes fresh random bytes, or null to draw them here.
 void SealGroup(schema::Envelope::Reader env, const std::string& category,
                const std::vector<NamedValue>& fields, const DataKey& key,
-               schema::SealedGroup::Builder group) {
+               const uint8_t* given_nonce, schema::SealedGroup::Builder group) {
+  static_assert(kSealNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   group.setCategory(category);
   group.setKeyId(kj::arrayPtr(key.id.data(), key.id.size()));
   std::array<uint8_t, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce;
-  randombytes_buf(nonce.data(), nonce.size());
+  if (given_nonce) {
+    std::memcpy(nonce.data(), given_nonce, nonce.size());
+  } else {
+    randombytes_buf(nonce.data(), nonce.size());
+  }
   group.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
   auto names = group.initNames(static_cast<unsigned>(fields.size()));
-  capnp::MallocMessageBuilder plain_message(256);
+  capnp::MallocMessageBuilder plain_message(Scratch(Slot::kPlain));
   auto values = plain_message.initRoot<schema::FieldValues>().initValues(
       static_cast<unsigned>(fields.size()));
   for (unsigned i = 0; i < fields.size(); ++i) {
@@ -87,10 +107,50 @@ void SealGroup(schema::Envelope::Reader env, const std::string& category,
 
 }  // namespace
 
+static_assert(std::endian::native == std::endian::little,
+              "LeafFromCanonicalEvent writes Cap'n Proto's little-endian words directly");
+
+// canonical(SignedEvent { event, signature }) assembled from canonical(event), without building
+// and canonicalising a second message. Canonical form lays a struct's pointed-to objects out in
+// pointer order, each right after the last, so the leaf is:
+//   [0]     root pointer: struct at offset 0, no data words, 2 pointers
+//   [1]     pointer to the event: the event's own root pointer, its offset 0 -> 1 (skips [2])
+//   [2]     byte-list pointer to the signature: 64 elements, in the last 8 words
+//   [3..)   the event's words after its root pointer, unchanged (offsets inside are relative)
+//   [n-8..) the signature
+// (DecodedLeaf::SignedMessageFromLayout reads the same layout back.) False if the event's root
+// pointer is not the plain struct pointer at offset 0 that canonical form gives a non-empty struct.
+bool LeafFromCanonicalEvent(kj::ArrayPtr<const capnp::word> event, const Ed25519Signature& sig,
+                            std::string* leaf) {
+  constexpr size_t kWord = sizeof(capnp::word);
+  if (event.size() < 2) return false;
+  uint64_t root;
+  std::memcpy(&root, event.begin(), kWord);
+  if ((root & 3) != 0 || ((root >> 2) & 0x3fffffff) != 0 || (root >> 32) == 0) return false;
+  const size_t body = event.size() - 1;  // the event's words after its root pointer
+  const size_t n = 3 + body + 8;
+  const uint64_t words[3] = {
+      uint64_t{2} << 48,
+      root | (uint64_t{1} << 2),
+      uint64_t{1} | (uint64_t{n - 8 - 3} << 2) | (uint64_t{2} << 32) | (uint64_t{64} << 35),
+  };
+  leaf->resize(n * kWord);
+  char* p = leaf->data();
+  std::memcpy(p, words, sizeof words);
+  std::memcpy(p + 3 * kWord, event.begin() + 1, body * kWord);
+  std::memcpy(p + (3 + body) * kWord, sig.data(), sig.size());
+  return true;
+}
+
 void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, EncodedEvent* out) {
   kj::Array<capnp::word> canonical_event = capnp::canonicalize(event);
   std::string to_sign = SignedMessage(canonical_event);
   Ed25519Signature sig = signer.Sign(AsSpan(to_sign));
+  static_assert(sizeof(Ed25519Signature) == 64);
+  if (LeafFromCanonicalEvent(canonical_event, sig, &out->leaf)) {
+    out->leaf_hash = merkle::LeafHash(AsSpan(out->leaf));
+    return;
+  }
 
   capnp::MallocMessageBuilder signed_message;
   auto signed_event = signed_message.initRoot<schema::SignedEvent>();
@@ -105,7 +165,7 @@ void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, Encode
 void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const SubjectId& subject,
                  int64_t recorded_at_micros, const SealingKeys& keys, const SigningKey& signer,
                  EncodedEvent* out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(Scratch(Slot::kEvent));
   auto event = message.initRoot<schema::Event>();
   auto env = event.initEnvelope();
   env.setSeq(seq);
@@ -131,10 +191,11 @@ void EncodeEvent(const NewEvent& e, schema::EventType type, uint64_t seq, const 
     auto sealed = event.initSealed(groups);
     unsigned g = 0;
     if (keys.category && !own.empty()) {
-      SealGroup(env.asReader(), e.category, own, *keys.category, sealed[g++]);
+      SealGroup(env.asReader(), e.category, own, *keys.category, keys.nonces, sealed[g++]);
     }
     if (keys.network && !network.empty()) {
-      SealGroup(env.asReader(), kNetwork, network, *keys.network, sealed[g]);
+      SealGroup(env.asReader(), kNetwork, network, *keys.network,
+                keys.nonces ? keys.nonces + kSealNonceBytes : nullptr, sealed[g]);
     }
   } else {
     // Without keys (OpenOptions::seal == false, for benchmarks) fields are stored as plain JSON.

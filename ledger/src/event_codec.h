@@ -27,11 +27,16 @@ struct EncodedEvent {
   merkle::Hash leaf_hash{};
 };
 
+inline constexpr size_t kSealNonceBytes = 24;  // XChaCha20-Poly1305's
+
 // The data keys an event's fields are sealed under: the envelope category's, and "network"'s
 // for "ip". Null when the event has no field of that kind.
 struct SealingKeys {
   const DataKey* category = nullptr;
   const DataKey* network = nullptr;
+  // 2 * kSealNonceBytes fresh random bytes, the category group's nonce then the network group's,
+  // used for this event only (the caller draws many at once). Null: drawn here.
+  const uint8_t* nonces = nullptr;
 };
 
 // Builds the event for `e` at `seq` with every field sealed, signs it and encodes it.

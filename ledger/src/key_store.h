@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -114,8 +115,16 @@ class KeyStore {
   // storing them — and the blind-index entries `index`, as AddIndexes would — durably, in one
   // synced write, before returning. REQUIRES: none of the subjects is erased (the ledger checks
   // that; the key store does not know).
+  //
+  // `keys_ready`, if given, is called once *out holds every key but before the new ones are
+  // written, so that the caller can start sealing with them while the synced write runs (it must
+  // not call the key store: the key store's writer lock is held). *out's
+  // elements stay where they are until GetOrCreate returns. The new keys are durable only once
+  // GetOrCreate has returned OK: nothing durable may refer to them before that, and nothing at
+  // all if it fails.
   Status GetOrCreate(std::span<const KeyRequest> requests, std::vector<DataKey>* out,
-                     std::span<const IndexEntry> index = {});
+                     std::span<const IndexEntry> index = {},
+                     const std::function<void(const std::vector<DataKey>&)>& keys_ready = {});
   // The key for (subject, category) if it exists: NotFound once shredded (or never created).
   Status Get(const SubjectId& subject, std::string_view category, DataKey* out) const;
   // The categories that have a key for `subject`, with their key ids.
@@ -145,8 +154,9 @@ class KeyStore {
  private:
   struct Impl;
   explicit KeyStore(std::unique_ptr<Impl> impl);
-  // Adds the puts for `entries` not yet indexed to `batch`. REQUIRES: write_mu held.
-  Status IndexBatchLocked(std::span<const IndexEntry> entries, rocksdb::WriteBatch* batch);
+  struct Put;  // one record for a write batch (key_store.cc)
+  // Adds the records for `entries` not yet indexed to *puts. REQUIRES: write_mu held.
+  Status IndexPutsLocked(std::span<const IndexEntry> entries, std::vector<Put>* puts);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -29,6 +29,44 @@ std::future<void> WorkerPool::Submit(std::function<void()> task) {
   return done;
 }
 
+// Chunks are claimed one at a time from a shared counter, so a runner that falls behind (the
+// machine has fewer cores than runners, or one core is busy) does not hold up the rest.
+struct WorkerPool::Running::State {
+  size_t n, grain, chunks;
+  std::function<void(size_t, size_t)> fn;
+  std::atomic<size_t> next{0};
+  void Work() {
+    for (size_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+      fn(c * grain, std::min(n, (c + 1) * grain));
+    }
+  }
+};
+
+WorkerPool::Running::Running(std::shared_ptr<State> state, std::vector<std::future<void>> workers)
+    : state_(std::move(state)), workers_(std::move(workers)) {}
+
+void WorkerPool::Running::Wait() {
+  if (!state_) return;
+  state_->Work();
+  for (auto& f : workers_) f.get();
+  workers_.clear();
+  state_.reset();
+}
+
+std::unique_ptr<WorkerPool::Running> WorkerPool::StartParallelFor(
+    size_t n, size_t grain, std::function<void(size_t, size_t)> fn) {
+  auto state = std::make_shared<Running::State>();
+  state->n = n;
+  state->grain = std::max<size_t>(1, grain);
+  state->chunks = (n + state->grain - 1) / state->grain;
+  state->fn = std::move(fn);
+  std::vector<std::future<void>> workers;
+  for (size_t i = 0; i < std::min<size_t>(threads_.size(), state->chunks); ++i) {
+    workers.push_back(Submit([state] { state->Work(); }));
+  }
+  return std::unique_ptr<Running>(new Running(std::move(state), std::move(workers)));
+}
+
 void WorkerPool::ParallelFor(size_t n, size_t grain,
                              const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
@@ -38,14 +76,12 @@ void WorkerPool::ParallelFor(size_t n, size_t grain,
     fn(0, n);
     return;
   }
-  // Chunks are claimed one at a time from a shared counter, so a runner that falls behind (the
-  // machine has fewer cores than runners, or one core is busy) does not hold up the rest.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
-      fn(c * grain, std::min(n, (c + 1) * grain));
-    }
-  };
+  Running::State state;
+  state.n = n;
+  state.grain = grain;
+  state.chunks = chunks;
+  state.fn = fn;
+  auto work = [&state] { state.Work(); };
   std::vector<std::future<void>> pending;
   for (size_t i = 0; i < std::min(threads_.size(), chunks - 1); ++i) pending.push_back(Submit(work));
   work();
