@@ -134,7 +134,7 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
 
   // Step 4: the signed event that records it, with the pending record's removal.
   const uint64_t seq = size.load();
-  const int64_t now = NowMicros();
+  const int64_t now = RecordTimeLocked();
   capnp::MallocMessageBuilder message;
   auto event = message.initRoot<schema::Event>();
   auto env = event.initEnvelope();

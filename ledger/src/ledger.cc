@@ -185,6 +185,15 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     if (impl->ReadSize(&n).ok()) impl->size = n;
     spdlog::warn("ledger opened without its check: {}", impl->health.ToString());
   } else {
+    if (uint64_t n = impl->size.load(); n > 0) {
+      rocksdb::PinnableSlice last;
+      KIRJURI_RETURN_IF_ERROR(FromRocks(
+          impl->db->Get(rocksdb::ReadOptions(), impl->events, store::SeqKey(n - 1), &last),
+          "reading the log"));
+      DecodedLeaf leaf;
+      KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(last)).Prefixed("seq " + std::to_string(n - 1)));
+      impl->last_recorded_micros = leaf.get().getEvent().getEnvelope().getRecordedAtMicros();
+    }
     std::string built;
     if (impl->db->Get(rocksdb::ReadOptions(), impl->meta,
                       std::string(store::kMetaSubjectInfoBuilt), &built).IsNotFound()) {
@@ -234,7 +243,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, appends are refused"));
   const auto started = std::chrono::steady_clock::now();
   const uint64_t base = impl_->size.load();
-  const int64_t now = NowMicros();
+  const int64_t now = impl_->RecordTimeLocked();
 
   // Subjects: new ones get random ids; existing ones must be in the same register and not
   // erased (nor being erased), so that a shredded key can never come back.

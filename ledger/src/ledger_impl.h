@@ -23,6 +23,7 @@
 #include "kirjuri/note.h"
 #include "policy.h"
 #include "kirjuri/rocks_util.h"
+#include "kirjuri/time.h"
 #include "store_format.h"
 #include "worker_pool.h"
 
@@ -85,6 +86,14 @@ struct Ledger::Impl {
   Status health;                 // guarded by append_mu; appends refused unless OK
   std::atomic<uint64_t> size{0};
   std::atomic<DerivedStore*> derived{nullptr};  // AttachDerivedStore
+  // The latest event's recordedAt (guarded by append_mu): events are stamped with
+  // RecordTimeLocked(), so recordedAt never decreases along the log even if the clock steps back.
+  int64_t last_recorded_micros = 0;
+
+  int64_t RecordTimeLocked() {
+    last_recorded_micros = std::max(last_recorded_micros, NowMicros());
+    return last_recorded_micros;
+  }
 
   ~Impl() {
     keys.reset();
