@@ -440,6 +440,15 @@ struct KeyStore::Impl {
   std::mutex write_mu;
   MasterKey master;  // guarded by db_mu (written only under an exclusive lock)
 
+  // Unwrapped data keys recently read (subject || category -> key), so that reading a person's
+  // events does not unwrap the same key once per event. Only in memory, wiped on eviction (by
+  // DataKey's destructor). Filled under db_mu held shared together with the read it caches, and
+  // purged of a subject under db_mu held exclusively by Shred, so a shredded key never outlives
+  // its record here. Bounded: cleared whole when full.
+  static constexpr size_t kKeyCacheEntries = 8192;
+  mutable std::mutex cache_mu;
+  mutable std::unordered_map<std::string, DataKey> key_cache;  // guarded by cache_mu
+
   ~Impl() { static_cast<void>(CloseDb()); }
 
   Status CloseDb() {
@@ -772,6 +781,14 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
 Status KeyStore::Get(const SubjectId& subject, std::string_view category, DataKey* out) const {
   KIRJURI_RETURN_IF_ERROR(CheckCategory(category));
   std::shared_lock db_lock(impl_->db_mu);
+  {
+    std::lock_guard cache_lock(impl_->cache_mu);
+    auto hit = impl_->key_cache.find(DataKeyRecordKey(subject, category));
+    if (hit != impl_->key_cache.end()) {
+      *out = hit->second;
+      return Status::Ok();
+    }
+  }
   rocksdb::PinnableSlice value;
   rocksdb::Status rs = impl_->db->Get(rocksdb::ReadOptions(), impl_->datakeys,
                                       DataKeyRecordKey(subject, category), &value);
@@ -780,7 +797,12 @@ Status KeyStore::Get(const SubjectId& subject, std::string_view category, DataKe
                             std::string(category) + "'");
   }
   KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store"));
-  return OpenDataKeyValue(value.ToStringView(), subject, category, impl_->master.bytes(), out);
+  KIRJURI_RETURN_IF_ERROR(
+      OpenDataKeyValue(value.ToStringView(), subject, category, impl_->master.bytes(), out));
+  std::lock_guard cache_lock(impl_->cache_mu);
+  if (impl_->key_cache.size() >= Impl::kKeyCacheEntries) impl_->key_cache.clear();
+  impl_->key_cache[DataKeyRecordKey(subject, category)] = *out;
+  return Status::Ok();
 }
 
 Status KeyStore::List(const SubjectId& subject,
@@ -886,6 +908,10 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
   const std::set<std::string> unique(categories.begin(), categories.end());
   std::unique_lock db_lock(impl_->db_mu);
   Impl& s = *impl_;
+  {
+    std::lock_guard cache_lock(s.cache_mu);
+    for (const std::string& category : unique) s.key_cache.erase(DataKeyRecordKey(subject, category));
+  }
   ShredResult result;
   NeedleSet needles;
   rocksdb::WriteBatch batch;

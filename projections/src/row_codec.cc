@@ -145,6 +145,11 @@ Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out) {
     // Erased placeholders hold nothing personal and need no key (theirs is gone).
     CategoryView placeholder;
     const bool all_erased = c.erased() && c.usage.empty();
+    if (!all_erased && !c.sealed.empty()) {  // unchanged since read: the same bytes
+      b.setSealed(capnp::Data::Reader(reinterpret_cast<const uint8_t*>(c.sealed.data()),
+                                      c.sealed.size()));
+      continue;
+    }
     std::string sealed;
     Status s = Status::Ok();
     if (!all_erased) {
@@ -222,12 +227,14 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
     // (erased subjects take no other event), so the category is left out rather than failing.
     if (st.IsNotFound()) continue;
     KIRJURI_RETURN_IF_ERROR(st);
+    CategoryView& category = v.categories[s.category];
     KIRJURI_RETURN_IF_ERROR(ReadMessage(plain, "a sealed view category",
                                         [&](capnp::MessageReader& reader) {
                                           GetCategoryState(reader.getRoot<schema::CategoryState>(),
-                                                           &v.categories[s.category]);
+                                                           &category);
                                           return Status::Ok();
                                         }));
+    category.sealed = s.bytes;
   }
   *out = std::move(v);
   return Status::Ok();

@@ -111,15 +111,18 @@ void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fiel
   for (const FieldValue& f : fields) {
     // "ip" rides on any event; the other fields only on the types whose data they are.
     if (!own_fields && f.category == env.getCategory().cStr()) continue;
-    categories[f.category].fields[f.name] =
-        FieldState{f.json, event.seq, at, env.getSource(), env.getPurpose()};
+    CategoryView& c = categories[f.category];
+    c.sealed.clear();
+    c.fields[f.name] = FieldState{f.json, event.seq, at, env.getSource(), env.getPurpose()};
   }
   if (env.getCategory() == "usage" && type == T::RECORDED) {
     last_activity_micros = std::max(last_activity_micros, at);
     for (const FieldValue& f : fields) {
       std::string kind;
       if (f.name == "kind" && f.json && DecodeJsonString(*f.json, &kind)) {
-        ++categories["usage"].usage[kind];
+        CategoryView& usage = categories["usage"];
+        usage.sealed.clear();
+        ++usage.usage[kind];
       }
     }
   }
@@ -131,6 +134,7 @@ void SubjectView::Shred(schema::Erasure::Reader erasure) {
     if (c == categories.end()) continue;
     for (auto& [name, f] : c->second.fields) f.json.reset();
     c->second.usage.clear();
+    c->second.sealed.clear();
   }
 }
 

@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
+#include <cstring>
 
 #include "kirjuri/rocks_util.h"
 #include "kirjuri/time.h"
@@ -30,8 +32,20 @@ constexpr char kViewsDir[] = "views";
 constexpr char kFormat[] = "kirjuri-views-v1";
 constexpr char kRowsCf[] = "rows";
 constexpr char kAudienceCf[] = "audience";
-// Subjects folded in memory before their rows are written (a batch, with the size applied).
-constexpr size_t kFlushSubjects = 20000;
+struct SubjectIdHash {
+  size_t operator()(const SubjectId& id) const {
+    size_t h;  // ids are random: any 8 of their bytes are a good hash
+    std::memcpy(&h, id.data(), sizeof h);
+    return h;
+  }
+};
+
+// The pass (of `passes`) that folds `id`.
+uint64_t Share(const SubjectId& id, uint64_t passes) {
+  uint64_t v;
+  std::memcpy(&v, id.data() + 8, sizeof v);
+  return v % passes;
+}
 
 std::string SubjectBytes(const SubjectId& id) {
   return std::string(reinterpret_cast<const char*>(id.data()), id.size());
@@ -109,6 +123,7 @@ struct Views::Impl : DerivedStore {
   rocksdb::ColumnFamilyHandle* rows = nullptr;
   rocksdb::ColumnFamilyHandle* audience = nullptr;
   std::vector<std::string> registers;
+  ViewsOptions options;
   std::mutex write_mu;  // CatchUp and Rebuild
 
   ~Impl() override {
@@ -214,56 +229,73 @@ struct Views::Impl : DerivedStore {
 
   // Folds events [from, to) into the rows of `registers_to_write` (loading each subject's row
   // as it stands, or starting it), and, if `with_audience`, keeps the marketing audience too.
+  // A long fold runs in passes, each over the whole range but for one share of the people (their
+  // random ids hashed into `passes` shares), holding its people in memory and writing each row
+  // once at its end; so memory stays bounded and no row is read and sealed again mid-fold.
   // REQUIRES: write_mu held; every written view has applied exactly `from`; with_audience only
   // together with every register (the audience follows the rows' state).
   Status Fold(uint64_t from, uint64_t to, const std::set<std::string>& registers_to_write,
               bool with_audience, const ProgressFn& progress) {
-    std::map<SubjectId, SubjectView> cache;
-    auto flush = [&](uint64_t applied) -> Status {
+    std::vector<std::string> applied_keys;
+    for (const std::string& r : registers_to_write) applied_keys.push_back(AppliedKey(r));
+    if (with_audience) applied_keys.push_back(AppliedKey(kMarketingAudienceView));
+    const uint64_t n = to - from;
+    const uint64_t per_pass = std::max<uint64_t>(1, options.events_per_pass);
+    const uint64_t passes = n <= per_pass ? 1 : (n + per_pass - 1) / per_pass;
+    if (passes > 1) {
+      // Between passes the views are neither at `from` nor at `to`: without an applied size,
+      // an interrupted fold is redone from scratch on the next open.
+      rocksdb::WriteBatch batch;
+      for (const std::string& k : applied_keys) {
+        KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(meta, k), "views"));
+      }
+      KIRJURI_RETURN_IF_ERROR(
+          FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+    }
+    std::vector<FieldValue> fields;
+    for (uint64_t pass = 0; pass < passes; ++pass) {
+      std::unordered_map<SubjectId, SubjectView, SubjectIdHash> people;
+      KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
+        if (progress && (e.seq & 4095) == 0) progress(pass * n + e.seq - from, passes * n);
+        auto env = e.signed_event.getEvent().getEnvelope();
+        const std::string register_name = env.getRegister();
+        if (!registers_to_write.count(register_name)) return Status::Ok();
+        const SubjectId id = SubjectOf(e);
+        if (passes > 1 && Share(id, passes) != pass) return Status::Ok();
+        auto it = people.find(id);
+        if (it == people.end()) {
+          SubjectView view;
+          Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
+          if (!s.ok() && !s.IsNotFound()) return s;
+          it = people.emplace(id, std::move(view)).first;
+        }
+        KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
+        it->second.Apply(e, fields);
+        return Status::Ok();
+      }));
+      // Rows, audience entries and (after the last pass) the applied size: one write.
       rocksdb::WriteBatch batch;
       std::string bytes;
-      for (const auto& [id, view] : cache) {
+      for (const auto& [id, view] : people) {
         KIRJURI_RETURN_IF_ERROR(EncodeRow(*ledger, view, &bytes));
         KIRJURI_RETURN_IF_ERROR(
             FromRocks(batch.Put(rows, RowKey(view.register_name, id), bytes), "views"));
         if (!with_audience) continue;
-        if (view.InMarketingAudience()) {
-          KIRJURI_RETURN_IF_ERROR(
-              FromRocks(batch.Put(audience, SubjectBytes(id), view.register_name), "views"));
-        } else {
-          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(audience, SubjectBytes(id)), "views"));
+        KIRJURI_RETURN_IF_ERROR(FromRocks(
+            view.InMarketingAudience()
+                ? batch.Put(audience, SubjectBytes(id), view.register_name)
+                : batch.Delete(audience, SubjectBytes(id)),
+            "views"));
+      }
+      if (pass + 1 == passes) {
+        for (const std::string& k : applied_keys) {
+          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(meta, k, BigEndian(to)), "views"));
         }
       }
-      for (const std::string& r : registers_to_write) {
-        KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(meta, AppliedKey(r), BigEndian(applied)), "views"));
-      }
-      if (with_audience) {
-        KIRJURI_RETURN_IF_ERROR(FromRocks(
-            batch.Put(meta, AppliedKey(kMarketingAudienceView), BigEndian(applied)), "views"));
-      }
-      cache.clear();
-      return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
-    };
-    std::vector<FieldValue> fields;
-    KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
-      if (progress && (e.seq & 1023) == 0) progress(e.seq - from, to - from);
-      std::string register_name = e.signed_event.getEvent().getEnvelope().getRegister();
-      if (!registers_to_write.count(register_name)) return Status::Ok();
-      const SubjectId id = SubjectOf(e);
-      auto it = cache.find(id);
-      if (it == cache.end()) {
-        SubjectView view;
-        Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
-        if (!s.ok() && !s.IsNotFound()) return s;
-        it = cache.emplace(id, std::move(view)).first;
-      }
-      KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
-      it->second.Apply(e, fields);
-      if (cache.size() >= kFlushSubjects) return flush(e.seq + 1);
-      return Status::Ok();
-    }));
-    KIRJURI_RETURN_IF_ERROR(flush(to));
-    if (progress) progress(to - from, to - from);
+      KIRJURI_RETURN_IF_ERROR(
+          FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+    }
+    if (progress) progress(passes * n, passes * n);
     return Status::Ok();
   }
 
@@ -362,8 +394,9 @@ Views::Views(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
 Views::~Views() { impl_->ledger->AttachDerivedStore(nullptr); }
 
 Status Views::Open(Ledger* ledger, const fs::path& data_dir, ProgressFn progress,
-                   std::unique_ptr<Views>* out) {
+                   std::unique_ptr<Views>* out, const ViewsOptions& options) {
   auto impl = std::make_unique<Impl>();
+  impl->options = options;
   impl->ledger = ledger;
   impl->dir = data_dir / kViewsDir;
   impl->registers = ledger->RegisterNames();

@@ -54,9 +54,13 @@ struct ConsentState {
 struct CategoryView {
   std::map<std::string, FieldState> fields;  // field name -> current value
   std::map<std::string, uint64_t> usage;     // usage category: events per kind
+  // The category's sealed bytes as stored in a view row, kept while nothing changed since the
+  // row was read, so that writing the row back need not seal it again (sealing is deterministic:
+  // the bytes would be the same). Every change clears it. Not part of the value.
+  std::string sealed;
   // True if the category holds something and all of it is erased.
   bool erased() const;
-  bool operator==(const CategoryView&) const = default;
+  bool operator==(const CategoryView& o) const { return fields == o.fields && usage == o.usage; }
 };
 
 struct RetainedView {

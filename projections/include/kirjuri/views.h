@@ -49,13 +49,21 @@ struct ViewFilter {
 // number past the end of the log; NotFound for a time before the first event.
 Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size);
 
+struct ViewsOptions {
+  // Events per pass of a long fold: a fold of more events runs in passes, each over the whole
+  // range for one share of the people, so that memory stays bounded and every row is written
+  // once. (Tests make it small to exercise that path.)
+  uint64_t events_per_pass = 100000;
+};
+
 class Views {
  public:
   // Opens (creating if missing) the views of the ledger in `data_dir` and catches them up with
   // the log: views written by another version, or left half-rebuilt, are rebuilt. `ledger`
-  // must outlive the Views.
+  // must outlive the Views; erasures through it reach the views (Ledger::AttachDerivedStore)
+  // while they are open.
   static Status Open(Ledger* ledger, const std::filesystem::path& data_dir, ProgressFn progress,
-                     std::unique_ptr<Views>* out);
+                     std::unique_ptr<Views>* out, const ViewsOptions& options = {});
   ~Views();
   Views(const Views&) = delete;
   Views& operator=(const Views&) = delete;
