@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "document_commands.h"
 #include "subject_commands.h"
 #include "view_commands.h"
 #include "kirjuri/json.h"
@@ -356,6 +357,7 @@ int main(int argc, char** argv) {
 
   AddSubjectCommands(app, g, rc);
   AddViewCommands(app, g, rc);
+  AddDocumentCommands(app, g, rc);
 
   app.parse_complete_callback([&] {
     if (g.master_key.empty()) {

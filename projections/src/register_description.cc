@@ -85,11 +85,11 @@ std::string FieldTitles(schema::Category::Reader c, Lang lang) {
 // such record", then the law.
 std::string DutyText(schema::RetentionDuty::Reader d, Lang lang) {
   const std::string years = std::to_string(d.getYears());
-  std::string when = d.getFromEndOfYear()
-                         ? T(lang, " vuotta viimeisimmän kirjauksen vuoden lopusta",
-                             " years from the end of the year of the last such record")
-                         : T(lang, " vuotta viimeisimmästä kirjauksesta",
-                             " years from the last such record");
+  std::string when =
+      d.getFromEndOfYear()
+          ? T(lang, " vuotta viimeisimmän kirjauksen vuoden lopusta",
+              " years from the end of the year of the last such record")
+          : T(lang, " vuotta viimeisimmästä kirjauksesta", " years from the last such record");
   return T(lang, "Lakisääteinen säilytysvelvollisuus: ", "Retention required by law: ") + years +
          when + ". " + T(lang, "Peruste: ", "Legal reason: ") + Pick(d.getReason(), lang) + ".";
 }
@@ -117,7 +117,9 @@ class Layout {
   void Register(std::string label, std::string title) {
     blocks_.push_back({Block::Kind::kRegister, std::move(title), {std::move(label)}, {}});
   }
-  void Heading(std::string text) { blocks_.push_back({Block::Kind::kHeading, std::move(text), {}, {}}); }
+  void Heading(std::string text) {
+    blocks_.push_back({Block::Kind::kHeading, std::move(text), {}, {}});
+  }
   // Empty paragraphs are left out (an optional text the policy does not give).
   void Para(std::string text) {
     if (!text.empty()) blocks_.push_back({Block::Kind::kPara, std::move(text), {}, {}});
@@ -240,7 +242,8 @@ std::string Layout::Html(Lang lang) const {
 }
 
 std::string FooterText(schema::Policy::Reader p, Lang lang) {
-  return T(lang, "Laadittu rekisteripolitiikasta \u201d", "Generated from the register policy \u201c") +
+  return T(lang, "Laadittu rekisteripolitiikasta \u201d",
+           "Generated from the register policy \u201c") +
          std::string(p.getName().cStr()) + T(lang, "\u201d, versio ", "\u201d, version ") +
          std::to_string(p.getVersion()) +
          T(lang, ", jonka mukaan Kirjuri tarkastaa jokaisen kirjauksen.",
@@ -251,11 +254,7 @@ std::string Render(const Layout& layout, Lang lang, DocFormat format) {
   if (format == DocFormat::kHtml) return layout.Html(lang);
   std::string text = layout.Text();
   if (format == DocFormat::kText) return text;
-  return JsonWriter()
-             .String("lang", T(lang, "fi", "en"))
-             .String("document", text)
-             .Finish() +
-         "\n";
+  return JsonWriter().String("lang", T(lang, "fi", "en")).String("document", text).Finish() + "\n";
 }
 
 // The controller block shared by both documents: name, business id, address lines.
@@ -287,7 +286,10 @@ std::string JsonArray(const std::vector<std::string>& values) {
 std::string TermsJson(capnp::List<schema::Term>::Reader terms, Lang lang) {
   std::vector<std::string> out;
   for (auto t : terms) {
-    out.push_back(JsonWriter().String("name", t.getName().cStr()).String("title", Pick(t.getTitle(), lang)).Finish());
+    out.push_back(JsonWriter()
+                      .String("name", t.getName().cStr())
+                      .String("title", Pick(t.getTitle(), lang))
+                      .Finish());
   }
   return JsonArray(out);
 }
@@ -389,7 +391,8 @@ std::string DescribeRegisters(schema::Policy::Reader p, Lang lang, DocFormat for
       doc.Para(Pick(r.getSubjects(), lang));
     }
 
-    doc.Heading(T(lang, "Henkilötietojen käsittelyn tarkoitus", "Purposes of processing personal data"));
+    doc.Heading(
+        T(lang, "Henkilötietojen käsittelyn tarkoitus", "Purposes of processing personal data"));
     doc.Para(T(lang, "Henkilötietoja käsitellään seuraavissa tarkoituksissa:",
                "Personal data is processed for these purposes:"));
     doc.List(TermTitles(r.getPurposes(), lang));
@@ -432,7 +435,8 @@ std::string DescribeRegisters(schema::Policy::Reader p, Lang lang, DocFormat for
       }
     }
     if (p.hasSecurity()) {
-      doc.Heading(T(lang, "Rekisterin suojauksen periaatteet", "Principles of protecting the register"));
+      doc.Heading(
+          T(lang, "Rekisterin suojauksen periaatteet", "Principles of protecting the register"));
       doc.Para(Pick(p.getSecurity(), lang));
     }
     if (p.hasRights() || p.hasComplaint()) {

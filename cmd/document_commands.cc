@@ -1,0 +1,140 @@
+#include "document_commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "kirjuri/csv_import.h"
+#include "kirjuri/register_description.h"
+
+namespace kirjuri::cli {
+namespace {
+
+struct DocumentArgs {
+  std::string lang_describe = "fi";  // the original register description is Finnish
+  std::string lang_report = "en";
+  bool html = false;
+  std::string file, register_name, source, actor, purpose, basis = "legitimate_interest";
+};
+
+DocFormat FormatOf(const Globals& g, bool html) {
+  return html ? DocFormat::kHtml : g.json ? DocFormat::kJson : DocFormat::kText;
+}
+
+int RunDescribe(const Globals& g, const DocumentArgs& a) {
+  Lang lang;
+  if (Status s = ParseLang(a.lang_describe, &lang); !s.ok()) return Fail(s.Prefixed("--lang"));
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string doc = DescribeRegisters(ledger->policy(), lang, FormatOf(g, a.html));
+  std::fwrite(doc.data(), 1, doc.size(), stdout);
+  return 0;
+}
+
+int RunProcessing(const Globals& g, const DocumentArgs& a) {
+  Lang lang;
+  if (Status s = ParseLang(a.lang_report, &lang); !s.ok()) return Fail(s.Prefixed("--lang"));
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string doc = ProcessingRecord(ledger->policy(), lang, FormatOf(g, a.html));
+  std::fwrite(doc.data(), 1, doc.size(), stdout);
+  return 0;
+}
+
+int RunImport(const Globals& g, const DocumentArgs& a) {
+  std::string text;
+  if (a.file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(a.file, std::ios::binary);
+    if (!in) return Fail(Status::IOError("cannot read " + a.file));
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+
+  CsvImportOptions options;
+  options.register_name = a.register_name;
+  options.source = a.source;
+  options.actor = a.actor;
+  options.purpose = a.purpose;
+  options.basis = a.basis;
+  CsvImportPlan plan;
+  Status built;
+  {
+    Progress progress("checking rows");
+    options.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+    built = BuildCsvImport(*ledger, text, options, &plan);
+  }
+  if (!built.ok()) {
+    // Every problem on its own line; none quotes a cell (see kirjuri/csv_import.h).
+    for (const CsvImportProblem& p : plan.problems) {
+      std::fprintf(stderr, "kirjuri: %s: %s\n", a.file.c_str(), p.ToString().c_str());
+    }
+    return Fail(built.Prefixed("nothing imported"));
+  }
+
+  std::unique_ptr<Views> views;
+  if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
+  std::vector<Appended> appended;
+  {
+    Progress progress("appending");
+    if (Status s = ledger->Append(plan.events, &appended); !s.ok()) {
+      return Fail(s.Prefixed("nothing imported"));
+    }
+  }
+  // Acknowledged as soon as durable; the views follow.
+  if (g.json) {
+    for (const Appended& e : appended) {
+      std::printf("{\"seq\":%llu,\"subject\":\"%s\"}\n", static_cast<unsigned long long>(e.seq),
+                  SubjectIdHex(e.subject).c_str());
+    }
+  } else {
+    std::printf("imported %zu rows into the %s register as %zu new subjects (seq %llu..%llu)\n",
+                appended.size(), a.register_name.c_str(), appended.size(),
+                static_cast<unsigned long long>(appended.front().seq),
+                static_cast<unsigned long long>(appended.back().seq));
+  }
+  std::fflush(stdout);
+  CatchUpViews(*views);
+  return 0;
+}
+
+}  // namespace
+
+void AddDocumentCommands(CLI::App& app, const Globals& g, int& rc) {
+  static DocumentArgs a;  // lives as long as the app's parse
+
+  auto* describe = app.add_subcommand(
+      "describe", "the register description (rekisteriseloste), generated from the policy");
+  describe->add_option("--lang", a.lang_describe, "fi or en")
+      ->check(CLI::IsMember({"fi", "en"}))
+      ->capture_default_str();
+  describe->add_flag("--html", a.html, "a self-contained, printable HTML page");
+  describe->callback([&] { rc = RunDescribe(g, a); });
+
+  auto* report = app.get_subcommand("report");
+  auto* processing = report->add_subcommand(
+      "processing", "the record of processing activities (GDPR Art. 30), from the policy");
+  processing->add_option("--lang", a.lang_report, "en or fi")
+      ->check(CLI::IsMember({"fi", "en"}))
+      ->capture_default_str();
+  processing->add_flag("--html", a.html, "a self-contained, printable HTML page");
+  processing->callback([&] { rc = RunProcessing(g, a); });
+
+  auto* import = app.add_subcommand(
+      "import", "load an existing register from CSV: one new subject per row, all rows or none");
+  import->add_option("file", a.file, "CSV file (header: profile fields and ip), or -")->required();
+  import->add_option("--register", a.register_name, "customer or partner")->required();
+  import->add_option("--source", a.source, "where the data came from (a declared source)")
+      ->required();
+  import->add_option("--actor", a.actor, "who imports (an id)")->required();
+  import->add_option("--purpose", a.purpose,
+                     "purpose (default: customer_relationship / partnership)");
+  import->add_option("--basis", a.basis, "lawful basis")->capture_default_str();
+  import->callback([&] { rc = RunImport(g, a);
+});
+}  // namespace kirjuri::cli
+
+}  // namespace kirjuri::cli
