@@ -445,7 +445,7 @@ struct KeyStore::Impl {
   // DataKey's destructor). Filled under db_mu held shared together with the read it caches, and
   // purged of a subject under db_mu held exclusively by Shred, so a shredded key never outlives
   // its record here. Bounded: cleared whole when full.
-  static constexpr size_t kKeyCacheEntries = 8192;
+  static constexpr size_t kKeyCacheEntries = 1 << 16;
   mutable std::mutex cache_mu;
   mutable std::unordered_map<std::string, DataKey> key_cache;  // guarded by cache_mu
 

@@ -8,6 +8,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <atomic>
+#include <chrono>
 #include <unordered_map>
 #include <cstring>
 
@@ -32,6 +35,19 @@ constexpr char kViewsDir[] = "views";
 constexpr char kFormat[] = "kirjuri-views-v1";
 constexpr char kRowsCf[] = "rows";
 constexpr char kAudienceCf[] = "audience";
+// Views are derived: their writes skip the write-ahead log, and the database flushes all its
+// column families atomically (DBOptions::atomic_flush), so what survives a crash is the state
+// after some complete batch — rows, audience and applied size together — and catch-up replays
+// the rest from the log.
+rocksdb::WriteOptions ViewWrite() {
+  rocksdb::WriteOptions o;
+  o.disableWAL = true;
+  return o;
+}
+
+// Folds of at least this many events run their shares on all cores.
+constexpr uint64_t kParallelFoldEvents = 20000;
+
 struct SubjectIdHash {
   size_t operator()(const SubjectId& id) const {
     size_t h;  // ids are random: any 8 of their bytes are a good hash
@@ -138,6 +154,7 @@ struct Views::Impl : DerivedStore {
     options.error_if_exists = false;
     options.create_missing_column_families = true;
     options.keep_log_file_num = 2;
+    options.atomic_flush = true;  // see ViewWrite()
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {kRowsCf, rocksdb::ColumnFamilyOptions()},
@@ -178,7 +195,7 @@ struct Views::Impl : DerivedStore {
     } else if (!s.IsNotFound()) {
       return FromRocks(s, "reading the views");
     }
-    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(ViewWrite(), &batch), "writing the views"));
     *removed += n;
     return Status::Ok();
   }
@@ -224,16 +241,18 @@ struct Views::Impl : DerivedStore {
       KIRJURI_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(rows, RowPrefix(view), end), "views"));
     }
     KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(meta, AppliedKey(view)), "views"));
-    return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
+    return FromRocks(db->Write(ViewWrite(), &batch), "writing the views");
   }
 
   // Folds events [from, to) into the rows of `registers_to_write` (loading each subject's row
   // as it stands, or starting it), and, if `with_audience`, keeps the marketing audience too.
-  // A long fold runs in passes, each over the whole range but for one share of the people (their
-  // random ids hashed into `passes` shares), holding its people in memory and writing each row
-  // once at its end; so memory stays bounded and no row is read and sealed again mid-fold.
-  // REQUIRES: write_mu held; every written view has applied exactly `from`; with_audience only
-  // together with every register (the audience follows the rows' state).
+  // A long fold is split into shares of the people (their random ids hashed): each share is a
+  // pass over the whole range that folds only its people, holds them in memory and writes each
+  // row once at its end, so memory stays bounded and no row is read and sealed again mid-fold;
+  // shares run on all cores at once.
+  // REQUIRES: write_mu held; every written view has applied exactly `from` (so from == 0 means
+  // they hold no row yet); with_audience only together with every register (the audience
+  // follows the rows' state).
   Status Fold(uint64_t from, uint64_t to, const std::set<std::string>& registers_to_write,
               bool with_audience, const ProgressFn& progress) {
     std::vector<std::string> applied_keys;
@@ -241,39 +260,35 @@ struct Views::Impl : DerivedStore {
     if (with_audience) applied_keys.push_back(AppliedKey(kMarketingAudienceView));
     const uint64_t n = to - from;
     const uint64_t per_pass = std::max<uint64_t>(1, options.events_per_pass);
-    const uint64_t passes = n <= per_pass ? 1 : (n + per_pass - 1) / per_pass;
-    if (passes > 1) {
-      // Between passes the views are neither at `from` nor at `to`: without an applied size,
-      // an interrupted fold is redone from scratch on the next open.
-      rocksdb::WriteBatch batch;
-      for (const std::string& k : applied_keys) {
-        KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(meta, k), "views"));
-      }
-      KIRJURI_RETURN_IF_ERROR(
-          FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
-    }
-    std::vector<FieldValue> fields;
-    for (uint64_t pass = 0; pass < passes; ++pass) {
+    const uint64_t threads = std::max(1u, std::thread::hardware_concurrency());
+    uint64_t shares = n <= per_pass ? 1 : (n + per_pass - 1) / per_pass;
+    if (n >= kParallelFoldEvents) shares = std::max(shares, threads);
+    const bool fresh = from == 0;
+
+    // Folds share `k` (of `shares`) and writes its rows; with one share, the applied size too.
+    auto fold_share = [&](uint64_t k, std::atomic<uint64_t>* done) -> Status {
       std::unordered_map<SubjectId, SubjectView, SubjectIdHash> people;
+      std::vector<FieldValue> fields;
       KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
-        if (progress && (e.seq & 4095) == 0) progress(pass * n + e.seq - from, passes * n);
+        if ((e.seq & 4095) == 0 && done) *done += 4096;
         auto env = e.signed_event.getEvent().getEnvelope();
         const std::string register_name = env.getRegister();
         if (!registers_to_write.count(register_name)) return Status::Ok();
         const SubjectId id = SubjectOf(e);
-        if (passes > 1 && Share(id, passes) != pass) return Status::Ok();
+        if (shares > 1 && Share(id, shares) != k) return Status::Ok();
         auto it = people.find(id);
         if (it == people.end()) {
           SubjectView view;
-          Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
-          if (!s.ok() && !s.IsNotFound()) return s;
+          if (!fresh) {
+            Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
+            if (!s.ok() && !s.IsNotFound()) return s;
+          }
           it = people.emplace(id, std::move(view)).first;
         }
         KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
         it->second.Apply(e, fields);
         return Status::Ok();
       }));
-      // Rows, audience entries and (after the last pass) the applied size: one write.
       rocksdb::WriteBatch batch;
       std::string bytes;
       for (const auto& [id, view] : people) {
@@ -287,15 +302,50 @@ struct Views::Impl : DerivedStore {
                 : batch.Delete(audience, SubjectBytes(id)),
             "views"));
       }
-      if (pass + 1 == passes) {
-        for (const std::string& k : applied_keys) {
-          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(meta, k, BigEndian(to)), "views"));
+      if (shares == 1) {
+        for (const std::string& key : applied_keys) {
+          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Put(meta, key, BigEndian(to)), "views"));
         }
       }
-      KIRJURI_RETURN_IF_ERROR(
-          FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+      return FromRocks(db->Write(ViewWrite(), &batch), "writing the views");
+    };
+
+    if (shares == 1) {
+      KIRJURI_RETURN_IF_ERROR(fold_share(0, nullptr));
+      if (progress) progress(n, n);
+      return Status::Ok();
     }
-    if (progress) progress(passes * n, passes * n);
+    // Between the shares' writes the views are neither at `from` nor at `to`: without an
+    // applied size, an interrupted fold is redone from scratch on the next open.
+    rocksdb::WriteBatch unset;
+    for (const std::string& key : applied_keys) {
+      KIRJURI_RETURN_IF_ERROR(FromRocks(unset.Delete(meta, key), "views"));
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(ViewWrite(), &unset), "writing the views"));
+    std::atomic<uint64_t> next{0}, done{0}, finished{0};
+    std::vector<Status> errors(threads);
+    std::vector<std::thread> workers;
+    for (uint64_t t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (uint64_t k = next++; k < shares && errors[t].ok(); k = next++) {
+          errors[t] = fold_share(k, &done);
+        }
+        ++finished;
+      });
+    }
+    // Progress from this thread only (the callback need not be thread-safe).
+    while (progress && finished.load() < threads) {
+      progress(std::min(done.load(), shares * n), shares * n);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (auto& w : workers) w.join();
+    for (const Status& e : errors) KIRJURI_RETURN_IF_ERROR(e);
+    rocksdb::WriteBatch applied;
+    for (const std::string& key : applied_keys) {
+      KIRJURI_RETURN_IF_ERROR(FromRocks(applied.Put(meta, key, BigEndian(to)), "views"));
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(ViewWrite(), &applied), "writing the views"));
+    if (progress) progress(shares * n, shares * n);
     return Status::Ok();
   }
 
@@ -332,7 +382,7 @@ struct Views::Impl : DerivedStore {
     }
     KIRJURI_RETURN_IF_ERROR(FromRocks(
         batch.Put(meta, AppliedKey(kMarketingAudienceView), BigEndian(to)), "views"));
-    return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "writing the views");
+    return FromRocks(db->Write(ViewWrite(), &batch), "writing the views");
   }
 
   // REQUIRES: write_mu held.
@@ -408,7 +458,7 @@ Status Views::Open(Ledger* ledger, const fs::path& data_dir, ProgressFn progress
     // New, or written by another version: everything goes, and is rebuilt below.
     for (auto* cf : {impl->rows, impl->audience}) {
       KIRJURI_RETURN_IF_ERROR(FromRocks(
-          impl->db->DeleteRange(rocksdb::WriteOptions(), cf, "", std::string(64, '\xff')),
+          impl->db->DeleteRange(ViewWrite(), cf, "", std::string(64, '\xff')),
           "resetting the views"));
     }
     rocksdb::WriteBatch batch;
@@ -416,7 +466,7 @@ Status Views::Open(Ledger* ledger, const fs::path& data_dir, ProgressFn progress
     batch.Delete(impl->meta, AppliedKey(kMarketingAudienceView));
     batch.Put(impl->meta, "format", kFormat);
     KIRJURI_RETURN_IF_ERROR(
-        FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the views"));
+        FromRocks(impl->db->Write(ViewWrite(), &batch), "writing the views"));
   }
   std::unique_ptr<Views> views(new Views(std::move(impl)));
   KIRJURI_RETURN_IF_ERROR(views->CatchUp(progress));

@@ -13,8 +13,9 @@
 //     only;
 //   - folding is deterministic and sealing is too, so Rebuild gives byte-identical rows to the
 //     ones kept incrementally by CatchUp (tests hold that).
-// Views are not synced to disk on each write: whatever a crash loses, CatchUp replays from the
-// log on the next open.
+// Views are derived, so their writes skip RocksDB's write-ahead log; the database flushes its
+// column families atomically, so a crash leaves the state after some complete batch, and
+// CatchUp replays the rest from the log on the next open.
 //
 // Thread-safety: queries may run concurrently with each other and with one CatchUp; Rebuild
 // must run alone.
