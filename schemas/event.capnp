@@ -133,6 +133,11 @@ struct SubjectInfo {
   lastSeq @3 :UInt64;
   erasedAtSeq @4 :Int64 = -1;         # the subjectErased event, or -1
   categories @5 :List(CategoryInfo);
+  # What the person's rights have set, for the checks at append (policy rules): the purposes
+  # with consent given and not withdrawn, the purposes objected to, a restriction in force.
+  consents @6 :List(Text);
+  objected @7 :List(Text);
+  restricted @8 :Bool;
 }
 
 struct CategoryInfo {

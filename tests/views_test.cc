@@ -113,7 +113,7 @@ TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over 
   std::mt19937 rng(20261125);
   auto pick = [&](unsigned n) { return std::uniform_int_distribution<unsigned>(0, n - 1)(rng); };
   std::vector<std::pair<SubjectId, std::string>> people;  // (id, register)
-  std::set<SubjectId> erased;
+  std::set<SubjectId> erased, restricted;
   uint64_t erasures = 0;
   const char* cities[] = {"Oulu", "Turku", "Kuopio"};
   while (t.ledger().size() < 3000) {
@@ -136,11 +136,21 @@ TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over 
       const std::string s = SubjectIdHex(id);
       const std::string service = reg == "customer" ? "service_delivery" : "partnership";
       ++n;
-      switch (pick(9)) {
+      // While restricted, only what the restriction rule allows (rights and rectification).
+      unsigned what = pick(9);
+      if (restricted.count(id) && what >= 5) what = 4;
+      if (what == 3) {
+        if (pick(2)) {
+          restricted.insert(id);
+        } else {
+          restricted.erase(id);
+        }
+      }
+      switch (what) {
         case 0: lines += Line(reg, s, "consent_given", "consents", "marketing", R"({"method":"checkbox"})"); break;
         case 1: lines += Line(reg, s, "consent_withdrawn", "consents", "marketing"); break;
         case 2: lines += Line(reg, s, "marketing_objected", "consents", "marketing"); break;
-        case 3: lines += Line(reg, s, pick(2) ? "restricted" : "restriction_lifted", "profile", service); break;
+        case 3: lines += Line(reg, s, restricted.count(id) ? "restricted" : "restriction_lifted", "profile", service); break;
         case 4: lines += Line(reg, s, "rectified", "profile", service, R"({"city":")" + std::string(cities[pick(3)]) + "\"}"); break;
         case 5: lines += Line(reg, s, "recorded", "billing", service, R"({"order_id":"O-)" + std::to_string(pick(1000)) + "\"}"); break;
         default:

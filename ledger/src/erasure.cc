@@ -56,7 +56,8 @@ Status Ledger::Impl::BuildSubjectInfo() {
     std::memcpy(subject.data(), env.getSubject().begin(), subject.size());
     SubjectState& state = states[subject];
     state.register_name = env.getRegister();
-    state.Apply(env.getSeq(), env.getCategory().cStr(), env.getOccurredAtMicros());
+    state.Apply(env.getSeq(), env.getType(), env.getPurpose().cStr(), env.getCategory().cStr(),
+                env.getOccurredAtMicros());
     if (env.getType() == schema::EventType::SUBJECT_ERASED) {
       state.erased_at_seq = static_cast<int64_t>(env.getSeq());
     }
@@ -169,6 +170,7 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
   std::vector<Pending> pending(1);
   SignAndEncode(event.asReader(), key, &pending[0].encoded);
   pending[0].subject = subject;
+  pending[0].type = plan.getType();
   pending[0].occurred_at_micros = now;
   if (!expiry) state.erased_at_seq = static_cast<int64_t>(seq);
   std::map<SubjectId, SubjectState> states{{subject, state}};

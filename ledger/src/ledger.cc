@@ -279,6 +279,19 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     }
   }
 
+  // The rules that depend on the person's rights, in log order: each event against the state
+  // that the events before it (stored, or earlier in this append) left.
+  {
+    std::map<SubjectId, SubjectState> running = states;
+    for (size_t i = 0; i < events.size(); ++i) {
+      SubjectState& state = running[subject_ids[i]];
+      KIRJURI_RETURN_IF_ERROR(impl_->policy->CheckRights(events[i], types[i], state)
+                                  .Prefixed(where(events[i], i) + ": subject " +
+                                            SubjectIdHex(subject_ids[i])));
+      state.Apply(base + i, types[i], events[i].purpose, events[i].category, now);
+    }
+  }
+
   // Data keys, one per (subject, category) that this append seals something under; new ones
   // are stored durably in the key store before the log refers to them.
   std::vector<KeyRequest> requests;
@@ -323,6 +336,8 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   std::vector<Impl::Pending> pending(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     pending[i].subject = subject_ids[i];
+    pending[i].type = types[i];
+    pending[i].purpose = events[i].purpose;
     pending[i].category = events[i].category;
     pending[i].occurred_at_micros = events[i].occurred_at_micros.value_or(now);
   }
@@ -377,7 +392,8 @@ void Ledger::Impl::IndexLocked(const std::vector<Pending>& events,
   for (size_t i = 0; i < events.size(); ++i) {
     const uint64_t seq = base + i;
     index_keys.push_back(store::SubjectKey(events[i].subject, seq));
-    states[events[i].subject].Apply(seq, events[i].category, events[i].occurred_at_micros);
+    states[events[i].subject].Apply(seq, events[i].type, events[i].purpose, events[i].category,
+                                    events[i].occurred_at_micros);
   }
   // Subject ids are random: in key order their inserts cost RocksDB's memtable skip list far
   // fewer cache misses than in log order. (states, a std::map, is in key order already.)

@@ -208,6 +208,8 @@ struct Ledger::Impl {
   struct Pending {
     EncodedEvent encoded;
     SubjectId subject{};
+    schema::EventType type = schema::EventType::RECORDED;
+    std::string purpose;
     std::string category;
     int64_t occurred_at_micros = 0;
   };

@@ -166,6 +166,14 @@ Status Policy::Parse(std::string_view json, std::shared_ptr<const Policy>* out) 
     }
   }
   if (policy->registers_.empty()) return Status::InvalidArgument("policy: no registers declared");
+  for (auto c : root.getTransfers().getAllowedCountries()) policy->allowed_countries_.insert(c);
+  for (auto b : root.getDisclosures().getAllowedBases()) {
+    if (!policy->bases_.count(b.cStr())) {
+      return Status::InvalidArgument("policy: disclosures allow the undeclared basis '" +
+                                     std::string(b.cStr()) + "'");
+    }
+    policy->disclosure_bases_.insert(b);
+  }
   *out = std::move(policy);
   return Status::Ok();
 }
@@ -228,10 +236,52 @@ Status Policy::Check(const NewEvent& e, schema::EventType* parsed_type) const {
     if (!recipient || !country) {
       return Status::InvalidArgument("'disclosed' needs 'recipient' and 'country' in 'data'");
     }
+    if (!disclosure_bases_.empty() && !disclosure_bases_.count(e.basis)) {
+      std::string allowed;
+      for (const auto& b : disclosure_bases_) allowed += (allowed.empty() ? "'" : " or '") + b + "'";
+      return Status::InvalidArgument("rule disclosures: a disclosure to a third party needs the basis " +
+                                     allowed + ", not '" + e.basis + "'");
+    }
+    if (!allowed_countries_.empty()) {
+      std::string code;
+      for (const auto& [name, value] : e.data) {
+        if (name == "country" && !DecodeJsonString(value, &code)) code.clear();
+      }
+      // A country code is no personal data; anything longer is not quoted.
+      if (!allowed_countries_.count(code)) {
+        return Status::InvalidArgument(
+            "rule transfers: " +
+            (code.size() == 2 ? "country '" + code + "' is" : std::string("the country is not an ISO code, or")) +
+            " outside the EU/EEA; no data is disclosed or transferred there");
+      }
+    }
   }
   if (e.ip && !rules.category_fields.count("network")) {
     return Status::InvalidArgument("the " + e.register_name +
                                    " register declares no 'network' category for 'ip'");
+  }
+  return Status::Ok();
+}
+
+Status Policy::CheckRights(const NewEvent& e, schema::EventType type,
+                           const SubjectState& state) const {
+  using T = schema::EventType;
+  const bool about_rights = type == T::RECTIFIED || type == T::CONSENT_GIVEN ||
+                            type == T::CONSENT_WITHDRAWN || type == T::MARKETING_OBJECTED ||
+                            type == T::RESTRICTED || type == T::RESTRICTION_LIFTED;
+  if (state.restricted && !about_rights && e.basis != "legal_obligation") {
+    return Status::InvalidArgument(
+        "rule restriction: the person's processing is restricted (GDPR Art. 18): until "
+        "'restriction_lifted', only rectification, consent changes, objections and processing "
+        "under a legal obligation are recorded");
+  }
+  if (state.objected.count(e.purpose) && !about_rights) {
+    return Status::InvalidArgument("rule objection: the person objected to processing for '" +
+                                   e.purpose + "'");
+  }
+  if (type == T::DISCLOSED && e.basis == "consent" && !state.consents.count(e.purpose)) {
+    return Status::InvalidArgument("rule disclosures: the person has no consent in force for '" +
+                                   e.purpose + "' (never given, or withdrawn)");
   }
   return Status::Ok();
 }

@@ -17,6 +17,7 @@
 #include "kirjuri/ledger.h"
 #include "kirjuri/schemas/policy.capnp.h"
 #include "kirjuri/status.h"
+#include "subjects.h"
 
 namespace kirjuri {
 
@@ -57,6 +58,15 @@ class Policy {
   // The type is checked too (InvalidArgument if not input vocabulary); *type, if given, gets it.
   Status Check(const NewEvent& e, schema::EventType* type = nullptr) const;
 
+  // The rules that depend on what the person's rights have set (`state`: the subject's summary
+  // as the events before this one left it). InvalidArgument naming the rule:
+  //   restriction  while processing is restricted (Art. 18) only rectification, consent changes,
+  //                objections and processing under a legal obligation are recorded;
+  //   objection    nothing for a purpose the person objected to (a new consent_given for it is
+  //                the person's own choice, and lifts the objection);
+  //   disclosures  a disclosure on the basis of consent needs consent for its purpose, in force.
+  Status CheckRights(const NewEvent& e, schema::EventType type, const SubjectState& state) const;
+
   // Decodes one input line (JSON) into *out and checks it. InvalidArgument otherwise, with a
   // reason that never quotes personal data.
   Status ParseLine(std::string_view line, NewEvent* out) const;
@@ -70,6 +80,8 @@ class Policy {
   std::unique_ptr<capnp::MallocMessageBuilder> message_;
   std::set<std::string, std::less<>> bases_;
   std::map<std::string, RegisterRules, std::less<>> registers_;
+  // Transfers and disclosures (empty: the policy states no rule, nothing is checked).
+  std::set<std::string, std::less<>> allowed_countries_, disclosure_bases_;
 };
 
 }  // namespace kirjuri

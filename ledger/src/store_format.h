@@ -35,7 +35,9 @@ inline constexpr std::string_view kMetaOrigin = "origin";
 inline constexpr std::string_view kMetaPolicy = "policy";
 inline constexpr std::string_view kMetaFormat = "format";
 inline constexpr std::string_view kFormatVersion = "kirjuri-log-v1";
-inline constexpr std::string_view kMetaSubjectInfoBuilt = "subject_info";
+// Present once subject_info holds what this version keeps in it (the rights, since v2): a
+// ledger without it has its summaries rebuilt from the log on open.
+inline constexpr std::string_view kMetaSubjectInfoBuilt = "subject_info/v2";
 inline constexpr std::string_view kPendingErasurePrefix = "pending-erasure/";
 inline constexpr std::string_view kRetentionPrefix = "retention/";
 

@@ -9,10 +9,25 @@
 
 namespace kirjuri {
 
-void SubjectState::Apply(uint64_t seq, std::string_view category, int64_t occurred_at_micros) {
+void SubjectState::Apply(uint64_t seq, schema::EventType type, std::string_view purpose,
+                         std::string_view category, int64_t occurred_at_micros) {
   if (event_count == 0) first_seq = seq;
   last_seq = seq;
   ++event_count;
+  using T = schema::EventType;
+  switch (type) {
+    case T::CONSENT_GIVEN:
+      consents.emplace(purpose);
+      if (auto it = objected.find(purpose); it != objected.end()) objected.erase(it);
+      break;
+    case T::CONSENT_WITHDRAWN:
+      if (auto it = consents.find(purpose); it != consents.end()) consents.erase(it);
+      break;
+    case T::MARKETING_OBJECTED: objected.emplace("marketing"); break;
+    case T::RESTRICTED: restricted = true; break;
+    case T::RESTRICTION_LIFTED: restricted = false; break;
+    default: break;
+  }
   if (category.empty()) return;
   Category& c = categories[std::string(category)];
   ++c.events;
@@ -27,6 +42,14 @@ std::string SubjectState::Encode() const {
   info.setFirstSeq(first_seq);
   info.setLastSeq(last_seq);
   info.setErasedAtSeq(erased_at_seq);
+  auto set_list = [](const std::set<std::string, std::less<>>& from,
+                     capnp::List<capnp::Text>::Builder to) {
+    unsigned i = 0;
+    for (const std::string& v : from) to.set(i++, v);
+  };
+  set_list(consents, info.initConsents(static_cast<unsigned>(consents.size())));
+  set_list(objected, info.initObjected(static_cast<unsigned>(objected.size())));
+  info.setRestricted(restricted);
   auto cats = info.initCategories(static_cast<unsigned>(categories.size()));
   unsigned i = 0;
   for (const auto& [name, c] : categories) {
@@ -59,6 +82,9 @@ Status SubjectState::Decode(std::string_view bytes, SubjectState* out) {
     for (auto c : info.getCategories()) {
       s.categories[c.getName()] = Category{c.getEvents(), c.getLastOccurredAtMicros()};
     }
+    for (auto p : info.getConsents()) s.consents.emplace(p.cStr());
+    for (auto p : info.getObjected()) s.objected.emplace(p.cStr());
+    s.restricted = info.getRestricted();
   });
   if (error != nullptr) return Status::Corruption("subject_info: a value does not decode");
   *out = std::move(s);

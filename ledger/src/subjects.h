@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "kirjuri/ledger.h"
+#include "kirjuri/schemas/event.capnp.h"
 #include "kirjuri/status.h"
 
 namespace kirjuri {
@@ -25,10 +27,16 @@ struct SubjectState {
     int64_t last_occurred_at_micros = 0;
   };
   std::map<std::string, Category> categories;
+  // Set by the person's rights (see schema::SubjectInfo): purposes with consent given and not
+  // withdrawn; purposes objected to (marketing_objected: "marketing"; a later consent_given
+  // for the purpose lifts it, as the views fold it); processing restricted.
+  std::set<std::string, std::less<>> consents, objected;
+  bool restricted = false;
 
   bool erased() const { return erased_at_seq >= 0; }
-  // Counts one more event of the subject.
-  void Apply(uint64_t seq, std::string_view category, int64_t occurred_at_micros);
+  // Counts one more event of the subject and applies what its type does to the rights.
+  void Apply(uint64_t seq, schema::EventType type, std::string_view purpose,
+             std::string_view category, int64_t occurred_at_micros);
 
   std::string Encode() const;  // canonical SubjectInfo bytes
   // Corruption if `bytes` is not a SubjectInfo.
