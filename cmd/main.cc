@@ -16,6 +16,7 @@
 #include "demo.h"
 #include "document_commands.h"
 #include "subject_commands.h"
+#include "request_commands.h"
 #include "view_commands.h"
 #include "kirjuri/json.h"
 #include "kirjuri/ledger.h"
@@ -358,6 +359,7 @@ int main(int argc, char** argv) {
   AddSubjectCommands(app, g, rc);
   AddViewCommands(app, g, rc);
   AddDocumentCommands(app, g, rc);
+  AddRequestCommands(app, g, rc);
 
   app.parse_complete_callback([&] {
     if (g.master_key.empty()) {

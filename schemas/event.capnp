@@ -24,6 +24,10 @@ enum EventType {
   # Written by Kirjuri itself, never accepted as input.
   subjectErased @8;      # `kirjuri erase`: the subject's keys were shredded
   retentionExpired @9;   # `kirjuri retention run`: a retained category came due and was shredded
+  requestReceived @10;   # `kirjuri request open`: a person's request (Event.requestInfo)
+  requestExtended @11;   # its deadline extended, with the reason
+  requestFulfilled @12;  # answered: the events that did the work are named
+  requestRefused @13;    # refused, with the reason (e.g. a retention duty)
 }
 
 struct Envelope {
@@ -81,6 +85,32 @@ struct Event {
   fields @1 :List(Field);
   erasure @2 :Erasure;          # set in subjectErased and retentionExpired events only
   sealed @3 :List(SealedGroup); # the personal data
+  requestInfo @4 :RequestInfo;  # set in request* events only
+}
+
+struct RequestInfo {
+  # A person's request (GDPR Art. 15-21) and its deadline (Art. 12(3): one month from receipt,
+  # extendable by two more). Holds no personal data: the kind, dates, the controller's reason.
+  kind @0 :Text;                      # access, rectification, erasure, objection, restriction
+  receivedAtMicros @1 :Int64;
+  dueAtMicros @2 :Int64;              # the deadline as this event leaves it
+  extendedMonths @3 :UInt8;           # months added so far (at most 2)
+  reason @4 :Text;                    # why extended or refused
+  outcomeSeqs @5 :List(UInt64);       # fulfilled: the events that did the work
+}
+
+struct RequestState {
+  # The ledger's record of a request (log database, default column family, "request/" || ref),
+  # kept in the same write as each of its events. Derived from the log.
+  ref @0 :Text;
+  subject @1 :Data;
+  kind @2 :Text;
+  receivedAtMicros @3 :Int64;
+  dueAtMicros @4 :Int64;
+  extendedMonths @5 :UInt8;
+  state @6 :Text;                     # "open", "fulfilled" or "refused"
+  closedAtMicros @7 :Int64;
+  seqs @8 :List(UInt64);              # its events, in order
 }
 
 struct Erasure {

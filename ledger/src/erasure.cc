@@ -134,20 +134,9 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
   }
 
   // Step 4: the signed event that records it, with the pending record's removal.
-  const uint64_t seq = size.load();
-  const int64_t now = RecordTimeLocked();
   capnp::MallocMessageBuilder message;
-  auto event = message.initRoot<schema::Event>();
-  auto env = event.initEnvelope();
-  env.setSeq(seq);
-  env.setRecordedAtMicros(now);
-  env.setOccurredAtMicros(now);
-  env.setRegister(state.register_name);
-  env.setSubject(plan.getSubject());
-  env.setType(plan.getType());
-  env.setActor(plan.getActor());
-  env.setBasis("legal_obligation");
-  env.setRequest(plan.getRequest());
+  auto event = StartInternalEventLocked(message, subject, state, plan.getType(),
+                                        plan.getActor().cStr(), plan.getRequest().cStr());
   auto erasure = event.initErasure();
   erasure.setRequestReceivedAtMicros(plan.getRequestReceivedAtMicros());
   erasure.setShredded(plan.getShred());
@@ -167,14 +156,10 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
   erasure.setKeyStoreFilesChecked(shred.files_checked);
   erasure.setKeyStoreBytesChecked(shred.bytes_checked);
 
-  std::vector<Pending> pending(1);
-  SignAndEncode(event.asReader(), key, &pending[0].encoded);
-  pending[0].subject = subject;
-  pending[0].type = plan.getType();
-  pending[0].occurred_at_micros = now;
+  const uint64_t seq = event.getEnvelope().getSeq();
   if (!expiry) state.erased_at_seq = static_cast<int64_t>(seq);
-  std::map<SubjectId, SubjectState> states{{subject, state}};
-  KIRJURI_RETURN_IF_ERROR(CommitLocked(pending, states, [&](rocksdb::WriteBatch& batch) {
+  KIRJURI_RETURN_IF_ERROR(CommitInternalLocked(event.asReader(), subject, state,
+                                               [&](rocksdb::WriteBatch& batch) {
     batch.Delete(meta, store::PendingErasureKey(subject));
     for (auto r : plan.getRetained()) {
       std::string k = store::RetentionKey(r.getDueAtMicros(), subject, r.getCategory().cStr());
@@ -184,8 +169,7 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
         batch.Put(meta, k, rocksdb::Slice());
       }
     }
-  }));
-  *event_seq = seq;
+  }, event_seq));
   spdlog::info("seq {}: {} of subject {}: {} keys shredded, {} files checked", seq,
                EventTypeName(plan.getType()), SubjectIdHex(subject), categories.size(),
                shred.files_checked);

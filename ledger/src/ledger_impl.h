@@ -229,6 +229,27 @@ struct Ledger::Impl {
                      const std::function<void(rocksdb::WriteBatch&)>& extra,
                      rocksdb::WriteBatch* batch);
 
+  // Events Kirjuri writes itself (erasure, requests): the envelope of a new event about
+  // `subject` at the next sequence number, recorded now, basis legal_obligation.
+  // REQUIRES: append_mu held.
+  schema::Event::Builder StartInternalEventLocked(capnp::MessageBuilder& message,
+                                                  const SubjectId& subject,
+                                                  const SubjectState& state,
+                                                  schema::EventType type, std::string_view actor,
+                                                  std::string_view request);
+  // Signs and commits it, with `extra`, in one synced batch; `state` is the subject's summary
+  // before it. *seq gets its number. REQUIRES: append_mu held.
+  Status CommitInternalLocked(schema::Event::Reader event, const SubjectId& subject,
+                              const SubjectState& state,
+                              const std::function<void(rocksdb::WriteBatch&)>& extra,
+                              uint64_t* seq);
+
+  // Moves an open request on by one step (requests.cc): extended by `months`, or closed
+  // (fulfilled with `outcome`, or refused), with `reason`.
+  Status AdvanceRequest(std::string_view ref, schema::EventType type, unsigned months,
+                        std::string_view reason, std::span<const uint64_t> outcome,
+                        std::string_view actor, uint64_t* seq);
+
   // Erasure steps, shared by Erase, RunRetention and the completion of interrupted erasures.
   // REQUIRES: append_mu held.
   Status CompleteErasureLocked(const std::string& pending_bytes, uint64_t* event_seq);

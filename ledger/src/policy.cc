@@ -101,7 +101,8 @@ Status ParseInputType(std::string_view name, schema::EventType* out) {
     KJ_IF_MAYBE(e, capnp::Schema::from<schema::EventType>().findEnumerantByName(
                        SnakeToCamel(name))) {
       auto type = static_cast<schema::EventType>(e->getOrdinal());
-      if (type != schema::EventType::SUBJECT_ERASED) {
+      // subjectErased and every type after it are written by Kirjuri itself, never input.
+      if (static_cast<uint16_t>(type) < static_cast<uint16_t>(schema::EventType::SUBJECT_ERASED)) {
         *out = type;
         return Status::Ok();
       }

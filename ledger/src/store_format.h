@@ -88,6 +88,10 @@ inline std::string SubjectKey(const SubjectId& subject, uint64_t seq) {
 }
 
 // default: "pending-erasure/" || subject
+// default CF: "request/" || ref -> canonical schema::RequestState.
+inline std::string RequestKey(std::string_view ref) { return "request/" + std::string(ref); }
+inline constexpr std::string_view kRequestPrefix = "request/";
+
 inline std::string PendingErasureKey(const SubjectId& subject) {
   return std::string(kPendingErasurePrefix) + SubjectBytes(subject);
 }

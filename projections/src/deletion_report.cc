@@ -28,6 +28,7 @@
 #include "kirjuri/schemas/event.capnp.h"
 #include "kirjuri/schemas/report.capnp.h"
 #include "kirjuri/time.h"
+#include "files.h"
 #include "html.h"
 
 namespace kirjuri {
@@ -474,24 +475,6 @@ Status ReadFile(const fs::path& path, size_t max_bytes, std::string* out) {
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError("cannot create " + tmp.string());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) return Status::IOError("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Status::IOError("cannot write " + path.string());
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 

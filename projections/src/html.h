@@ -1,12 +1,66 @@
 // Helpers for the self-contained HTML pages the projections render (the proof-of-deletion
-// report, the register description, the record of processing activities): escaping and one
-// shared, printable stylesheet. Private to projections/.
+// report, the register description, the record of processing activities, the data subject's
+// access page): escaping, one shared, printable stylesheet, the policy's texts in the page's
+// language and readable times. Private to projections/.
 #pragma once
 
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "kirjuri/register_description.h"
+#include "kirjuri/schemas/policy.capnp.h"
+#include "kirjuri/time.h"
 
 namespace kirjuri::html {
+
+// The text of `t` in `lang`; the other language's if that one is missing.
+inline std::string Pick(schema::LocalText::Reader t, Lang lang) {
+  std::string fi = t.getFi(), en = t.getEn();
+  if (lang == Lang::kFi) return fi.empty() ? en : fi;
+  return en.empty() ? fi : en;
+}
+
+// The titles of `terms` in `lang`, in the policy's order.
+inline std::vector<std::string> TermTitles(capnp::List<schema::Term>::Reader terms, Lang lang) {
+  std::vector<std::string> out;
+  for (auto t : terms) out.push_back(Pick(t.getTitle(), lang));
+  return out;
+}
+
+// A fixed heading or phrase of a page in `lang`.
+inline std::string T(Lang lang, std::string_view fi, std::string_view en) {
+  return std::string(lang == Lang::kFi ? fi : en);
+}
+
+// `micros` (Unix time, UTC) as a reader writes it: "3 March 2026, 14:05 UTC" in English,
+// "3.3.2026 klo 14.05 UTC" in Finnish; the RFC 3339 text if the time is out of range.
+inline std::string ReadableTime(int64_t micros, Lang lang) {
+  std::time_t t = static_cast<std::time_t>(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return FormatRfc3339(micros);
+  static const char* const kMonths[] = {"January",   "February", "March",    "April",
+                                        "May",       "June",     "July",     "August",
+                                        "September", "October",  "November", "December"};
+  char text[96];
+  if (lang == Lang::kFi) {
+    std::snprintf(text, sizeof(text), "%d.%d.%d klo %02d.%02d UTC", tm.tm_mday, tm.tm_mon + 1,
+                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+  } else {
+    std::snprintf(text, sizeof(text), "%d %s %d, %02d:%02d UTC", tm.tm_mday, kMonths[tm.tm_mon],
+                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+  }
+  return text;
+}
+
+// A <time> element showing ReadableTime, with the exact RFC 3339 value as its datetime.
+inline std::string TimeElement(int64_t micros, Lang lang) {
+  return "<time datetime=\"" + FormatRfc3339(micros) + "\">" + ReadableTime(micros, lang) +
+         "</time>";
+}
 
 // `s` with the five characters that are special in HTML text and attribute values escaped.
 // UTF-8 passes through unchanged.

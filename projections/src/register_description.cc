@@ -17,17 +17,9 @@ namespace {
 
 // ---- texts ----
 
-// The text of `t` in `lang`; the other language's if that one is missing.
-std::string Pick(schema::LocalText::Reader t, Lang lang) {
-  std::string fi = t.getFi(), en = t.getEn();
-  if (lang == Lang::kFi) return fi.empty() ? en : fi;
-  return en.empty() ? fi : en;
-}
-
-// A fixed heading or phrase of the layout in `lang`.
-std::string T(Lang lang, std::string_view fi, std::string_view en) {
-  return std::string(lang == Lang::kFi ? fi : en);
-}
+using html::Pick;
+using html::T;
+using html::TermTitles;
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
@@ -269,12 +261,6 @@ std::vector<std::string> ContactLines(schema::Contact::Reader c) {
   std::vector<std::string> lines = {c.getName(), c.getEmail(), c.getPhone()};
   std::erase_if(lines, [](const std::string& s) { return s.empty(); });
   return lines;
-}
-
-std::vector<std::string> TermTitles(capnp::List<schema::Term>::Reader terms, Lang lang) {
-  std::vector<std::string> out;
-  for (auto t : terms) out.push_back(Pick(t.getTitle(), lang));
-  return out;
 }
 
 // ---- JSON ----

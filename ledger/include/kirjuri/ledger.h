@@ -135,6 +135,26 @@ struct EraseRequest {
   int64_t received_at_micros = 0;   // when the request was received; 0 = now
 };
 
+// A person's request (GDPR Art. 15-21) as the ledger records it; its events are in the log.
+struct RequestRecord {
+  std::string ref;   // the controller's reference, e.g. "REQ-2026-014"
+  SubjectId subject{};
+  std::string kind;  // access, rectification, erasure, objection, restriction
+  int64_t received_at_micros = 0;
+  int64_t due_at_micros = 0;      // one month after receipt, plus any extension (Art. 12(3))
+  unsigned extended_months = 0;   // at most 2
+  std::string state;              // "open", "fulfilled", "refused"
+  int64_t closed_at_micros = 0;
+  std::vector<uint64_t> seqs;     // its events
+  bool Overdue(int64_t now_micros) const {
+    return state == "open" ? now_micros > due_at_micros : closed_at_micros > due_at_micros;
+  }
+};
+
+// `micros` plus `months` calendar months (UTC; the day clamped to the month's end): 31 January
+// plus one month is the end of February.
+int64_t AddMonths(int64_t micros, unsigned months);
+
 struct VerifyOptions {
   // Re-hash events, recompute the tree and check checkpoints, but skip per-event signatures.
   bool tree_only = false;
@@ -262,6 +282,30 @@ class Ledger {
   // subject; FailedPrecondition if already erased. From then on, appends for the subject are
   // refused. Costs the same for a subject with ten events as for one with a million.
   Status Erase(const EraseRequest& request, uint64_t* event_seq);
+
+  // A person's request, each step a signed event (requestReceived, requestExtended,
+  // requestFulfilled, requestRefused) that names the reference, and the request's record kept
+  // in the same write. Requests are recorded for erased subjects too (they hold no personal
+  // data). `actor` as for events; `reason` must hold no personal data.
+  //
+  // Opens a request received at `received_at_micros` (0: now), due one month later.
+  // InvalidArgument for an unknown kind or a reference already used; NotFound for an unknown
+  // subject.
+  Status OpenRequest(const SubjectId& subject, std::string_view kind, std::string_view ref,
+                     std::string_view actor, int64_t received_at_micros, uint64_t* seq);
+  // Extends an open request's deadline by `months` (at most two in all), with the reason;
+  // only within the first month after receipt (GDPR Art. 12(3)). InvalidArgument otherwise.
+  Status ExtendRequest(std::string_view ref, unsigned months, std::string_view reason,
+                       std::string_view actor, uint64_t* seq);
+  // Closes an open request: fulfilled, naming the events that did the work, or refused with
+  // the reason. FailedPrecondition if it is not open.
+  Status CloseRequest(std::string_view ref, bool fulfilled, std::string_view reason,
+                      std::span<const uint64_t> outcome_seqs, std::string_view actor,
+                      uint64_t* seq);
+  // NotFound for an unknown reference.
+  Status GetRequest(std::string_view ref, RequestRecord* out) const;
+  // Every request, by reference.
+  Status ListRequests(std::vector<RequestRecord>* out) const;
 
   // Shreds the retained categories whose due date is at or before `now_micros`, each with a
   // retentionExpired event; *event_seqs gets their sequence numbers.

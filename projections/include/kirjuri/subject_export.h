@@ -1,7 +1,8 @@
 // SubjectExport: everything held about one person (GDPR Art. 15 access, Art. 20 portability),
 // folded from the subject's events: per category the current data, consents per purpose, the
 // flags the person's rights set, and the full history with each event's purpose, lawful basis,
-// source and actor. Erased data appears as erased, never as an error.
+// source and actor. Erased data appears as erased, never as an error. Two forms: ToJson for
+// machines (Art. 20), ToHtml for the person to read (Art. 15).
 //
 // Thread-safety: a value; ExportSubject only reads the ledger.
 #pragma once
@@ -10,9 +11,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kirjuri/ledger.h"
+#include "kirjuri/schemas/policy.capnp.h"
 
 namespace kirjuri {
 
@@ -47,6 +50,19 @@ struct SubjectExport {
 
   // The machine-readable document (one JSON object).
   std::string ToJson() const;
+
+  // The person's own readable copy: one self-contained, printable HTML page (inline CSS, no
+  // external resources) in plain language, in `lang` ("fi" or "en"; anything else gives "en").
+  // In order: the controller and how to reach them; the subject id, register, first and last
+  // record and whether erased; per category held its current values (erased data shown as
+  // erased) and how long it is kept, with the legal reason of a retention duty; consents per
+  // purpose; the restriction and objection flags; the register's purposes, sources, recipients,
+  // disclosures and transfers; the history; the person's rights and where to complain.
+  // Titles and texts come from `policy` (a machine name stands in where the policy has no
+  // entry); every value is HTML-escaped. Only the section headings are fixed here.
+  // REQUIRES: `policy` is the policy the events were recorded under (Ledger::policy()); the
+  // page reads it only while rendering.
+  std::string ToHtml(schema::Policy::Reader policy, std::string_view lang = "en") const;
 };
 
 // NotFound for an unknown subject. Reads only the subject's events (the subject index).

@@ -1,0 +1,211 @@
+// People's requests (issue 5): each step a signed event, deadlines under GDPR Art. 12(3), and
+// fulfilment that does the work — an export, an erasure with its report, an objection or a
+// restriction that the views show at once, a rectification.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+
+#include "kirjuri/requests.h"
+#include "kirjuri/time.h"
+#include "kirjuri/views.h"
+#include "ledger_fixture.h"
+
+using namespace kirjuri;
+using namespace kirjuri::test;
+
+namespace {
+
+int64_t At(const char* rfc3339) {
+  int64_t micros = 0;
+  REQUIRE(ParseRfc3339(rfc3339, &micros).ok());
+  return micros;
+}
+
+class RequestsFixture : public LedgerFixture {
+ public:
+  RequestsFixture() {
+    InitAndOpen();
+    std::vector<Appended> out;
+    REQUIRE(AppendLines(
+                R"({"register":"customer","subject":"new","type":"recorded","category":"profile","actor":"emp-1","purpose":"service_delivery","basis":"contract","source":"web_form","data":{"name":"Pyyntö Testinen","city":"Oulu"}})"
+                "\n"
+                R"({"register":"customer","subject":"new","type":"recorded","category":"billing","actor":"emp-1","purpose":"service_delivery","basis":"contract","source":"web_form","data":{"order_id":"ORD-PYYNTO"}})"
+                "\n",
+                &out)
+                .ok());
+    person = out[0].subject;
+    REQUIRE(AppendLines(R"({"register":"customer","subject":")" + SubjectIdHex(person) +
+                        R"(","type":"consent_given","category":"consents","actor":"emp-1","purpose":"marketing","basis":"consent","source":"web_form"})")
+                .ok());
+    REQUIRE(Views::Open(&ledger(), data(), nullptr, &views).ok());
+  }
+  ~RequestsFixture() { views.reset(); }
+
+  RequestRecord Open(const std::string& kind, const std::string& ref, int64_t received = 0) {
+    uint64_t seq = 0;
+    Status s = ledger().OpenRequest(person, kind, ref, "dpo-01", received, &seq);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    RequestRecord r;
+    REQUIRE(ledger().GetRequest(ref, &r).ok());
+    return r;
+  }
+  FulfilResult Fulfil(const std::string& ref, const std::string& data = "") {
+    FulfilOptions o;
+    o.ref = ref;
+    o.actor = "dpo-01";
+    o.out = tmp().path() / ref;
+    o.data_json = data;
+    FulfilResult result;
+    Status s = FulfilRequest(ledger(), views.get(), o, &result);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    return result;
+  }
+  SubjectView Now() {
+    SubjectView v;
+    REQUIRE(views->Get(person, 0, &v).ok());
+    return v;
+  }
+
+  SubjectId person{};
+  std::unique_ptr<Views> views;
+};
+
+}  // namespace
+
+TEST_CASE("one month to answer: a request goes overdue after it and not before") {
+  CHECK(AddMonths(At("2026-01-31T10:00:00Z"), 1) == At("2026-02-28T10:00:00Z"));
+  CHECK(AddMonths(At("2028-01-31T10:00:00Z"), 1) == At("2028-02-29T10:00:00Z"));
+  CHECK(AddMonths(At("2026-11-15T00:00:00Z"), 3) == At("2027-02-15T00:00:00Z"));
+
+  RequestsFixture t;
+  const int64_t received = NowMicros() - int64_t{3} * 86400 * 1000000;  // three days ago
+  RequestRecord r = t.Open("access", "REQ-1", received);
+  CHECK(r.state == "open");
+  CHECK(r.received_at_micros == received);
+  CHECK(r.due_at_micros == AddMonths(received, 1));
+  CHECK_FALSE(r.Overdue(r.due_at_micros));
+  CHECK(r.Overdue(r.due_at_micros + 1));
+
+  // An extension moves the deadline, by two months at most in all, with a reason.
+  uint64_t seq = 0;
+  CHECK(t.ledger().ExtendRequest("REQ-1", 1, "", "dpo-01", &seq).IsInvalidArgument());
+  REQUIRE(t.ledger().ExtendRequest("REQ-1", 1, "many requests this month", "dpo-01", &seq).ok());
+  REQUIRE(t.ledger().GetRequest("REQ-1", &r).ok());
+  CHECK(r.due_at_micros == AddMonths(received, 2));
+  CHECK(t.ledger().ExtendRequest("REQ-1", 2, "more", "dpo-01", &seq).IsInvalidArgument());
+  REQUIRE(t.ledger().ExtendRequest("REQ-1", 1, "complex request", "dpo-01", &seq).ok());
+  REQUIRE(t.ledger().GetRequest("REQ-1", &r).ok());
+  CHECK(r.due_at_micros == AddMonths(received, 3));
+  CHECK(r.extended_months == 2);
+  CHECK(r.seqs.size() == 3);
+
+  // Too late to extend once the first month has passed.
+  t.Open("objection", "REQ-OLD", AddMonths(NowMicros(), 0) - int64_t{40} * 86400 * 1000000);
+  CHECK(t.ledger().ExtendRequest("REQ-OLD", 1, "late", "dpo-01", &seq).IsInvalidArgument());
+  RequestRecord old;
+  REQUIRE(t.ledger().GetRequest("REQ-OLD", &old).ok());
+  CHECK(old.Overdue(NowMicros()));
+}
+
+TEST_CASE("requests are signed events that name their reference, never accepted as input") {
+  RequestsFixture t;
+  const uint64_t size = t.ledger().size();
+  t.Open("access", "REQ-2");
+  REQUIRE(t.ledger().size() == size + 1);
+  REQUIRE(t.ledger().ReadEvents(size, size + 1, [&](const EventView& e) {
+    auto event = e.signed_event.getEvent();
+    CHECK(event.getEnvelope().getType() == schema::EventType::REQUEST_RECEIVED);
+    CHECK(std::string(event.getEnvelope().getRequest().cStr()) == "REQ-2");
+    CHECK(std::string(event.getRequestInfo().getKind().cStr()) == "access");
+    return Status::Ok();
+  }).ok());
+  VerifyResult result;
+  CHECK(t.ledger().Verify({}, &result).ok());
+
+  uint64_t seq = 0;
+  CHECK(t.ledger().OpenRequest(t.person, "access", "REQ-2", "dpo-01", 0, &seq).IsInvalidArgument());
+  CHECK(t.ledger().OpenRequest(t.person, "deletion", "REQ-3", "dpo-01", 0, &seq).IsInvalidArgument());
+  CHECK(t.ledger().OpenRequest(SubjectId{}, "access", "REQ-4", "dpo-01", 0, &seq).IsNotFound());
+  for (const char* type : {"request_received", "request_fulfilled", "subject_erased",
+                           "retention_expired"}) {
+    Status s = t.AppendLines(std::string(R"({"register":"customer","subject":")") +
+                             SubjectIdHex(t.person) + R"(","type":")" + type +
+                             R"(","category":"profile","actor":"emp-1","purpose":"service_delivery","basis":"contract","source":"contact"})");
+    INFO(type);
+    CHECK(s.IsInvalidArgument());
+  }
+  CHECK(t.ledger().size() == size + 1);
+}
+
+TEST_CASE("fulfilling an objection or a restriction takes effect in the views at once") {
+  RequestsFixture t;
+  CHECK(t.Now().InMarketingAudience());
+  t.Open("objection", "REQ-O");
+  FulfilResult o = t.Fulfil("REQ-O");
+  REQUIRE(o.outcome_seqs.size() == 1);
+  CHECK(t.Now().marketing_objected);
+  CHECK_FALSE(t.Now().InMarketingAudience());
+  RequestRecord r;
+  REQUIRE(t.ledger().GetRequest("REQ-O", &r).ok());
+  CHECK(r.state == "fulfilled");
+  CHECK(r.seqs.back() == o.closing_seq);
+  CHECK(r.seqs.back() > o.outcome_seqs[0]);
+
+  t.Open("restriction", "REQ-R");
+  t.Fulfil("REQ-R");
+  CHECK(t.Now().restricted);
+  // Closing twice is refused.
+  FulfilOptions again;
+  again.ref = "REQ-R";
+  again.actor = "dpo-01";
+  FulfilResult ignored;
+  CHECK(FulfilRequest(t.ledger(), t.views.get(), again, &ignored).code() ==
+        Status::Code::kFailedPrecondition);
+}
+
+TEST_CASE("a rectification records the corrected values; a refusal records its reason") {
+  RequestsFixture t;
+  t.Open("rectification", "REQ-C");
+  t.Fulfil("REQ-C", R"({"city":"Kuopio"})");
+  CHECK(t.Now().ProfileText("city") == "Kuopio");
+  // Values the policy does not allow are refused, and the request stays open.
+  t.Open("rectification", "REQ-D");
+  FulfilOptions bad;
+  bad.ref = "REQ-D";
+  bad.actor = "dpo-01";
+  bad.data_json = R"({"password":"hunter2"})";
+  FulfilResult ignored;
+  CHECK(FulfilRequest(t.ledger(), t.views.get(), bad, &ignored).IsInvalidArgument());
+  RequestRecord r;
+  REQUIRE(t.ledger().GetRequest("REQ-D", &r).ok());
+  CHECK(r.state == "open");
+  uint64_t seq = 0;
+  CHECK(t.ledger().CloseRequest("REQ-D", false, "", {}, "dpo-01", &seq).IsInvalidArgument());
+  REQUIRE(t.ledger().CloseRequest("REQ-D", false, "the data was already correct", {}, "dpo-01",
+                                  &seq).ok());
+  REQUIRE(t.ledger().GetRequest("REQ-D", &r).ok());
+  CHECK(r.state == "refused");
+}
+
+TEST_CASE("fulfilling access writes the export; fulfilling erasure erases and writes the report") {
+  RequestsFixture t;
+  t.Open("access", "REQ-A");
+  FulfilResult a = t.Fulfil("REQ-A");
+  REQUIRE(a.files.size() == 2);
+  const std::string page = ReadFile(t.tmp().path() / "REQ-A" / "export.html");
+  CHECK(page.find("Pyyntö Testinen") != std::string::npos);
+  CHECK(ReadFile(t.tmp().path() / "REQ-A" / "export.json").find("\"Oulu\"") != std::string::npos);
+
+  t.Open("erasure", "REQ-E");
+  FulfilResult e = t.Fulfil("REQ-E");
+  REQUIRE(e.outcome_seqs.size() == 1);
+  SubjectSummary summary;
+  REQUIRE(t.ledger().GetSubject(t.person, &summary).ok());
+  REQUIRE(summary.erased_at_seq);
+  CHECK(*summary.erased_at_seq == e.outcome_seqs[0]);
+  CHECK(fs::exists(t.tmp().path() / "REQ-E" / "report.json"));
+  CHECK(ReadFile(t.tmp().path() / "REQ-E" / "report.json").find("REQ-E") != std::string::npos);
+  CHECK(t.Now().erased);
+}
