@@ -189,6 +189,9 @@ class LogGenerator {
     const char* service = partner ? "partnership" : "service_delivery";
     uint64_t r = Pick(100);
     if (partner && r < 35) r = 50 + Pick(40);  // partners have no usage category
+    // While restricted, the policy records no processing: the restriction is lifted first.
+    const bool processing = r < 35 || (r >= 50 && r < 65) || (r >= 80 && r < 90);
+    if (p->restricted && processing) r = 95;
     if (r < 35) {
       Envelope(p, partner, "recorded", "usage", service, "contract", "cookies", e);
       e->data = {{"kind", JsonString(kKinds[Pick(6)])}, {"result", std::to_string(Pick(100))}};
