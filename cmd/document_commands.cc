@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "kirjuri/csv_import.h"
+#include "kirjuri/json.h"
 #include "kirjuri/register_description.h"
 
 namespace kirjuri::cli {
@@ -101,10 +102,54 @@ int RunImport(const Globals& g, const DocumentArgs& a) {
   return 0;
 }
 
+int RunPolicyApply(const Globals& g, const std::string& file, const std::string& actor) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail(Status::IOError("cannot read " + file));
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  uint64_t seq = 0;
+  if (Status s = ledger->ApplyPolicy(json, actor, &seq); !s.ok()) return Fail(s);
+  auto p = ledger->policy();
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .Number("seq", seq)
+                            .String("policy", p.getName().cStr())
+                            .Number("version", p.getVersion())
+                            .Finish()
+                            .c_str());
+  } else {
+    std::printf("policy %s version %u is in force from seq %llu (a signed policy_changed event)\n",
+                p.getName().cStr(), p.getVersion(), static_cast<unsigned long long>(seq));
+  }
+  return 0;
+}
+
+int RunPolicyShow(const Globals& g, bool initial) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string json;
+  if (Status s = ledger->PolicyJson(initial, &json); !s.ok()) return Fail(s);
+  std::printf("%s%s", json.c_str(), !json.empty() && json.back() == '\n' ? "" : "\n");
+  return 0;
+}
+
 }  // namespace
 
 void AddDocumentCommands(CLI::App& app, const Globals& g, int& rc) {
   static DocumentArgs a;  // lives as long as the app's parse
+
+  static std::string policy_file, policy_actor = "dpo";
+  static bool policy_initial = false;
+  auto* policy = app.add_subcommand("policy", "the policy in force, and changing it");
+  policy->require_subcommand(1);
+  auto* apply = policy->add_subcommand("apply", "put a new policy version in force (signed event)");
+  apply->add_option("file", policy_file, "the policy (JSON, schemas/policy.capnp)")->required();
+  apply->add_option("--actor", policy_actor, "who changes it (default: dpo)");
+  apply->callback([&] { rc = RunPolicyApply(g, policy_file, policy_actor); });
+  auto* show = policy->add_subcommand("show", "print the policy in force (JSON)");
+  show->add_flag("--initial", policy_initial, "the one given to init instead");
+  show->callback([&] { rc = RunPolicyShow(g, policy_initial); });
 
   auto* describe = app.add_subcommand(
       "describe", "the register description (rekisteriseloste), generated from the policy");

@@ -28,6 +28,7 @@ enum EventType {
   requestExtended @11;   # its deadline extended, with the reason
   requestFulfilled @12;  # answered: the events that did the work are named
   requestRefused @13;    # refused, with the reason (e.g. a retention duty)
+  policyChanged @14;     # `kirjuri policy apply`: a new policy in force (Event.policyChange)
 }
 
 struct Envelope {
@@ -86,6 +87,18 @@ struct Event {
   erasure @2 :Erasure;          # set in subjectErased and retentionExpired events only
   sealed @3 :List(SealedGroup); # the personal data
   requestInfo @4 :RequestInfo;  # set in request* events only
+  policyChange @5 :PolicyChange;  # set in policyChanged events only
+}
+
+struct PolicyChange {
+  # The policy in force from this event on. Events about the ledger itself carry the all-zero
+  # subject id and no register.
+  json @0 :Text;                      # the policy document, exactly as applied
+  sha256 @1 :Data;                    # SHA-256 of json's bytes
+  previousSha256 @2 :Data;            # SHA-256 of the policy it replaces (the chain starts at
+                                      # the policy given to `init`)
+  name @3 :Text;
+  version @4 :UInt32;
 }
 
 struct RequestInfo {

@@ -127,9 +127,13 @@ TEST_CASE("requests are signed events that name their reference, never accepted 
   uint64_t seq = 0;
   CHECK(t.ledger().OpenRequest(t.person, "access", "REQ-2", "dpo-01", 0, &seq).IsInvalidArgument());
   CHECK(t.ledger().OpenRequest(t.person, "deletion", "REQ-3", "dpo-01", 0, &seq).IsInvalidArgument());
-  CHECK(t.ledger().OpenRequest(SubjectId{}, "access", "REQ-4", "dpo-01", 0, &seq).IsNotFound());
+  SubjectId stranger{};
+  stranger[0] = 1;
+  CHECK(t.ledger().OpenRequest(stranger, "access", "REQ-4", "dpo-01", 0, &seq).IsNotFound());
+  // The all-zero subject is the ledger itself (its policy changes), no person.
+  CHECK(t.ledger().OpenRequest(SubjectId{}, "access", "REQ-5", "dpo-01", 0, &seq).IsInvalidArgument());
   for (const char* type : {"request_received", "request_fulfilled", "subject_erased",
-                           "retention_expired"}) {
+                           "retention_expired", "policy_changed"}) {
     Status s = t.AppendLines(std::string(R"({"register":"customer","subject":")") +
                              SubjectIdHex(t.person) + R"(","type":")" + type +
                              R"(","category":"profile","actor":"emp-1","purpose":"service_delivery","basis":"contract","source":"contact"})");

@@ -179,6 +179,9 @@ Status Ledger::Impl::CompleteErasureLocked(const std::string& pending_bytes, uin
 Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
   KIRJURI_RETURN_IF_ERROR(CheckActor(request.actor));
   KIRJURI_RETURN_IF_ERROR(CheckRequestRef(request.request));
+  if (request.subject == SubjectId{}) {
+    return Status::InvalidArgument("the all-zero subject is the ledger itself, not a person");
+  }
   Impl& impl = *impl_;
   std::lock_guard<std::mutex> lock(impl.append_mu);
   KIRJURI_RETURN_IF_ERROR(impl.health.Prefixed("the ledger is damaged, erasure is refused"));
@@ -215,7 +218,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
   };
   std::vector<Kept> kept;
   for (const auto& [category, id] : keys) {
-    const RetentionRule* rule = impl.policy->RetentionFor(state.register_name, category);
+    const RetentionRule* rule = impl.CurrentPolicy()->RetentionFor(state.register_name, category);
     auto c = state.categories.find(category);
     if (rule && c != state.categories.end()) {
       kept.push_back({category, id, rule, rule->DueAfter(c->second.last_occurred_at_micros)});

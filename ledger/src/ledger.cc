@@ -172,7 +172,9 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   KIRJURI_RETURN_IF_ERROR(FromRocks(impl->db->Get(rocksdb::ReadOptions(), impl->meta,
                                                   std::string(store::kMetaPolicy), &policy_json),
                                     "reading the policy"));
-  KIRJURI_RETURN_IF_ERROR(Policy::Parse(policy_json, &impl->policy).Prefixed("stored policy"));
+  std::shared_ptr<const Policy> stored;
+  KIRJURI_RETURN_IF_ERROR(Policy::Parse(policy_json, &stored).Prefixed("stored policy"));
+  impl->SetPolicy(std::move(stored));
 
   unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   impl->pool = std::make_unique<WorkerPool>(std::max(1u, threads));
@@ -220,7 +222,7 @@ Status Ledger::ParseLines(std::string_view text, std::vector<NewEvent>* out) con
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     NewEvent e;
     KIRJURI_RETURN_IF_ERROR(
-        impl_->policy->ParseLine(line, &e).Prefixed("line " + std::to_string(line_no)));
+        impl_->CurrentPolicy()->ParseLine(line, &e).Prefixed("line " + std::to_string(line_no)));
     e.line = line_no;
     out->push_back(std::move(e));
   }
@@ -236,7 +238,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   std::vector<schema::EventType> types(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     KIRJURI_RETURN_IF_ERROR(
-        impl_->policy->Check(events[i], &types[i]).Prefixed(where(events[i], i)));
+        impl_->CurrentPolicy()->Check(events[i], &types[i]).Prefixed(where(events[i], i)));
   }
 
   std::lock_guard<std::mutex> lock(impl_->append_mu);
@@ -285,7 +287,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     std::map<SubjectId, SubjectState> running = states;
     for (size_t i = 0; i < events.size(); ++i) {
       SubjectState& state = running[subject_ids[i]];
-      KIRJURI_RETURN_IF_ERROR(impl_->policy->CheckRights(events[i], types[i], state)
+      KIRJURI_RETURN_IF_ERROR(impl_->CurrentPolicy()->CheckRights(events[i], types[i], state)
                                   .Prefixed(where(events[i], i) + ": subject " +
                                             SubjectIdHex(subject_ids[i])));
       state.Apply(base + i, types[i], events[i].purpose, events[i].category, now);

@@ -78,7 +78,15 @@ struct Ledger::Impl {
   bool seal = true;  // OpenOptions::seal
   SigningKey key;
   std::string origin;
-  std::shared_ptr<const Policy> policy;
+  // The policy in force, swapped by ApplyPolicy; every policy ever loaded stays alive (guarded
+  // by append_mu) so that a reader holding an older one is never left dangling.
+  std::atomic<const Policy*> policy_now{nullptr};
+  std::vector<std::shared_ptr<const Policy>> policies;
+  const Policy* CurrentPolicy() const { return policy_now.load(); }
+  void SetPolicy(std::shared_ptr<const Policy> p) {
+    policies.push_back(std::move(p));
+    policy_now = policies.back().get();
+  }
   std::unique_ptr<WorkerPool> pool;
 
   std::mutex append_mu;

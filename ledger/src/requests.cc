@@ -136,6 +136,9 @@ Status Ledger::OpenRequest(const SubjectId& subject, std::string_view kind, std:
   }
   KIRJURI_RETURN_IF_ERROR(CheckRequestRef(ref));
   if (ref.empty()) return Status::InvalidArgument("a request needs a reference (--ref)");
+  if (subject == SubjectId{}) {
+    return Status::InvalidArgument("the all-zero subject is the ledger itself, not a person");
+  }
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
   std::lock_guard<std::mutex> lock(impl_->append_mu);
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, requests are refused"));

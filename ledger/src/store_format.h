@@ -32,7 +32,9 @@ inline constexpr const char* kSubjectsCf = "subjects";
 inline constexpr const char* kSubjectInfoCf = "subject_info";
 
 inline constexpr std::string_view kMetaOrigin = "origin";
-inline constexpr std::string_view kMetaPolicy = "policy";
+inline constexpr std::string_view kMetaPolicy = "policy";  // the policy in force (JSON)
+// The policy given to `init`, kept when a change replaces it (absent until then).
+inline constexpr std::string_view kMetaInitialPolicy = "policy/initial";
 inline constexpr std::string_view kMetaFormat = "format";
 inline constexpr std::string_view kFormatVersion = "kirjuri-log-v1";
 // Present once subject_info holds what this version keeps in it (the rights, since v2): a

@@ -120,8 +120,8 @@ Status Ledger::SizeAtTime(int64_t micros, uint64_t* size) const {
 
 void Ledger::AttachDerivedStore(DerivedStore* store) { impl_->derived = store; }
 
-std::vector<std::string> Ledger::RegisterNames() const { return impl_->policy->RegisterNames(); }
+std::vector<std::string> Ledger::RegisterNames() const { return impl_->CurrentPolicy()->RegisterNames(); }
 
-schema::Policy::Reader Ledger::policy() const { return impl_->policy->root(); }
+schema::Policy::Reader Ledger::policy() const { return impl_->CurrentPolicy()->root(); }
 
 }  // namespace kirjuri

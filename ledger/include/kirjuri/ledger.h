@@ -266,6 +266,14 @@ class Ledger {
 
   // The registers the policy declares, in name order (e.g. "customer", "partner").
   std::vector<std::string> RegisterNames() const;
+  // Puts a new policy in force with a signed policyChanged event that holds the whole document
+  // and chains it to the one it replaces (SHA-256). It must keep the policy's name and raise its
+  // version. InvalidArgument if it does not parse or does not; nothing written then. Appends
+  // are checked against the new policy from then on; events before stay as they were checked.
+  Status ApplyPolicy(std::string_view json, std::string_view actor, uint64_t* seq);
+  // The policy in force as JSON, and the one given to `init` (the first link of the chain).
+  Status PolicyJson(bool initial, std::string* out) const;
+
   // The policy in force (schemas/policy.capnp), valid as long as the Ledger.
   schema::Policy::Reader policy() const;
 
