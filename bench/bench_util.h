@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -104,5 +106,23 @@ class Progress {
 
 // `s` as a JSON string. REQUIRES: s needs no escaping (the benches' own ASCII/UTF-8 text).
 inline std::string JsonString(const std::string& s) { return "\"" + s + "\""; }
+
+// Removes what the benchmark made, at scope exit (errors and Ctrl-C included): `root` whole if
+// the benchmark created it, else only the paths in `made`; nothing with `keep`.
+struct Cleanup {
+  std::filesystem::path root;
+  bool remove_root = false;
+  std::vector<std::filesystem::path> made;
+  bool keep = false;
+  ~Cleanup() {
+    if (keep) return;
+    std::error_code ec;
+    if (remove_root) {
+      std::filesystem::remove_all(root, ec);
+    } else {
+      for (const auto& p : made) std::filesystem::remove_all(p, ec);
+    }
+  }
+};
 
 }  // namespace kirjuri::bench

@@ -412,23 +412,6 @@ Args ParseArgs(int argc, char** argv) {
   return a;
 }
 
-// Removes what the benchmark made, at scope exit (errors and Ctrl-C included).
-struct Cleanup {
-  fs::path root;
-  bool remove_root = false;
-  std::vector<fs::path> made;
-  bool keep = false;
-  ~Cleanup() {
-    if (keep) return;
-    std::error_code ec;
-    if (remove_root) {
-      fs::remove_all(root, ec);
-    } else {
-      for (const auto& p : made) fs::remove_all(p, ec);
-    }
-  }
-};
-
 struct Goal {
   std::string key, name;
   double value, target;

@@ -54,7 +54,7 @@ struct ViewsOptions {
   // Events per pass of a long fold: a fold of more events runs in passes, each over the whole
   // range for one share of the people, so that memory stays bounded and every row is written
   // once. (Tests make it small to exercise that path.)
-  uint64_t events_per_pass = 100000;
+  uint64_t events_per_pass = 250000;
 };
 
 class Views {
