@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "kirjuri/deletion_report.h"
 #include "kirjuri/json.h"
 #include "kirjuri/note.h"
+#include "kirjuri/requests.h"
 #include "kirjuri/time.h"
 
 namespace kirjuri::cli {
@@ -201,16 +201,24 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
   if (s = AppendText(*ledger, *views, text, &showcase); !s.ok()) return Fail(s);
   SubjectId forgotten_id;
   if (s = ParseSubjectId(forgotten.id, &forgotten_id); !s.ok()) return Fail(s);
-  uint64_t erasure_seq = 0;
-  EraseRequest erase{forgotten_id, "DEMO-REQ-" + std::to_string(start), "dpo-01", 0};
-  if (s = ledger->Erase(erase, &erasure_seq); !s.ok()) return Fail(s);
-  CatchUpViews(*views);
-  DeletionReportFiles report;
-  if (s = BuildDeletionReport(*ledger, forgotten_id, std::nullopt, &report); !s.ok()) {
+  // The erasure comes as a request, received five days ago: fulfilling it erases the person and
+  // writes the proof-of-deletion report.
+  const std::string request_ref = "DEMO-REQ-" + std::to_string(start);
+  const int64_t received = NowMicros() - int64_t{5} * 86400 * 1000000;
+  uint64_t request_seq = 0;
+  if (s = ledger->OpenRequest(forgotten_id, "erasure", request_ref, "dpo-01", received,
+                              &request_seq);
+      !s.ok()) {
     return Fail(s);
   }
   const std::string report_dir = options.reports + "/" + forgotten.id;
-  if (s = WriteDeletionReport(report, report_dir); !s.ok()) return Fail(s);
+  FulfilOptions fulfil;
+  fulfil.ref = request_ref;
+  fulfil.actor = "dpo-01";
+  fulfil.out = report_dir;
+  FulfilResult fulfilled;
+  if (s = FulfilRequest(*ledger, views.get(), fulfil, &fulfilled); !s.ok()) return Fail(s);
+  const uint64_t erasure_seq = fulfilled.outcome_seqs.at(0);
 
   // 4. The walk.
   VerifyResult result;
@@ -250,11 +258,12 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
   std::printf("marketing audience: %zu of %zu people may receive direct marketing today\n"
               "  (consent given and not withdrawn, no objection, not restricted, not erased)\n\n",
               audience.size(), people.size());
-  std::printf("erased customer %s (seq %llu): keys shredded, billing kept under the\n"
+  std::printf("erasure request %s (received 5 days ago, due in a month) fulfilled:\n"
+              "  customer %s erased at seq %llu: keys shredded, billing kept under the\n"
               "  Accounting Act; the customers view shows %zu erased customer(s) by id and dates only.\n"
               "  proof-of-deletion report: %s/report.html (and report.json, .sig)\n\n",
-              forgotten.id.c_str(), static_cast<unsigned long long>(erasure_seq), erased,
-              report_dir.c_str());
+              request_ref.c_str(), forgotten.id.c_str(),
+              static_cast<unsigned long long>(erasure_seq), erased, report_dir.c_str());
   // The commands as this binary was invoked, so that they can be pasted as they are.
   const std::string k = g.program + " --data " + g.data;
   std::printf("try:\n");
@@ -265,6 +274,8 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
   std::printf("  %s query marketing-audience --json | head\n", k.c_str());
   std::printf("  %s query customer %s\n", k.c_str(), forgotten.id.c_str());
   std::printf("  %s verify-report %s/report.json\n", g.program.c_str(), report_dir.c_str());
+  std::printf("  %s request list\n", k.c_str());
+  std::printf("  %s describe --lang fi\n", k.c_str());
   std::printf("  %s export %s\n", k.c_str(), restricted.id.c_str());
   std::printf("  %s rebuild\n", k.c_str());
   std::printf("  %s prove inclusion %llu\n", k.c_str(), static_cast<unsigned long long>(start));

@@ -1,8 +1,8 @@
 // `kirjuri demo`: the README's main job. Creates a ledger in --data if there is none, appends a
 // realistic sample of Almerin's customer and partner registers (fictional teachers, pupils and
 // partner contacts, with learning analytics, orders, consents given and withdrawn, objections,
-// a restriction and a rectification), erases one person with billing retained and writes the
-// proof-of-deletion report; then walks through it: verify, a customer now and as of before the
+// a restriction and a rectification), fulfils one person's erasure request (billing retained,
+// the proof-of-deletion report written); then walks through it: verify, a customer now and as of before the
 // rectification, the marketing audience, the report.
 #pragma once
 
