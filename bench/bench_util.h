@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "kirjuri/status.h"
@@ -107,22 +108,59 @@ class Progress {
 // `s` as a JSON string. REQUIRES: s needs no escaping (the benches' own ASCII/UTF-8 text).
 inline std::string JsonString(const std::string& s) { return "\"" + s + "\""; }
 
-// Removes what the benchmark made, at scope exit (errors and Ctrl-C included): `root` whole if
-// the benchmark created it, else only the paths in `made`; nothing with `keep`.
-struct Cleanup {
-  std::filesystem::path root;
-  bool remove_root = false;
-  std::vector<std::filesystem::path> made;
-  bool keep = false;
-  ~Cleanup() {
-    if (keep) return;
-    std::error_code ec;
-    if (remove_root) {
-      std::filesystem::remove_all(root, ec);
+// The directory a benchmark works in, and the removal of what it made there at scope exit
+// (errors and Ctrl-C included): a fresh temporary directory is removed whole; a directory the
+// user named keeps everything but the paths made with Sub or Track; with `keep`, nothing goes.
+class Scratch {
+ public:
+  Scratch(const std::string& dir, const char* temp_prefix, bool keep) : keep_(keep) {
+    if (dir.empty()) {
+      std::string tmpl = (std::filesystem::temp_directory_path() /
+                          (std::string(temp_prefix) + "-XXXXXX"))
+                             .string();
+      if (!mkdtemp(tmpl.data())) Die("mkdtemp failed");
+      root_ = tmpl;
+      remove_root_ = true;
     } else {
-      for (const auto& p : made) std::filesystem::remove_all(p, ec);
+      root_ = dir;
+      std::error_code ec;
+      std::filesystem::create_directories(root_, ec);
+      if (ec) Die("cannot create " + dir + ": " + ec.message());
     }
   }
+  ~Scratch() {
+    if (keep_) return;
+    std::error_code ec;
+    if (remove_root_) {
+      std::filesystem::remove_all(root_, ec);
+    } else {
+      for (const auto& p : made_) std::filesystem::remove_all(p, ec);
+    }
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  const std::filesystem::path& root() const { return root_; }
+  // A new path under the root, removed at exit. Dies if it exists already.
+  std::filesystem::path Sub(const std::string& name) {
+    std::filesystem::path p = root_ / name;
+    if (std::filesystem::exists(p)) Die(p.string() + " already exists; pick an empty --dir");
+    made_.push_back(p);
+    return p;
+  }
+  // Removes `p` at exit too.
+  void Track(const std::filesystem::path& p) { made_.push_back(p); }
+  // Removes `p` now, unless everything is kept.
+  void Drop(const std::filesystem::path& p) const {
+    std::error_code ec;
+    if (!keep_) std::filesystem::remove_all(p, ec);
+  }
+
+ private:
+  std::filesystem::path root_;
+  bool remove_root_ = false;
+  bool keep_ = false;
+  std::vector<std::filesystem::path> made_;
 };
 
 }  // namespace kirjuri::bench

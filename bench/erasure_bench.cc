@@ -601,30 +601,10 @@ int Run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::err);
   if (sodium_init() < 0) Die("sodium_init failed");
 
-  Cleanup cleanup;
-  cleanup.keep = args.keep;
-  if (args.dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "kirjuri-erasure-bench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) Die("mkdtemp failed");
-    cleanup.root = tmpl;
-    cleanup.remove_root = true;
-  } else {
-    cleanup.root = args.dir;
-    std::error_code ec;
-    fs::create_directories(cleanup.root, ec);
-    if (ec) Die("cannot create " + args.dir + ": " + ec.message());
-  }
-  const fs::path root = cleanup.root;
-  auto sub = [&](const std::string& name) {
-    fs::path p = root / name;
-    if (fs::exists(p)) Die(p.string() + " already exists; pick an empty --dir");
-    cleanup.made.push_back(p);
-    return p;
-  };
-  auto drop = [&](const fs::path& p) {
-    std::error_code ec;
-    if (!args.keep) fs::remove_all(p, ec);
-  };
+  Scratch scratch_dir(args.dir, "kirjuri-erasure-bench", args.keep);
+  const fs::path root = scratch_dir.root();
+  auto sub = [&](const std::string& name) { return scratch_dir.Sub(name); };
+  auto drop = [&](const fs::path& p) { scratch_dir.Drop(p); };
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const Workload w(args.payload);
   const size_t nsizes = args.sizes.size();
@@ -1031,6 +1011,6 @@ int main(int argc, char** argv) {
   try {
     return Run(argc, argv);
   } catch (const std::exception&) {
-    return 1;  // Die() has said why; Cleanup has run
+    return 1;  // Die() has said why; Scratch has removed what was made
   }
 }

@@ -429,23 +429,9 @@ int Run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);  // the ledger logs at info, on stdout
   if (sodium_init() < 0) Die("sodium_init failed");
 
-  Cleanup cleanup;
-  cleanup.keep = args.keep;
-  if (args.dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "pbench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) Die("mkdtemp failed");
-    cleanup.root = tmpl;
-    cleanup.remove_root = true;
-  } else {
-    cleanup.root = args.dir;
-    std::error_code ec;
-    fs::create_directories(cleanup.root, ec);
-    if (ec) Die("cannot create " + args.dir + ": " + ec.message());
-  }
-  const fs::path dir = cleanup.root / "ledger";
-  if (fs::exists(dir)) Die(dir.string() + " already exists; pick an empty --dir");
-  cleanup.made.push_back(dir);
-  cleanup.made.push_back(kirjuri::DefaultMasterKeyPath(dir));
+  Scratch scratch(args.dir, "pbench", args.keep);
+  const fs::path dir = scratch.Sub("ledger");
+  scratch.Track(kirjuri::DefaultMasterKeyPath(dir));
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
 
   // 1. The log, written with the views closed; then reopened, as `kirjuri rebuild` would.
@@ -701,6 +687,6 @@ int main(int argc, char** argv) {
   try {
     return Run(argc, argv);
   } catch (const std::exception&) {
-    return 1;  // Die() has said why; Cleanup has run
+    return 1;  // Die() has said why; Scratch has removed what was made
   }
 }

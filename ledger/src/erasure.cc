@@ -12,19 +12,13 @@
 
 #include <cstring>
 
+#include "kirjuri/canonical.h"
 #include "kirjuri/time.h"
 #include "ledger_impl.h"
 #include "strict_json.h"
 
 namespace kirjuri {
 namespace {
-
-template <typename Reader>
-std::string CanonicalBytes(Reader reader) {
-  auto words = capnp::canonicalize(reader);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
 
 void SetShred(schema::PendingErasure::Builder plan,
               const std::vector<std::pair<std::string, KeyId>>& keys) {

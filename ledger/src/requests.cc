@@ -2,13 +2,13 @@
 // event, the request's record (schema::RequestState under "request/" || ref in the log's default
 // column family) written in the same batch.
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
 
+#include "kirjuri/canonical.h"
 #include "ledger_impl.h"
 #include "policy.h"
 
@@ -21,36 +21,23 @@ constexpr std::array<std::string_view, 5> kKinds = {"access", "rectification", "
                                                     "objection", "restriction"};
 constexpr unsigned kMaxExtensionMonths = 2;
 
-std::string Canonical(schema::RequestState::Reader r) {
-  kj::Array<capnp::word> words = capnp::canonicalize(r);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
 Status DecodeRequest(std::string_view bytes, RequestRecord* out) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return Status::Corruption("a request record has an impossible size");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
   RequestRecord r;
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
-    auto s = reader.getRoot<schema::RequestState>();
-    r.ref = s.getRef();
-    if (s.getSubject().size() == r.subject.size()) {
-      std::memcpy(r.subject.data(), s.getSubject().begin(), r.subject.size());
-    }
-    r.kind = s.getKind();
-    r.received_at_micros = s.getReceivedAtMicros();
-    r.due_at_micros = s.getDueAtMicros();
-    r.extended_months = s.getExtendedMonths();
-    r.state = s.getState();
-    r.closed_at_micros = s.getClosedAtMicros();
-    for (uint64_t seq : s.getSeqs()) r.seqs.push_back(seq);
-  });
-  if (error != nullptr) return Status::Corruption("a request record does not decode");
+  KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::RequestState>(
+      bytes, "a request record", [&](schema::RequestState::Reader s) {
+        r.ref = s.getRef();
+        if (s.getSubject().size() == r.subject.size()) {
+          std::memcpy(r.subject.data(), s.getSubject().begin(), r.subject.size());
+        }
+        r.kind = s.getKind();
+        r.received_at_micros = s.getReceivedAtMicros();
+        r.due_at_micros = s.getDueAtMicros();
+        r.extended_months = s.getExtendedMonths();
+        r.state = s.getState();
+        r.closed_at_micros = s.getClosedAtMicros();
+        for (uint64_t seq : s.getSeqs()) r.seqs.push_back(seq);
+        return Status::Ok();
+      }));
   *out = std::move(r);
   return Status::Ok();
 }
@@ -68,7 +55,7 @@ std::string EncodeRequest(const RequestRecord& r) {
   s.setClosedAtMicros(r.closed_at_micros);
   auto seqs = s.initSeqs(static_cast<unsigned>(r.seqs.size()));
   for (unsigned i = 0; i < seqs.size(); ++i) seqs.set(i, r.seqs[i]);
-  return Canonical(s.asReader());
+  return CanonicalBytes(s.asReader());
 }
 
 // Checks the free text of a reason: one line, short. (That it names no person is the

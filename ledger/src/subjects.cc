@@ -1,10 +1,9 @@
 #include "subjects.h"
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <cstring>
 
+#include "kirjuri/canonical.h"
 #include "kirjuri/schemas/event.capnp.h"
 
 namespace kirjuri {
@@ -58,35 +57,28 @@ std::string SubjectState::Encode() const {
     cats[i].setLastOccurredAtMicros(c.last_occurred_at_micros);
     ++i;
   }
-  auto words = capnp::canonicalize(info.asReader());
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return CanonicalBytes(info.asReader());
 }
 
 Status SubjectState::Decode(std::string_view bytes, SubjectState* out) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > (1 << 20)) {
-    return Status::Corruption("subject_info: a value has an impossible size");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
   SubjectState s;
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
-    auto info = reader.getRoot<schema::SubjectInfo>();
-    s.register_name = info.getRegister();
-    s.event_count = info.getEventCount();
-    s.first_seq = info.getFirstSeq();
-    s.last_seq = info.getLastSeq();
-    s.erased_at_seq = info.getErasedAtSeq();
-    for (auto c : info.getCategories()) {
-      s.categories[c.getName()] = Category{c.getEvents(), c.getLastOccurredAtMicros()};
-    }
-    for (auto p : info.getConsents()) s.consents.emplace(p.cStr());
-    for (auto p : info.getObjected()) s.objected.emplace(p.cStr());
-    s.restricted = info.getRestricted();
-  });
-  if (error != nullptr) return Status::Corruption("subject_info: a value does not decode");
+  KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectInfo>(
+      bytes, "subject_info: a value",
+      [&](schema::SubjectInfo::Reader info) {
+        s.register_name = info.getRegister();
+        s.event_count = info.getEventCount();
+        s.first_seq = info.getFirstSeq();
+        s.last_seq = info.getLastSeq();
+        s.erased_at_seq = info.getErasedAtSeq();
+        for (auto c : info.getCategories()) {
+          s.categories[c.getName()] = Category{c.getEvents(), c.getLastOccurredAtMicros()};
+        }
+        for (auto p : info.getConsents()) s.consents.emplace(p.cStr());
+        for (auto p : info.getObjected()) s.objected.emplace(p.cStr());
+        s.restricted = info.getRestricted();
+        return Status::Ok();
+      },
+      size_t{1} << 20));
   *out = std::move(s);
   return Status::Ok();
 }

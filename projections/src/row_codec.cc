@@ -1,27 +1,14 @@
 #include "row_codec.h"
 
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <cstring>
 
+#include "kirjuri/canonical.h"
 #include "kirjuri/schemas/view.capnp.h"
 
 namespace kirjuri::views_internal {
 namespace {
-
-// Rows and category states are small; a larger value is damage, not data.
-constexpr size_t kMaxRowBytes = 64 << 20;
-
-std::string Bytes(kj::ArrayPtr<const capnp::word> words) {
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
-template <typename Reader>
-std::string Canonical(Reader reader) {
-  return Bytes(capnp::canonicalize(reader));
-}
 
 // Associated data of a sealed category: "kirjuri/view/v1\n" || register || 0x00 || subject ||
 // category, so a sealed value opens only in the row and category it was written for.
@@ -69,24 +56,6 @@ void GetCategoryState(schema::CategoryState::Reader in, CategoryView* out) {
     out->fields[f.getName()] = std::move(s);
   }
   for (auto u : in.getUsage()) out->usage[u.getKind()] = u.getCount();
-}
-
-// Reads canonical bytes as a message (one segment), or fails.
-template <typename Fn>
-Status ReadMessage(std::string_view bytes, const char* what, Fn&& fn) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kMaxRowBytes) {
-    return Status::Corruption(std::string(what) + " has an impossible size");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
-  Status status = Status::Ok();
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
-    status = fn(reader);
-  });
-  if (error != nullptr) return Status::Corruption(std::string(what) + " does not decode");
-  return status;
 }
 
 void SetConsent(const ConsentState& c, schema::Consent::Builder b) {
@@ -157,7 +126,7 @@ Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out) {
       auto state = plain.initRoot<schema::CategoryState>();
       SetCategoryState(c, state);
       s = ledger.SealForView(view.subject, name, AsBytes(SealContext(view, name)),
-                             AsBytes(Canonical(state.asReader())), &sealed);
+                             AsBytes(CanonicalBytes(state.asReader())), &sealed);
       if (!s.ok() && !s.IsNotFound()) return s;
     }
     if (all_erased || s.IsNotFound()) {
@@ -173,7 +142,7 @@ Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out) {
                                       sealed.size()));
     }
   }
-  *out = Canonical(row.asReader());
+  *out = CanonicalBytes(row.asReader());
   return Status::Ok();
 }
 
@@ -183,8 +152,7 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
     std::string category, bytes;
   };
   std::vector<Sealed> sealed;
-  KIRJURI_RETURN_IF_ERROR(ReadMessage(bytes, "a view row", [&](capnp::MessageReader& reader) {
-    auto row = reader.getRoot<schema::SubjectRow>();
+  KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectRow>(bytes, "a view row", [&](auto row) {
     auto id = row.getSubject();
     if (id.size() != v.subject.size()) return Status::Corruption("a view row without a subject");
     std::memcpy(v.subject.data(), id.begin(), v.subject.size());
@@ -228,12 +196,11 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
     if (st.IsNotFound()) continue;
     KIRJURI_RETURN_IF_ERROR(st);
     CategoryView& category = v.categories[s.category];
-    KIRJURI_RETURN_IF_ERROR(ReadMessage(plain, "a sealed view category",
-                                        [&](capnp::MessageReader& reader) {
-                                          GetCategoryState(reader.getRoot<schema::CategoryState>(),
-                                                           &category);
-                                          return Status::Ok();
-                                        }));
+    KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::CategoryState>(
+        plain, "a sealed view category", [&](auto state) {
+          GetCategoryState(state, &category);
+          return Status::Ok();
+        }));
     category.sealed = s.bytes;
   }
   *out = std::move(v);
@@ -241,13 +208,12 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
 }
 
 Status StripRow(std::string_view bytes, std::string* out, uint64_t* categories) {
-  return ReadMessage(bytes, "a view row", [&](capnp::MessageReader& reader) {
-    auto row = reader.getRoot<schema::SubjectRow>();
+  return ReadCanonical<schema::SubjectRow>(bytes, "a view row", [&](auto row) {
     *categories = row.getCategories().size();
     capnp::MallocMessageBuilder message;
     message.setRoot(row);
     message.getRoot<schema::SubjectRow>().initCategories(0);
-    *out = Canonical(message.getRoot<schema::SubjectRow>().asReader());
+    *out = CanonicalBytes(message.getRoot<schema::SubjectRow>().asReader());
     return Status::Ok();
   });
 }
