@@ -16,9 +16,14 @@ struct RequestArgs {
   bool overdue = false, refuse = false;
 };
 
+// A JSON array of sequence numbers.
+std::string SeqsJson(const std::vector<uint64_t>& seqs) {
+  std::string list = "[";
+  for (size_t i = 0; i < seqs.size(); ++i) list += (i ? "," : "") + std::to_string(seqs[i]);
+  return list + "]";
+}
+
 std::string RequestJson(const RequestRecord& r, int64_t now) {
-  std::vector<std::string> seqs;
-  for (uint64_t s : r.seqs) seqs.push_back(std::to_string(s));
   JsonWriter w;
   w.String("ref", r.ref)
       .String("subject", SubjectIdHex(r.subject))
@@ -29,9 +34,7 @@ std::string RequestJson(const RequestRecord& r, int64_t now) {
       .String("state", r.state);
   if (r.closed_at_micros) w.String("closed_at", FormatRfc3339(r.closed_at_micros));
   w.Bool("overdue", r.Overdue(now));
-  std::string list = "[";
-  for (size_t i = 0; i < r.seqs.size(); ++i) list += (i ? "," : "") + std::to_string(r.seqs[i]);
-  w.Raw("seqs", list + "]");
+  w.Raw("seqs", SeqsJson(r.seqs));
   return w.Finish();
 }
 
@@ -148,15 +151,11 @@ int RunClose(const Globals& g, const RequestArgs& a) {
   if (g.json) {
     std::vector<std::string> files;
     for (const auto& f : result.files) files.push_back(f.string());
-    std::string outcome = "[";
-    for (size_t i = 0; i < result.outcome_seqs.size(); ++i) {
-      outcome += (i ? "," : "") + std::to_string(result.outcome_seqs[i]);
-    }
     std::printf("%s\n", JsonWriter()
                             .String("ref", a.ref)
                             .String("state", "fulfilled")
                             .Number("seq", result.closing_seq)
-                            .Raw("outcome_seqs", outcome + "]")
+                            .Raw("outcome_seqs", SeqsJson(result.outcome_seqs))
                             .StringArray("files", files)
                             .Finish()
                             .c_str());
