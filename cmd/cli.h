@@ -18,6 +18,12 @@ struct Globals {
   std::string log_level;  // empty: KIRJURI_LOG_LEVEL, else "warn"
   std::string master_key;  // empty: KIRJURI_MASTER_KEY_FILE, else beside the data directory
   std::string program = "kirjuri";  // argv[0], for commands printed to paste
+  // Run against a `kirjuri serve` over Cap'n Proto RPC instead of the local --data (remote.h).
+  std::string server;  // HOST:PORT; empty: local
+  std::string token;   // bearer token (or KIRJURI_TOKEN)
+  // Who runs a local command that reads personal data, for the access log (or KIRJURI_ACTOR;
+  // default "cli:" and the login name).
+  std::string actor;
 };
 
 // Prints "kirjuri: <reason>" on stderr and returns the exit code for `status`

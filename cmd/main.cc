@@ -17,7 +17,9 @@
 #include "document_commands.h"
 #include "subject_commands.h"
 #include "request_commands.h"
+#include "serve_commands.h"
 #include "view_commands.h"
+#include "kirjuri/event_json.h"
 #include "kirjuri/json.h"
 #include "kirjuri/ledger.h"
 #include "kirjuri/note.h"
@@ -25,43 +27,6 @@
 
 namespace kirjuri::cli {
 namespace {
-
-std::string HashesJson(const std::vector<merkle::Hash>& hashes) {
-  std::string out = "[";
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    if (i) out += ",";
-    out += JsonWriter::Quote(HexEncode(hashes[i]));
-  }
-  return out + "]";
-}
-
-std::string EnvelopeJson(const EventView& e, bool with_leaf) {
-  auto env = e.signed_event.getEvent().getEnvelope();
-  auto subject = env.getSubject();
-  JsonWriter w;
-  w.Number("seq", e.seq)
-      .String("recorded_at", FormatRfc3339(env.getRecordedAtMicros()))
-      .String("occurred_at", FormatRfc3339(env.getOccurredAtMicros()))
-      .String("register", env.getRegister().cStr())
-      .String("subject", HexEncode({subject.begin(), subject.size()}))
-      .String("type", EventTypeName(env.getType()))
-      .String("category", env.getCategory().cStr())
-      .String("actor", env.getActor().cStr())
-      .String("purpose", env.getPurpose().cStr())
-      .String("basis", env.getBasis().cStr())
-      .String("source", env.getSource().cStr());
-  auto key_id = env.getKeyId();
-  w.String("key_id", HexEncode({key_id.begin(), key_id.size()}));
-  if (env.hasRequest()) w.String("request", env.getRequest().cStr());
-  std::vector<std::string> fields;
-  for (auto f : e.signed_event.getEvent().getFields()) fields.push_back(f.getName());
-  for (auto g : e.signed_event.getEvent().getSealed()) {
-    for (auto name : g.getNames()) fields.push_back(name);
-  }
-  w.StringArray("fields", fields);
-  if (with_leaf) w.String("leaf", Base64Encode(e.leaf));
-  return w.Finish();
-}
 
 int RunInit(const Globals& g, const std::string& policy_file, const std::string& origin) {
   InitOptions options;
@@ -212,14 +177,7 @@ int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
   InclusionProofResult p;
   if (Status s = ledger->ProveInclusion(seq, size, &p); !s.ok()) return Fail(s);
   if (g.json) {
-    std::printf("%s\n", JsonWriter()
-                            .Number("index", p.index)
-                            .Number("tree_size", p.tree_size)
-                            .String("leaf_hash", HexEncode(p.leaf_hash))
-                            .Raw("hashes", HashesJson(p.hashes))
-                            .String("root", HexEncode(p.root))
-                            .Finish()
-                            .c_str());
+    std::printf("%s\n", InclusionProofJson(p).c_str());
     return 0;
   }
   TlogProof proof;
@@ -237,14 +195,7 @@ int RunProveConsistency(const Globals& g, uint64_t first, uint64_t second) {
   ConsistencyProofResult p;
   if (Status s = ledger->ProveConsistency(first, second, &p); !s.ok()) return Fail(s);
   if (g.json) {
-    std::printf("%s\n", JsonWriter()
-                            .Number("first", p.first)
-                            .Number("second", p.second)
-                            .String("first_root", HexEncode(p.first_root))
-                            .String("second_root", HexEncode(p.second_root))
-                            .Raw("hashes", HashesJson(p.hashes))
-                            .Finish()
-                            .c_str());
+    std::printf("%s\n", ConsistencyProofJson(p).c_str());
     return 0;
   }
   // Same shape as a C2SP tlog-proof (which covers only inclusion): header, sizes, hashes, blank
@@ -300,6 +251,11 @@ int main(int argc, char** argv) {
                  "master key file (or KIRJURI_MASTER_KEY_FILE; default: beside --data)");
   app.add_option("--log-level", g.log_level,
                  "trace|debug|info|warn|error|off (or KIRJURI_LOG_LEVEL)");
+  app.add_option("--server", g.server,
+                 "HOST:PORT of a `kirjuri serve` RPC endpoint: run there instead of on --data");
+  app.add_option("--token", g.token, "bearer token for --server (or KIRJURI_TOKEN)");
+  app.add_option("--actor", g.actor,
+                 "who you are, for the access log of local reads (or KIRJURI_ACTOR)");
 
   int rc = 0;
   std::string policy_file, origin;
@@ -360,10 +316,17 @@ int main(int argc, char** argv) {
   AddViewCommands(app, g, rc);
   AddDocumentCommands(app, g, rc);
   AddRequestCommands(app, g, rc);
+  AddServeCommands(app, g, rc);
 
   app.parse_complete_callback([&] {
     if (g.master_key.empty()) {
       if (const char* env = std::getenv("KIRJURI_MASTER_KEY_FILE")) g.master_key = env;
+    }
+    if (g.token.empty()) {
+      if (const char* env = std::getenv("KIRJURI_TOKEN")) g.token = env;
+    }
+    if (g.actor.empty()) {
+      if (const char* env = std::getenv("KIRJURI_ACTOR")) g.actor = env;
     }
     SetUpLogging(g);
   });

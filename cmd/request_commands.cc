@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "kirjuri/event_json.h"
 #include "kirjuri/json.h"
 #include "kirjuri/requests.h"
 #include "kirjuri/time.h"
@@ -17,27 +18,6 @@ struct RequestArgs {
 };
 
 // A JSON array of sequence numbers.
-std::string SeqsJson(const std::vector<uint64_t>& seqs) {
-  std::string list = "[";
-  for (size_t i = 0; i < seqs.size(); ++i) list += (i ? "," : "") + std::to_string(seqs[i]);
-  return list + "]";
-}
-
-std::string RequestJson(const RequestRecord& r, int64_t now) {
-  JsonWriter w;
-  w.String("ref", r.ref)
-      .String("subject", SubjectIdHex(r.subject))
-      .String("kind", r.kind)
-      .String("received_at", FormatRfc3339(r.received_at_micros))
-      .String("due_at", FormatRfc3339(r.due_at_micros))
-      .Number("extended_months", r.extended_months)
-      .String("state", r.state);
-  if (r.closed_at_micros) w.String("closed_at", FormatRfc3339(r.closed_at_micros));
-  w.Bool("overdue", r.Overdue(now));
-  w.Raw("seqs", SeqsJson(r.seqs));
-  return w.Finish();
-}
-
 int RunOpen(const Globals& g, const RequestArgs& a) {
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);

@@ -29,6 +29,7 @@ enum EventType {
   requestFulfilled @12;  # answered: the events that did the work are named
   requestRefused @13;    # refused, with the reason (e.g. a retention duty)
   policyChanged @14;     # `kirjuri policy apply`: a new policy in force (Event.policyChange)
+  dataAccessed @15;      # someone read the person's data (the access log; Event.access)
 }
 
 struct Envelope {
@@ -88,6 +89,16 @@ struct Event {
   sealed @3 :List(SealedGroup); # the personal data
   requestInfo @4 :RequestInfo;  # set in request* events only
   policyChange @5 :PolicyChange;  # set in policyChanged events only
+  access @6 :Access;            # set in dataAccessed events only
+}
+
+struct Access {
+  # A read of a person's data: the envelope names who (actor), whose (subject) and why
+  # (purpose); this says what was read and how. Holds no personal data.
+  categories @0 :List(Text);          # the data categories whose values were returned
+  via @1 :Text;                       # "http", "rpc" or "cli"
+  operation @2 :Text;                 # "query", "export", "marketing_audience", ...
+  role @3 :Text;                      # the caller's role (policy roles)
 }
 
 struct PolicyChange {

@@ -67,6 +67,18 @@ Status CheckRequestRef(std::string_view request) {
       "a request reference is 1-128 letters, digits or -_.:/# (never a name or email)");
 }
 
+bool Policy::HasPurpose(std::string_view register_name, std::string_view purpose) const {
+  auto reg = registers_.find(register_name);
+  return reg != registers_.end() && reg->second.purposes.count(purpose) > 0;
+}
+
+bool Policy::HasRole(std::string_view role) const {
+  for (auto r : root().getRoles()) {
+    if (std::string_view(r.getName().cStr()) == role) return true;
+  }
+  return false;
+}
+
 int64_t RetentionRule::DueAfter(int64_t last_micros) const {
   constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
   if (!from_end_of_year) return last_micros + static_cast<int64_t>(years) * 36525 * kMicrosPerDay / 100;

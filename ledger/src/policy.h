@@ -48,6 +48,11 @@ class Policy {
   // The retention duty of (register, category), or nullptr if the category has none.
   const RetentionRule* RetentionFor(std::string_view register_name, std::string_view category) const;
 
+  // Whether `register_name` declares `purpose`.
+  bool HasPurpose(std::string_view register_name, std::string_view purpose) const;
+  // Whether the policy declares a role called `role`.
+  bool HasRole(std::string_view role) const;
+
   // InvalidArgument with a one-line reason if `json` is not a valid policy.
   static Status Parse(std::string_view json, std::shared_ptr<const Policy>* out);
 

@@ -11,6 +11,8 @@ std::string Status::ToString() const {
     case Code::kInvalidArgument: name = "Invalid argument"; break;
     case Code::kIOError: name = "IO error"; break;
     case Code::kFailedPrecondition: name = "Failed precondition"; break;
+    case Code::kUnauthenticated: name = "Unauthenticated"; break;
+    case Code::kPermissionDenied: name = "Permission denied"; break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -10,6 +10,9 @@ namespace kirjuri {
 
 void SubjectState::Apply(uint64_t seq, schema::EventType type, std::string_view purpose,
                          std::string_view category, int64_t occurred_at_micros) {
+  // Reads are logged under the person, but they change nothing the summary counts: erasure
+  // reports and rights checks see the same subject whether or not anyone looked.
+  if (type == schema::EventType::DATA_ACCESSED) return;
   if (event_count == 0) first_seq = seq;
   last_seq = seq;
   ++event_count;

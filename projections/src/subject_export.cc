@@ -102,6 +102,7 @@ constexpr Words kEventTypes[] = {
     {"request_extended", "Pyynnön määräaikaa jatkettiin", "Request deadline extended"},
     {"request_fulfilled", "Pyyntö toteutettiin", "Request carried out"},
     {"request_refused", "Pyyntö evättiin", "Request refused"},
+    {"data_accessed", "Tietoja luettiin", "Data read"},
 };
 
 // The lawful bases of GDPR Art. 6(1) the policies use, in plain words.

@@ -42,6 +42,7 @@ bool CategoryView::erased() const {
 void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fields,
                         ErasureFold erasure) {
   auto env = event.signed_event.getEvent().getEnvelope();
+  if (!ChangesView(env.getType())) return;
   const int64_t at = env.getOccurredAtMicros();
   if (event_count == 0) {
     auto id = env.getSubject();

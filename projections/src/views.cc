@@ -272,6 +272,7 @@ struct Views::Impl : DerivedStore {
       KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
         if ((e.seq & 4095) == 0 && done) *done += 4096;
         auto env = e.signed_event.getEvent().getEnvelope();
+        if (!ChangesView(env.getType())) return Status::Ok();
         const std::string register_name = env.getRegister();
         if (!registers_to_write.count(register_name)) return Status::Ok();
         const SubjectId id = SubjectOf(e);
@@ -356,6 +357,7 @@ struct Views::Impl : DerivedStore {
     std::vector<FieldValue> fields;
     return ledger->ReadEvents(0, to, [&](const EventView& e) {
       if (progress && (e.seq & 1023) == 0) progress(e.seq, to);
+      if (!ChangesView(e.signed_event.getEvent().getEnvelope().getType())) return Status::Ok();
       if (!register_name.empty() &&
           std::string_view(e.signed_event.getEvent().getEnvelope().getRegister().cStr()) != register_name) {
         return Status::Ok();

@@ -151,6 +151,25 @@ struct RequestRecord {
   }
 };
 
+// A read of a person's data, for the access log (a dataAccessed event). No personal data.
+struct AccessRecord {
+  SubjectId subject{};
+  std::string actor;      // who read, as an event's actor
+  std::string role;       // their role (policy roles)
+  std::string purpose;    // why: a purpose the subject's register declares
+  std::string via;        // "http", "rpc" or "cli"
+  std::string operation;  // "query", "export", "marketing_audience", ...
+  std::vector<std::string> categories;  // whose values were returned
+  std::string request;    // the person's request it answers, if any
+};
+
+// Who a bearer token belongs to.
+struct TokenInfo {
+  std::string actor;
+  std::string role;
+  int64_t issued_at_micros = 0;
+};
+
 // `micros` plus `months` calendar months (UTC; the day clamped to the month's end): 31 January
 // plus one month is the end of February.
 int64_t AddMonths(int64_t micros, unsigned months);
@@ -314,6 +333,21 @@ class Ledger {
   Status GetRequest(std::string_view ref, RequestRecord* out) const;
   // Every request, by reference.
   Status ListRequests(std::vector<RequestRecord>* out) const;
+
+  // The access log: appends one signed dataAccessed event per record, all in one synced write.
+  // Records of subjects the ledger does not hold are skipped (nothing was read). InvalidArgument
+  // (nothing written) for an actor that is not an id or a purpose the register does not declare.
+  // *seqs, if given, gets the new events' numbers.
+  Status RecordAccesses(std::span<const AccessRecord> accesses,
+                        std::vector<uint64_t>* seqs = nullptr);
+
+  // Bearer tokens for `kirjuri serve`. IssueToken makes a new random token for `actor` in
+  // `role` (a role the policy declares; InvalidArgument otherwise) and stores only its hash;
+  // the token itself is returned once and never again. Authenticate: Unauthenticated for a
+  // token the ledger did not issue (or revoked).
+  Status IssueToken(std::string_view actor, std::string_view role, std::string* token);
+  Status Authenticate(std::string_view token, TokenInfo* out) const;
+  Status RevokeToken(std::string_view token);
 
   // Shreds the retained categories whose due date is at or before `now_micros`, each with a
   // retentionExpired event; *event_seqs gets their sequence numbers.

@@ -22,6 +22,8 @@ class [[nodiscard]] Status {
     kInvalidArgument,  // the caller's input is wrong; nothing was written
     kIOError,
     kFailedPrecondition,  // the ledger is not in a state that allows this (e.g. already exists)
+    kUnauthenticated,     // no credentials, or ones the ledger does not know (HTTP 401)
+    kPermissionDenied,    // known caller, but its role may not do this (HTTP 403)
   };
 
   Status() = default;
@@ -34,6 +36,12 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status FailedPrecondition(std::string msg) {
     return Status(Code::kFailedPrecondition, std::move(msg));
+  }
+  static Status Unauthenticated(std::string msg) {
+    return Status(Code::kUnauthenticated, std::move(msg));
+  }
+  static Status PermissionDenied(std::string msg) {
+    return Status(Code::kPermissionDenied, std::move(msg));
   }
 
   bool ok() const { return code_ == Code::kOk; }

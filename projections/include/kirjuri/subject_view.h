@@ -118,6 +118,12 @@ struct SubjectView {
   void Shred(schema::Erasure::Reader erasure);
 };
 
+// Whether an event of `type` changes what a view holds of the person. Reads (dataAccessed, the
+// access log) do not: folds skip them, so that looking at a person never changes their row.
+inline bool ChangesView(schema::EventType type) {
+  return type != schema::EventType::DATA_ACCESSED;
+}
+
 // The subject as it stood after the log's first `as_of_size` events (0 or >= size: now),
 // replayed from the subject's own events (the subject index), so that the cost follows the
 // subject's history, not the log's length. NotFound if the subject had no event by then.

@@ -1,0 +1,25 @@
+// The client side of `--server HOST:PORT --token T`: subcommands that run against a
+// `kirjuri serve` over Cap'n Proto RPC (schemas/service.capnp) instead of the local --data.
+// Each prints what its local form prints with --json, and returns the exit code (errors as
+// cli::Fail: one line, non-zero; 401/403 are refused input).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cli.h"
+
+namespace kirjuri::cli::remote {
+
+int Append(const Globals& g, const std::string& text);
+// what: "customer"|"partner" with a subject, or "customers"|"partners"|"marketing-audience".
+int Query(const Globals& g, const std::string& what, const std::string& subject,
+          const std::string& as_of);
+int Checkpoint(const Globals& g);
+int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size);
+int Export(const Globals& g, const std::string& subject);
+int Erase(const Globals& g, const std::string& subject, const std::string& request);
+// Envelopes from `from`; with a subject, that person's access log.
+int Log(const Globals& g, uint64_t from, const std::string& subject);
+
+}  // namespace kirjuri::cli::remote
