@@ -62,6 +62,9 @@ void GroupCommitter::Run() {
 }
 
 void GroupCommitter::Commit(std::vector<Item>& batch) {
+  // Each caller's outcome, settled before anyone is told (stats() then already counts it).
+  std::vector<std::pair<Status, std::vector<Appended>>> outcomes(batch.size());
+  Stats delta;
   // One write for all of them, when all of them are good.
   std::vector<NewEvent> all;
   if (batch.size() > 1) {
@@ -70,49 +73,50 @@ void GroupCommitter::Commit(std::vector<Item>& batch) {
     all.reserve(n);
     for (const Item& item : batch) all.insert(all.end(), item.events.begin(), item.events.end());
   }
-  const std::vector<NewEvent>& first = batch.size() > 1 ? all : batch[0].events;
   std::vector<Appended> out;
-  Status s = ledger_->Append(first, &out);
-  Stats delta;
+  Status s = ledger_->Append(batch.size() > 1 ? all : batch[0].events, &out);
   if (s.ok()) {
     delta.batches = 1;
     size_t at = 0;
-    for (Item& item : batch) {
-      std::vector<Appended> mine(out.begin() + static_cast<std::ptrdiff_t>(at),
-                                 out.begin() + static_cast<std::ptrdiff_t>(at + item.events.size()));
-      at += item.events.size();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const size_t n = batch[i].events.size();
+      outcomes[i].second.assign(out.begin() + static_cast<std::ptrdiff_t>(at),
+                                out.begin() + static_cast<std::ptrdiff_t>(at + n));
+      at += n;
       ++delta.submissions;
-      delta.events += item.events.size();
-      item.done(s, std::move(mine));
+      delta.events += n;
     }
   } else if (batch.size() == 1 || !s.IsInvalidArgument()) {
     // One caller's own error, or one that would fail any batch (the ledger is damaged, the disk
     // is full): every caller of the batch gets it; nothing was written.
-    for (Item& item : batch) {
+    for (auto& o : outcomes) {
+      o.first = s;
       ++delta.refused;
-      item.done(s, {});
     }
   } else {
     // Someone's event broke a rule: each caller alone, so that the error is theirs only and
     // its event numbers are their own.
-    for (Item& item : batch) {
-      std::vector<Appended> mine;
-      Status own = ledger_->Append(item.events, &mine);
-      if (own.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      outcomes[i].first = ledger_->Append(batch[i].events, &outcomes[i].second);
+      if (outcomes[i].first.ok()) {
         ++delta.batches;
         ++delta.submissions;
-        delta.events += item.events.size();
+        delta.events += batch[i].events.size();
       } else {
         ++delta.refused;
       }
-      item.done(own, std::move(mine));
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.batches += delta.batches;
-  stats_.submissions += delta.submissions;
-  stats_.events += delta.events;
-  stats_.refused += delta.refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.batches += delta.batches;
+    stats_.submissions += delta.submissions;
+    stats_.events += delta.events;
+    stats_.refused += delta.refused;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done(outcomes[i].first, std::move(outcomes[i].second));
+  }
 }
 
 }  // namespace kirjuri
