@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "kirjuri/audit.h"
 #include "kirjuri/deletion_report.h"
 #include "kirjuri/json.h"
 #include "kirjuri/subject_export.h"
@@ -209,6 +210,26 @@ int RunVerifyReport(const Globals& g, const std::string& file, const std::string
     if (Status s = ParsePublicKeyPem(pem, &key); !s.ok()) return Fail(s.Prefixed(pubkey_file));
     pinned = key;
   }
+  if (IsAuditReport(file)) {
+    AuditReportCheck check;
+    Status s = VerifyAuditReport(file, pinned ? &*pinned : nullptr, &check);
+    if (g.json) {
+      JsonWriter w;
+      w.Bool("ok", s.ok());
+      if (!s.ok()) w.String("error", s.message());
+      std::printf("%s\n", w.Finish().c_str());
+      return s.ok() ? 0 : 1;
+    }
+    if (!s.ok()) return Fail(s.Prefixed("report does not verify"));
+    std::printf("ok: audit report signature, checkpoint signature and %llu inclusion proofs of "
+                "%llu findings verify%s%s\n",
+                static_cast<unsigned long long>(check.proofs),
+                static_cast<unsigned long long>(check.findings),
+                check.since ? "; the log extends the previous audit's checkpoint" : "",
+                pinned ? "" : "; the key is the report's own: compare it with the ledger's "
+                              "published key, or pass --pubkey");
+    return 0;
+  }
   ReportCheck check;
   Status s = VerifyDeletionReport(file, pinned ? &*pinned : nullptr, &check);
   if (g.json) {
@@ -269,7 +290,7 @@ void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
   deletion->callback([&] { rc = RunReport(g, a); });
 
   static std::string report_file;
-  auto* verify_report = app.add_subcommand("verify-report", "check a proof-of-deletion report");
+  auto* verify_report = app.add_subcommand("verify-report", "check a signed report (proof of deletion, or audit)");
   verify_report->add_option("file", report_file, "report.json (report.json.sig beside it)")->required();
   verify_report->add_option("--pubkey", a.pubkey, "the ledger's public key (PEM) to pin");
   verify_report->callback([&] { rc = RunVerifyReport(g, report_file, a.pubkey); });

@@ -58,3 +58,82 @@ struct ReportProof {
   leaf @1 :Text;                      # base64 of the event's canonical SignedEvent (Merkle leaf)
   tlogProof @2 :Text;                 # C2SP tlog-proof: inclusion proof + signed checkpoint
 }
+
+# `kirjuri audit`: the replay of a period of the log against the policy in force at each moment.
+# audit.json is this struct in the JSON codec's encoding; audit.json.sig is the ledger's Ed25519
+# signature over its exact bytes. 64-bit numbers are decimal text (JSON numbers lose precision).
+struct AuditReport {
+  format @0 :Text;                    # "kirjuri.audit-report/v1"
+  fromTime @1 :Text;                  # the period (RFC 3339, recordedAt); empty: the log's start
+  toTime @2 :Text;                    # empty: the moment of the audit
+  firstSeq @3 :Text;                  # the period's events are [firstSeq, endSeq)
+  endSeq @4 :Text;
+  integrity @5 :AuditIntegrity;
+  ledger @6 :ReportLedger;
+  checkpoint @7 :Text;                # signed checkpoint of the log at the audit: proofs are in it
+  since @8 :AuditSince;               # continuity with the previous audit's checkpoint, if given
+  checks @9 :List(AuditCheck);        # every rule checked, with its number of findings
+  counts @10 :AuditCounts;
+  findings @11 :List(AuditFinding);
+  policies @12 :List(Text);           # the policy versions in force during the period
+  generatedAt @13 :Text;
+  auditor @14 :Text;                  # who ran it (an actor id)
+}
+
+struct AuditIntegrity {
+  verified @0 :Bool;                  # `verify` passed: signatures, tree, checkpoints, index
+  error @1 :Text;                     # why not
+  events @2 :Text;
+  checkpoints @3 :Text;
+  root @4 :Text;                      # hex
+}
+
+struct AuditSince {
+  checkpoint @0 :Text;                # the previous audit's checkpoint, as given
+  oldSize @1 :Text;
+  newSize @2 :Text;
+  consistencyProof @3 :List(Text);    # hex hashes, RFC 9162, old tree -> this report's checkpoint
+}
+
+struct AuditCheck {
+  name @0 :Text;                      # "consent", "objection", "restriction", "retention", ...
+  description @1 :Text;
+  findings @2 :UInt32;
+}
+
+struct AuditCount {
+  key @0 :Text;
+  events @1 :UInt32;
+}
+
+struct AuditMonth {
+  month @0 :Text;                     # "2026-03"
+  events @1 :UInt32;
+  requests @2 :UInt32;                # requests received
+  erasures @3 :UInt32;                # subjects erased
+}
+
+struct AuditCounts {
+  events @0 :Text;                    # in the period
+  byRegister @1 :List(AuditCount);
+  byPurpose @2 :List(AuditCount);
+  byBasis @3 :List(AuditCount);
+  bySource @4 :List(AuditCount);
+  byType @5 :List(AuditCount);
+  byMonth @6 :List(AuditMonth);
+}
+
+struct AuditFinding {
+  check @0 :Text;                     # an AuditCheck's name
+  subject @1 :Text;                   # 32 hex digits (empty for the ledger itself)
+  register @2 :Text;
+  description @3 :Text;               # what is wrong, without personal data
+  evidence @4 :List(AuditEvidence);   # the events that prove it, first the offending one
+}
+
+struct AuditEvidence {
+  seq @0 :Text;
+  type @1 :Text;                      # the event's type (input vocabulary)
+  leafHash @2 :Text;                  # hex: RFC 9162 leaf hash of the stored event
+  inclusionProof @3 :List(Text);      # hex hashes: the leaf is in the report's checkpoint
+}

@@ -367,3 +367,34 @@ Ed25519Signature Ledger::SignDocument(std::span<const uint8_t> document) const {
 }
 
 }  // namespace kirjuri
+
+namespace kirjuri {
+
+Status Ledger::RetentionDue(int64_t until_micros, std::vector<RetentionItem>* out) const {
+  out->clear();
+  const std::string prefix(store::kRetentionPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() <= prefix.size() + 24) return Status::Corruption("a malformed retention entry");
+    RetentionItem item;
+    item.due_at_micros = static_cast<int64_t>(store::GetBigEndian64(k.data() + prefix.size()));
+    if (item.due_at_micros > until_micros) break;  // keys sort by due date
+    std::memcpy(item.subject.data(), k.data() + prefix.size() + 8, 16);
+    item.category.assign(k.data() + prefix.size() + 24, k.size() - prefix.size() - 24);
+    out->push_back(std::move(item));
+  }
+  return FromRocks(it->status(), "reading the retention schedule");
+}
+
+Status Ledger::DataKeys(const SubjectId& subject,
+                        std::vector<std::pair<std::string, std::string>>* out) const {
+  std::vector<std::pair<std::string, KeyId>> keys;
+  KIRJURI_RETURN_IF_ERROR(impl_->keys->List(subject, &keys));
+  out->clear();
+  for (const auto& [category, id] : keys) out->emplace_back(category, HexEncode(id));
+  return Status::Ok();
+}
+
+}  // namespace kirjuri

@@ -179,6 +179,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   impl->pool = std::make_unique<WorkerPool>(std::max(1u, threads));
   impl->seal = options.seal;
+  impl->enforce_rules = options.enforce_rules;
 
   impl->health = impl->LoadAndCheck();
   if (!impl->health.ok()) {
@@ -222,7 +223,7 @@ Status Ledger::ParseLines(std::string_view text, std::vector<NewEvent>* out) con
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     NewEvent e;
     KIRJURI_RETURN_IF_ERROR(
-        impl_->CurrentPolicy()->ParseLine(line, &e).Prefixed("line " + std::to_string(line_no)));
+        impl_->CurrentPolicy()->ParseLine(line, &e, impl_->enforce_rules).Prefixed("line " + std::to_string(line_no)));
     e.line = line_no;
     out->push_back(std::move(e));
   }
@@ -238,7 +239,8 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   std::vector<schema::EventType> types(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     KIRJURI_RETURN_IF_ERROR(
-        impl_->CurrentPolicy()->Check(events[i], &types[i]).Prefixed(where(events[i], i)));
+        impl_->CurrentPolicy()->Check(events[i], &types[i], impl_->enforce_rules)
+            .Prefixed(where(events[i], i)));
   }
 
   std::lock_guard<std::mutex> lock(impl_->append_mu);
@@ -287,6 +289,7 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     std::map<SubjectId, SubjectState> running = states;
     for (size_t i = 0; i < events.size(); ++i) {
       SubjectState& state = running[subject_ids[i]];
+      if (impl_->enforce_rules)
       KIRJURI_RETURN_IF_ERROR(impl_->CurrentPolicy()->CheckRights(events[i], types[i], state)
                                   .Prefixed(where(events[i], i) + ": subject " +
                                             SubjectIdHex(subject_ids[i])));
@@ -560,5 +563,52 @@ Status Ledger::ProveConsistency(uint64_t first, uint64_t second,
 
 const PublicKey& Ledger::public_key() const { return impl_->key.public_key(); }
 const std::string& Ledger::origin() const { return impl_->origin; }
+
+}  // namespace kirjuri
+
+namespace kirjuri {
+
+Status Ledger::CheckExtends(std::string_view checkpoint_note, ExtendsResult* out) const {
+  Checkpoint old;
+  Status s = OpenCheckpoint(checkpoint_note, public_key(), &old);
+  if (!s.ok()) {
+    return Status::Corruption("the checkpoint is not signed by this ledger's key (" +
+                              s.message() + ")");
+  }
+  if (old.origin != origin()) {
+    return Status::Corruption("the checkpoint is of another log ('" + old.origin + "')");
+  }
+  const uint64_t now = size();
+  if (old.size > now) {
+    return Status::Corruption("the checkpoint covers " + std::to_string(old.size) +
+                              " events but the log holds " + std::to_string(now) +
+                              ": events were removed since");
+  }
+  ExtendsResult r;
+  r.old_size = old.size;
+  r.new_size = now;
+  r.old_root = old.root;
+  KIRJURI_RETURN_IF_ERROR(LatestCheckpoint(&r.new_checkpoint));
+  Checkpoint latest;
+  KIRJURI_RETURN_IF_ERROR(OpenCheckpoint(r.new_checkpoint, public_key(), &latest));
+  r.new_root = latest.root;
+  if (old.size == 0) {
+    *out = std::move(r);
+    return Status::Ok();
+  }
+  ConsistencyProofResult p;
+  KIRJURI_RETURN_IF_ERROR(ProveConsistency(old.size, now, &p));
+  if (p.first_root != old.root) {
+    return Status::Corruption("the log's first " + std::to_string(old.size) +
+                              " events no longer hash to the checkpoint's root: history was "
+                              "rewritten since");
+  }
+  if (!merkle::VerifyConsistency(old.size, now, old.root, latest.root, p.hashes)) {
+    return Status::Corruption("the consistency proof from the checkpoint to today's log fails");
+  }
+  r.proof = std::move(p.hashes);
+  *out = std::move(r);
+  return Status::Ok();
+}
 
 }  // namespace kirjuri

@@ -76,6 +76,7 @@ struct Ledger::Impl {
   rocksdb::ColumnFamilyHandle* subject_info = nullptr;
   std::unique_ptr<KeyStore> keys;
   bool seal = true;  // OpenOptions::seal
+  bool enforce_rules = true;  // OpenOptions::enforce_rules
   SigningKey key;
   std::string origin;
   // The policy in force, swapped by ApplyPolicy; every policy ever loaded stays alive (guarded

@@ -61,7 +61,8 @@ class Policy {
   // Checks an event's envelope and data against the policy: declared register, category,
   // purpose, source and basis; data fields allowed for the type and category; required fields.
   // The type is checked too (InvalidArgument if not input vocabulary); *type, if given, gets it.
-  Status Check(const NewEvent& e, schema::EventType* type = nullptr) const;
+  // `rules` false skips the transfer and disclosure rules (OpenOptions::enforce_rules).
+  Status Check(const NewEvent& e, schema::EventType* type = nullptr, bool rules = true) const;
 
   // The rules that depend on what the person's rights have set (`state`: the subject's summary
   // as the events before this one left it). InvalidArgument naming the rule:
@@ -74,7 +75,7 @@ class Policy {
 
   // Decodes one input line (JSON) into *out and checks it. InvalidArgument otherwise, with a
   // reason that never quotes personal data.
-  Status ParseLine(std::string_view line, NewEvent* out) const;
+  Status ParseLine(std::string_view line, NewEvent* out, bool enforce_rules = true) const;
 
  private:
   struct RegisterRules {

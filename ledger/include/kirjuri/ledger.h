@@ -73,6 +73,10 @@ struct OpenOptions {
   // or blind indexes are made. It exists only so that bench/ can measure what sealing costs;
   // never open a ledger that holds real personal data with it.
   bool seal = true;
+  // false: appends skip the policy's rules (transfers, disclosures, objection, restriction),
+  // writing what an older version or a careless writer holding the key could have written. It
+  // exists only so that tests can seed histories that `kirjuri audit` must find fault with.
+  bool enforce_rules = true;
   // Check on open that the latest checkpoint matches the log (catches a shortened log).
   // `verify` turns it off so that it can name the fault itself.
   bool check_on_open = true;
@@ -173,6 +177,21 @@ struct TokenInfo {
 // `micros` plus `months` calendar months (UTC; the day clamped to the month's end): 31 January
 // plus one month is the end of February.
 int64_t AddMonths(int64_t micros, unsigned months);
+
+// A category kept after an erasure under a retention duty, and when the duty ends.
+struct RetentionItem {
+  SubjectId subject{};
+  std::string category;
+  int64_t due_at_micros = 0;
+};
+
+// How today's log relates to a checkpoint an auditor kept (Ledger::CheckExtends).
+struct ExtendsResult {
+  uint64_t old_size = 0, new_size = 0;
+  merkle::Hash old_root{}, new_root{};
+  std::vector<merkle::Hash> proof;  // RFC 9162 consistency proof, old_size -> new_size
+  std::string new_checkpoint;       // the signed checkpoint of today's log
+};
 
 struct VerifyOptions {
   // Re-hash events, recompute the tree and check checkpoints, but skip per-event signatures.
@@ -353,6 +372,14 @@ class Ledger {
   // retentionExpired event; *event_seqs gets their sequence numbers.
   Status RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seqs);
 
+  // The retention schedule: every category kept after an erasure whose duty ends at or before
+  // `until_micros`, and has not been shredded yet (RunRetention does that), by due date.
+  Status RetentionDue(int64_t until_micros, std::vector<RetentionItem>* out) const;
+  // The data keys the subject still has, as (category, key id in hex); after an erasure only
+  // the retained ones should be left.
+  Status DataKeys(const SubjectId& subject,
+                  std::vector<std::pair<std::string, std::string>>* out) const;
+
   // Re-wraps every data key under the master key in `new_key_file` (created if missing). The
   // old master key opens nothing in the key store afterwards; open with the new file from then on.
   Status RotateMasterKey(const std::filesystem::path& new_key_file);
@@ -367,6 +394,13 @@ class Ledger {
   // A signed checkpoint for the tree of `size` leaves (the stored one if there is one,
   // otherwise freshly signed). InvalidArgument unless 0 < size <= size().
   Status CheckpointAt(uint64_t size, std::string* note) const;
+
+  // Checks that this log extends the one `checkpoint_note` signed: the note verifies with this
+  // ledger's key under its origin, its size is at most size(), and the consistency proof from
+  // its tree to today's holds (recomputed from the stored tree, checked with the RFC 9162
+  // verifier). Corruption naming the reason otherwise: another ledger's checkpoint, a
+  // checkpoint from the future, or a history rewritten since.
+  Status CheckExtends(std::string_view checkpoint_note, ExtendsResult* out) const;
 
   // RFC 9162 proofs from stored subtree hashes (O(log n) reads). `size` 0 means size().
   Status ProveInclusion(uint64_t index, uint64_t size, InclusionProofResult* out) const;
