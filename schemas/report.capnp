@@ -86,6 +86,8 @@ struct AuditIntegrity {
   events @2 :Text;
   checkpoints @3 :Text;
   root @4 :Text;                      # hex
+  signaturesFrom @5 :Text;            # event signatures checked from this seq on; the ones
+                                      # before it are the previous audit's (see since)
 }
 
 struct AuditSince {

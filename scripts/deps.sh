@@ -8,6 +8,7 @@ KIRJURI_PACKAGES=(
   librocksdb-dev libcapnp-dev capnproto
   libspdlog-dev libfmt-dev catch2 libsodium-dev libcli11-dev
   openssl   # the tests check our keys and signatures with a tool that is not ours
+  chromium  # the tests open the audit report's page in a real browser
 )
 
 kirjuri_install_deps() {

@@ -407,3 +407,32 @@ TEST_CASE("history: filters by time, subject, type and purpose without personal 
     return Status::Ok();
   }).ok());
 }
+
+TEST_CASE("audit report: the page renders in a real browser and shows every finding") {
+  REQUIRE(std::system("command -v chromium >/dev/null 2>&1") == 0);  // scripts/deps.sh installs it
+  AuditFixture f;
+  BuildHistory(f, /*violate=*/true);
+  AuditResult r = f.Audit();
+  const fs::path dir = f.tmp().path() / "audit";
+  REQUIRE(WriteAuditReport(r, dir).ok());
+  const fs::path dom = f.tmp().path() / "dom.html";
+  const std::string cmd = "timeout 120 chromium --headless --no-sandbox --disable-gpu "
+                          "--user-data-dir='" + (f.tmp().path() / "chromium").string() +
+                          "' --dump-dom 'file://" + (dir / "audit.html").string() + "' > '" +
+                          dom.string() + "' 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string html = ReadFile(dom);
+  // The browser's own serialisation of the parsed page: each finding is a section of it.
+  size_t sections = 0;
+  for (size_t at = html.find("<section class=\"finding\">"); at != std::string::npos;
+       at = html.find("<section class=\"finding\">", at + 1)) {
+    ++sections;
+  }
+  CHECK(sections == r.findings.size());
+  for (const auto& finding : r.findings) {
+    INFO(finding.check);
+    CHECK(html.find("<code>" + finding.check + "</code>") != std::string::npos);
+  }
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("<rect") != std::string::npos);
+}

@@ -156,7 +156,8 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
                       " (events reordered, copied or replaced)";
         continue;
       }
-      if (!options.tree_only && !CheckEventSignature(leaf, pub)) {
+      if (!options.tree_only && *item->seq >= options.signatures_from &&
+          !CheckEventSignature(leaf, pub)) {
         item->error = "signature does not verify (the event was altered)";
       }
     }

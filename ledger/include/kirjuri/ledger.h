@@ -196,6 +196,10 @@ struct ExtendsResult {
 struct VerifyOptions {
   // Re-hash events, recompute the tree and check checkpoints, but skip per-event signatures.
   bool tree_only = false;
+  // Check signatures only from this sequence number on. For an auditor who verified the log up
+  // to an earlier checkpoint and holds the consistency proof from it (CheckExtends): the events
+  // before it are the ones that checkpoint already covered. Everything else is checked in full.
+  uint64_t signatures_from = 0;
   ProgressFn progress;
 };
 
