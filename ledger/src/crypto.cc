@@ -142,6 +142,28 @@ Status InitCrypto() {
 
 // ---- Secret files ---------------------------------------------------------------------------
 
+Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view bytes) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  const std::string where = path.string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return Status::IOError(where + ": create: " + Errno(errno));
+  Status s = WriteAll(fd, bytes);
+  if (!s.ok()) s = s.Prefixed(where + ": write");
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError(where + ": fsync: " + Errno(errno));
+  if (::close(fd) != 0 && s.ok()) s = Status::IOError(where + ": close: " + Errno(errno));
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = Status::IOError(where + ": rename: " + Errno(errno));
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  return FsyncDir(dir);
+}
+
 Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes) {
   const std::string where = "key file " + path.string();
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -109,12 +109,19 @@ Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
   Status s = impl->key.WriteFile(dir / store::kKeyFile);
   if (s.ok()) s = KeyStore::Create(dir / store::kKeysDir, master, &impl->keys);
   if (s.ok()) s = impl->OpenDb(/*create=*/true);
+  // The copy first: the empty tree's checkpoint holds for any log, and the metadata below says
+  // that a copy exists.
+  if (s.ok()) {
+    s = ReplaceFileDurably(dir / store::kCheckpointFile,
+                           impl->SignCheckpoint(0, merkle::EmptyRoot()));
+  }
   if (s.ok()) {
     rocksdb::WriteBatch batch;
     batch.Put(impl->meta, std::string(store::kMetaFormat), std::string(store::kFormatVersion));
     batch.Put(impl->meta, std::string(store::kMetaOrigin), origin);
     batch.Put(impl->meta, std::string(store::kMetaPolicy), policy_json);
     batch.Put(impl->meta, std::string(store::kMetaSubjectInfoBuilt), "");
+    batch.Put(impl->meta, std::string(store::kMetaCheckpointCopy), "");
     batch.Put(impl->checkpoints, store::SeqKey(0),
               impl->SignCheckpoint(0, merkle::EmptyRoot()));
     rocksdb::WriteOptions wo;
@@ -127,6 +134,7 @@ Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
     fs::remove_all(dir / store::kLogDir, ec);
     fs::remove_all(dir / store::kKeysDir, ec);
     fs::remove(dir / store::kKeyFile, ec);
+    fs::remove(dir / store::kCheckpointFile, ec);
     return s;
   }
   spdlog::info("initialised ledger {} in {}", origin, dir.string());
@@ -423,12 +431,14 @@ Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
   }
   if (extra) extra(*batch);
   const uint64_t new_size = base + events.size();
-  batch->Put(checkpoints, store::SeqKey(new_size), SignCheckpoint(new_size, f.Root()));
+  const std::string note = SignCheckpoint(new_size, f.Root());
+  batch->Put(checkpoints, store::SeqKey(new_size), note);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(wo, batch), "appending"));
   frontier = std::move(f);
   size = new_size;
+  KeepCheckpointCopy(note);
   return Status::Ok();
 }
 

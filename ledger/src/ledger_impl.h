@@ -5,10 +5,13 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,6 +66,28 @@ inline const std::vector<std::string>& ColumnFamilyNames() {
 // `create` and it does not exist. The file must lie outside the data directory.
 Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool create,
                          MasterKey* out);
+
+// NodeSource over the tree column family.
+class DbNodeSource : public merkle::NodeSource {
+ public:
+  DbNodeSource(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  Status GetNode(merkle::NodeId id, merkle::Hash* out) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, store::NodeKey(id), &value);
+    if (s.IsNotFound()) {
+      return Status::Corruption("tree node (level " + std::to_string(id.level) + ", index " +
+                                std::to_string(id.index) + ") is missing");
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the tree"));
+    if (value.size() != 32) return Status::Corruption("a tree node is not 32 bytes");
+    std::memcpy(out->data(), value.data(), 32);
+    return Status::Ok();
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
 
 struct Ledger::Impl {
   fs::path dir;
@@ -156,6 +181,62 @@ struct Ledger::Impl {
     return Status::Ok();
   }
 
+  // Writes the checkpoint copy beside the log (store::kCheckpointFile). It is written after the
+  // batch it signs is synced, so it never covers more than the log holds unless writes are lost;
+  // failing to write it loses nothing (the copy lags), so it is logged, not returned.
+  void KeepCheckpointCopy(const std::string& note) {
+    Status s = ReplaceFileDurably(dir / store::kCheckpointFile, note);
+    if (!s.ok()) spdlog::error("the checkpoint copy lags the log: {}", s.ToString());
+  }
+
+  // Checks the checkpoint copy against the log of `n` events whose frontier is `f`: NotFound if
+  // there is none (ledgers older than it); Corruption if it is not this ledger's, covers more
+  // events than the log holds, or disagrees with the log's tree at its size.
+  // The copy's text; NotFound if there is none.
+  Status ReadCheckpointCopy(std::string* note) const {
+    const fs::path path = dir / store::kCheckpointFile;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Status::NotFound("no checkpoint copy");
+    std::ifstream in(path, std::ios::binary);
+    note->assign(std::istreambuf_iterator<char>(in), {});
+    if (!in.good() && !in.eof()) return Status::IOError("cannot read " + path.string());
+    return Status::Ok();
+  }
+  // REQUIRES: `note` was read before the log state (n, f) was (a concurrent append writes its
+  // copy only after its batch, so a copy read first never covers more than a later state).
+  Status CheckCheckpointCopy(uint64_t n, const merkle::Frontier& f) const {
+    std::string note;
+    KIRJURI_RETURN_IF_ERROR(ReadCheckpointCopy(&note));
+    return CheckCheckpointNote(note, n, f);
+  }
+  Status CheckCheckpointNote(const std::string& note, uint64_t n, const merkle::Frontier& f) const {
+    Checkpoint cp;
+    Status s = OpenCheckpoint(note, key.public_key(), &cp);
+    if (!s.ok() || cp.origin != origin) {
+      return Status::Corruption(std::string(store::kCheckpointFile) +
+                                ": not a checkpoint of this ledger");
+    }
+    if (cp.size > n) {
+      return Status::Corruption("the log holds " + std::to_string(n) + " events but " +
+                                store::kCheckpointFile + " (kept beside it) covers " +
+                                std::to_string(cp.size) +
+                                ": acknowledged events were lost (a cut write-ahead log, or the "
+                                "log restored from an older copy)");
+    }
+    merkle::Hash root = f.Root();
+    if (cp.size == 0) {
+      root = merkle::EmptyRoot();
+    } else if (cp.size < n) {
+      DbNodeSource nodes(db.get(), tree);
+      KIRJURI_RETURN_IF_ERROR(merkle::RangeHash(nodes, 0, cp.size, &root));
+    }
+    if (root != cp.root) {
+      return Status::Corruption(std::string(store::kCheckpointFile) + " (kept beside the log) "
+                                "does not match the log's tree at its size: the log was rewritten");
+    }
+    return Status::Ok();
+  }
+
   // Rebuilds the frontier from stored nodes and checks it against the latest checkpoint.
   Status LoadAndCheck() {
     uint64_t n = 0;
@@ -192,6 +273,21 @@ struct Ledger::Impl {
     }
     if (cp.root != f.Root()) {
       return Status::Corruption("latest checkpoint's root does not match the stored tree");
+    }
+    if (Status copy = CheckCheckpointCopy(n, f); copy.IsNotFound()) {
+      std::string flag;
+      if (db->Get(rocksdb::ReadOptions(), meta, store::kMetaCheckpointCopy, &flag).ok()) {
+        return Status::Corruption(std::string(store::kCheckpointFile) +
+                                  " (the checkpoint kept beside the log) is missing");
+      }
+      // A ledger from before the copy existed: it starts keeping one now.
+      KeepCheckpointCopy(it->value().ToString());
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      KIRJURI_RETURN_IF_ERROR(FromRocks(
+          db->Put(wo, meta, std::string(store::kMetaCheckpointCopy), ""), "writing metadata"));
+    } else if (!copy.ok()) {
+      return copy;
     }
     frontier = std::move(f);
     size = n;
@@ -265,26 +361,5 @@ struct Ledger::Impl {
   Status CompletePendingErasures();
 };
 
-// NodeSource over the tree column family.
-class DbNodeSource : public merkle::NodeSource {
- public:
-  DbNodeSource(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
-  Status GetNode(merkle::NodeId id, merkle::Hash* out) override {
-    rocksdb::PinnableSlice value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, store::NodeKey(id), &value);
-    if (s.IsNotFound()) {
-      return Status::Corruption("tree node (level " + std::to_string(id.level) + ", index " +
-                                std::to_string(id.index) + ") is missing");
-    }
-    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the tree"));
-    if (value.size() != 32) return Status::Corruption("a tree node is not 32 bytes");
-    std::memcpy(out->data(), value.data(), 32);
-    return Status::Ok();
-  }
-
- private:
-  rocksdb::DB* db_;
-  rocksdb::ColumnFamilyHandle* cf_;
-};
 
 }  // namespace kirjuri

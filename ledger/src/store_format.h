@@ -44,6 +44,13 @@ inline constexpr std::string_view kPendingErasurePrefix = "pending-erasure/";
 inline constexpr std::string_view kRetentionPrefix = "retention/";
 
 inline constexpr const char* kKeyFile = "ledger.key";
+// The latest checkpoint, also kept outside RocksDB (replaced after every synced append), so that
+// a log that lost acknowledged writes — a cut write-ahead log, the log directory restored from an
+// older copy — is noticed on open: the copy then covers more than the log holds.
+inline constexpr const char* kCheckpointFile = "checkpoint";
+// Present in the log's metadata once the ledger keeps that copy: from then on a missing copy is
+// a fault, not an older ledger.
+inline constexpr std::string_view kMetaCheckpointCopy = "checkpoint-copy";
 inline constexpr const char* kLogDir = "log";
 inline constexpr const char* kKeysDir = "keys";
 

@@ -53,6 +53,10 @@ std::string NodeName(merkle::NodeId id) {
 Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const {
   *result = VerifyResult{};
   Impl& impl = *impl_;
+  // The checkpoint copy beside the log is read before the snapshot: appends write it after their
+  // batch, so it then covers no more than the snapshot holds (unless writes were lost).
+  std::string copy_note;
+  const Status copy_read = impl.ReadCheckpointCopy(&copy_note);
   const rocksdb::Snapshot* snapshot = impl.db->GetSnapshot();
   struct SnapshotRelease {
     rocksdb::DB* db;
@@ -270,6 +274,18 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
           " entries for " + std::to_string(result->events) +
           " events): an entry was added, removed or altered");
     }
+  }
+  if (fault.ok()) {
+    // The copy beside the log: missing only in ledgers written before it existed.
+    Status copy = copy_read.ok() ? impl.CheckCheckpointNote(copy_note, frontier.size(), frontier)
+                                 : copy_read;
+    std::string flag;
+    if (copy.IsNotFound() &&
+        impl.db->Get(ro, impl.meta, store::kMetaCheckpointCopy, &flag).ok()) {
+      copy = Status::Corruption(std::string(store::kCheckpointFile) +
+                                " (the checkpoint kept beside the log) is missing");
+    }
+    if (!copy.IsNotFound()) fault = copy;
   }
   result->root = frontier.Root();
   if (fault.ok()) {
