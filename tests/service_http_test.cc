@@ -235,7 +235,15 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
   }
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == static_cast<long long>(i));
   CHECK(Http(port, "GET", "/v1/changes", "", tokens["marketing"]).status == 403);
-  CHECK(server.Stop() == 0);  // ends open feeds too
+
+  // A clean shutdown ends open feeds (they never end by themselves) and exits.
+  HttpConnection open_feed(port);
+  REQUIRE(open_feed.Send("GET", "/v1/changes?from=" + std::to_string(seen.size()), "",
+                         tokens["auditor"]));
+  HttpResponse head;
+  REQUIRE(open_feed.ReadHead(&head));
+  CHECK(server.Stop() == 0);
+  CHECK_FALSE(open_feed.ReadLine(5000));
 }
 
 TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[service][http]") {
@@ -387,7 +395,9 @@ TEST_CASE("bad requests get a one-line JSON error and the server keeps serving o
   };
   expect_error(Http(port, "POST", "/v1/events", std::string(5000, ' '), tokens["dpo"]), 413);
   expect_error(Http(port, "GET", "/v1/nothing-here", "", tokens["dpo"]), 404);
-  expect_error(Http(port, "DELETE", "/v1/events", "", tokens["dpo"]), 405);
+  HttpResponse wrong_method = Http(port, "DELETE", "/v1/events", "", tokens["dpo"]);
+  expect_error(wrong_method, 405);
+  CHECK(wrong_method.headers["allow"] == "POST, GET");
   expect_error(Http(port, "POST", "/v1/events", "{\"register\":", tokens["dpo"]), 400);
   expect_error(Http(port, "POST", "/v1/requests", "not json", tokens["dpo"]), 400);
   expect_error(Http(port, "GET", "/v1/customers/xyz", "", tokens["dpo"]), 400);

@@ -148,15 +148,18 @@ std::string BearerToken(kj::Maybe<kj::StringPtr> header) {
   return std::string(v);
 }
 
-// Reads a request body of at most `max` bytes: true once all of it is in data(), false as soon
-// as it would exceed `max` (the rest is not read).
+enum class BodyRead { kComplete, kTooLarge, kTimedOut };
+
+// Reads a request body of at most `max` bytes: kComplete once all of it is in data(), kTooLarge
+// as soon as it would exceed `max` (the rest is not read). Rejects if the stream breaks or the
+// framing (chunked encoding) is malformed.
 class BodyReader {
  public:
   BodyReader(kj::AsyncInputStream& in, size_t max) : in_(in), max_(max) {}
 
-  kj::Promise<bool> Read() {
+  kj::Promise<BodyRead> Read() {
     KJ_IF_MAYBE(length, in_.tryGetLength()) {
-      if (*length > max_) return false;
+      if (*length > max_) return BodyRead::kTooLarge;
       data_.reserve(*length);
     }
     return Loop();
@@ -164,13 +167,14 @@ class BodyReader {
   std::string& data() { return data_; }
 
  private:
-  kj::Promise<bool> Loop() {
-    return in_.tryRead(buffer_, 1, sizeof buffer_).then([this](size_t n) -> kj::Promise<bool> {
-      if (n == 0) return true;
-      if (data_.size() + n > max_) return false;
-      data_.append(reinterpret_cast<const char*>(buffer_), n);
-      return Loop();
-    });
+  kj::Promise<BodyRead> Loop() {
+    return in_.tryRead(buffer_, 1, sizeof buffer_)
+        .then([this](size_t n) -> kj::Promise<BodyRead> {
+          if (n == 0) return BodyRead::kComplete;
+          if (data_.size() + n > max_) return BodyRead::kTooLarge;
+          data_.append(reinterpret_cast<const char*>(buffer_), n);
+          return Loop();
+        });
   }
 
   kj::AsyncInputStream& in_;
@@ -242,6 +246,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     std::vector<std::string> params;
     Caller caller;
     kj::Own<BodyReader> body;
+    std::string allow;  // for 405: the methods the path takes
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     Call(Response& r, const kj::HttpHeaders& h, kj::AsyncInputStream& b)
@@ -274,9 +279,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     kj::HttpHeaders headers(*table);
     headers.set(kj::HttpHeaderId::CONTENT_TYPE, content_type);
     if (status == 401) headers.set(www_authenticate, "Bearer");
-    if (status == 405 && call.route) {
-      headers.set(allow, kj::str(call.route->method));
-    }
+    if (status == 405) headers.set(allow, kj::StringPtr(call.allow.c_str()));
     auto stream = call.response.send(status, Reason(status), headers, body.size());
     auto text = kj::heapString(body.data(), body.size());
     auto write = stream->write(text.begin(), text.size());
@@ -313,6 +316,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
         break;
       }
       path_match = &r;
+      call.allow += (call.allow.empty() ? "" : ", ") + std::string(kj::str(r.method).cStr());
     }
     if (call.route == nullptr) {
       if (path_match != nullptr) {
@@ -342,19 +346,24 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     }
     if (!s.ok()) return ReplyError(call, s);
     call.body = kj::heap<BodyReader>(call.body_stream, options.max_body_bytes);
-    return timer.timeoutAfter(options.body_timeout, call.body->Read())
+    auto timeout = timer.afterDelay(options.body_timeout).then([] { return BodyRead::kTimedOut; });
+    return call.body->Read()
+        .exclusiveJoin(kj::mv(timeout))
         .then(
-            [this, &call](bool complete) -> kj::Promise<void> {
-              if (!complete) {
-                return ReplyError(call, 413,
-                                  "the request body is larger than " +
-                                      std::to_string(options.max_body_bytes) + " bytes");
+            [this, &call](BodyRead read) -> kj::Promise<void> {
+              switch (read) {
+                case BodyRead::kComplete: return HandleWrite(call, std::move(call.body->data()));
+                case BodyRead::kTooLarge:
+                  return ReplyError(call, 413,
+                                    "the request body is larger than " +
+                                        std::to_string(options.max_body_bytes) + " bytes");
+                case BodyRead::kTimedOut: break;
               }
-              return HandleWrite(call, std::move(call.body->data()));
+              return ReplyError(call, 408, "the request body was not received in time");
             },
             [this, &call](kj::Exception&& e) -> kj::Promise<void> {
               if (e.getType() == kj::Exception::Type::DISCONNECTED) return kj::mv(e);
-              return ReplyError(call, 408, "the request body was not received in time");
+              return ReplyError(call, Status::InvalidArgument("malformed request body framing"));
             });
   }
 
