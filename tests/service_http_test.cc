@@ -135,6 +135,13 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
   HttpResponse audience = Http(port, "GET", "/v1/marketing-audience", "", tokens["marketing"]);
   CHECK(audience.body.find(subject) == std::string::npos);  // erased above: no longer listed
   CHECK(server.Stop() == 0);
+
+  // The server's log names addresses and shutdown, never people's data or tokens.
+  const std::string log = server.log();
+  CHECK(log.find("serving HTTP on 127.0.0.1:") != std::string::npos);
+  CHECK(log.find("Aino") == std::string::npos);
+  CHECK(log.find("aino@example.fi") == std::string::npos);
+  for (const auto& [role, token] : tokens.by_role) CHECK(log.find(token) == std::string::npos);
 }
 
 TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri log` show",
