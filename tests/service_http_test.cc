@@ -184,6 +184,10 @@ TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri 
   CHECK(JsonString(a, "operation") == "query");
   CHECK(a.find(R"("categories":["profile"])") != std::string::npos);
   CHECK(a.find("Aino") == std::string::npos);  // the access log holds no personal data
+
+  // A read just before a clean shutdown is in the log after it.
+  REQUIRE(Http(port, "GET", "/v1/subjects/" + subject + "/export", "", tokens["dpo"]).status ==
+          200);
   REQUIRE(server.Stop() == 0);
 
   RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access"});
@@ -194,6 +198,8 @@ TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri 
   CHECK(log.out.find("http") != std::string::npos);
   CHECK(log.out.find("profile") != std::string::npos);
   CHECK(log.out.find("recorded") == std::string::npos);  // only accesses are listed
+  CHECK(log.out.find("emp-dpo") != std::string::npos);
+  CHECK(log.out.find("export") != std::string::npos);
 }
 
 TEST_CASE("the change feed delivers every event once, in order, also across a reconnect",
