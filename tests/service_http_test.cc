@@ -443,3 +443,27 @@ TEST_CASE("bad requests get a one-line JSON error and the server keeps serving o
         std::string::npos);
   CHECK(server.Stop() == 0);
 }
+
+TEST_CASE("token issue prints a token once, revoke makes it useless, roles must be the policy's",
+          "[service][http]") {
+  ServiceLedger ledger;
+  RunResult issued = ledger.Kirjuri({"token", "issue", "--actor", "emp-0007", "--role", "staff",
+                                     "--json"});
+  INFO(Describe(issued));
+  REQUIRE(issued.code == 0);
+  const std::string token = JsonString(issued.out, "token");
+  CHECK(JsonString(issued.out, "actor") == "emp-0007");
+  CHECK(JsonString(issued.out, "role") == "staff");
+  const std::string other = ledger.Token("emp-0008", "staff");
+  CHECK(ledger.Kirjuri({"token", "issue", "--actor", "emp-0009", "--role", "janitor"}).code != 0);
+  RunResult revoked = ledger.Kirjuri({"token", "revoke", token});
+  INFO(Describe(revoked));
+  REQUIRE(revoked.code == 0);
+
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  CHECK(Http(port, "GET", "/v1/requests", "", token).status == 401);
+  CHECK(Http(port, "GET", "/v1/requests", "", other).status == 200);
+  CHECK(server.Stop() == 0);
+}
