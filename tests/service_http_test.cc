@@ -131,6 +131,31 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
     }
   }
 
+  // The erasure's deletion report is for auditors (and the dpo), not for staff.
+  long long erasure_seq = -1;
+  HttpResponse events = Http(port, "GET", "/v1/events?from=0", "", tokens["auditor"]);
+  for (const std::string& line : Lines(events.body)) {
+    if (JsonString(line, "type") == "subject_erased") erasure_seq = JsonNumber(line, "seq");
+  }
+  REQUIRE(erasure_seq > 0);
+  const std::string report = "/v1/reports/deletion/" + std::to_string(erasure_seq);
+  CHECK(Http(port, "GET", report, "", tokens["auditor"]).status == 200);
+  CHECK(Http(port, "GET", report, "", tokens["dpo"]).status == 200);
+  CHECK(Http(port, "GET", report, "", tokens["staff"]).status == 403);
+  CHECK(Http(port, "GET", report, "", tokens["marketing"]).status == 403);
+
+  // Requests are opened and fulfilled by staff and the dpo only.
+  const std::string other = JsonString(Append(port, ProfileLine(), tokens["staff"]).at(0), "subject");
+  const std::string objection = R"({"subject":")" + other + R"(","kind":"objection","ref":"REQ-3"})";
+  CHECK(Http(port, "POST", "/v1/requests", objection, tokens["marketing"]).status == 403);
+  CHECK(Http(port, "POST", "/v1/requests", objection, tokens["service"]).status == 403);
+  REQUIRE(Http(port, "POST", "/v1/requests", objection, tokens["staff"]).status == 200);
+  CHECK(Http(port, "POST", "/v1/requests/REQ-3/fulfil", "", tokens["auditor"]).status == 403);
+  HttpResponse fulfilled = Http(port, "POST", "/v1/requests/REQ-3/fulfil", "", tokens["staff"]);
+  INFO(fulfilled.body);
+  CHECK(fulfilled.status == 200);
+  CHECK(JsonString(fulfilled.body, "state") == "fulfilled");
+
   // What a role may not read is left out of its answers.
   HttpResponse audience = Http(port, "GET", "/v1/marketing-audience", "", tokens["marketing"]);
   CHECK(audience.body.find(subject) == std::string::npos);  // erased above: no longer listed
