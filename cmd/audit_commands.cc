@@ -1,10 +1,7 @@
 #include "audit_commands.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -27,18 +24,6 @@ struct AuditArgs {
   std::string from_time, to_time, since, out, now, auditor = "auditor";
   bool no_verify = false;
 };
-
-// Who runs a local command, for the access log: --actor (KIRJURI_ACTOR), else "cli:" and the
-// login name when that is an id, else "cli:local".
-std::string LocalActor(const Globals& g) {
-  if (!g.actor.empty()) return g.actor;
-  const char* user = std::getenv("USER");
-  std::string actor = std::string("cli:") + (user ? user : "local");
-  for (char c : actor) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_.:/#", c))) return "cli:local";
-  }
-  return actor.size() <= 64 ? actor : "cli:local";
-}
 
 // "" -> unset; otherwise RFC 3339, named in the error by `flag`.
 Status OptionalTime(const std::string& text, const char* flag, std::optional<int64_t>* out) {
@@ -87,10 +72,7 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
         if (bytes.size() == id.size()) std::copy(bytes.begin(), bytes.end(), id.begin());
         AccessRecord& r = reads[id];
         r.subject = id;
-        r.actor = LocalActor(g);
-        r.role = "local";
         r.purpose = "service_delivery";
-        r.via = "cli";
         r.operation = "history";
         for (const FieldValue& v : fields) r.categories.push_back(v.category);
         std::sort(r.categories.begin(), r.categories.end());
@@ -119,7 +101,7 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
     // Showing personal data is itself a read that the access log keeps.
     std::vector<AccessRecord> records;
     for (auto& [id, r] : reads) records.push_back(std::move(r));
-    if (Status w = ledger->RecordAccesses(records); !w.ok()) return Fail(w.Prefixed("access log"));
+    LogLocalAccess(g, *ledger, std::move(records));
   }
   if (!g.json) std::fprintf(stderr, "%llu events\n", static_cast<unsigned long long>(shown));
   return 0;
