@@ -37,7 +37,7 @@ std::string EnvelopeJson(const EventView& e, bool with_leaf) {
       .String("source", env.getSource().cStr());
   auto key_id = env.getKeyId();
   w.String("key_id", HexEncode({key_id.begin(), key_id.size()}));
-  if (env.hasRequest()) w.String("request", env.getRequest().cStr());
+  if (env.getRequest().size() > 0) w.String("request", env.getRequest().cStr());
   std::vector<std::string> fields;
   for (auto f : e.signed_event.getEvent().getFields()) fields.push_back(f.getName());
   for (auto g : e.signed_event.getEvent().getSealed()) {
