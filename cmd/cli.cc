@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace kirjuri::cli {
 
@@ -36,6 +37,33 @@ void CatchUpViews(Views& views) {
   if (!s.ok()) {
     std::fprintf(stderr, "kirjuri: warning: the log is written, but the views could not catch up "
                  "(they will when next opened): %s\n", s.message().c_str());
+  }
+}
+
+std::string LocalActor(const Globals& g) {
+  if (!g.actor.empty()) return g.actor;
+  const char* login = getlogin();
+  if (login == nullptr || *login == '\0') login = std::getenv("USER");
+  std::string actor = "cli:" + std::string(login ? login : "");
+  bool ok = actor.size() > 4 && actor.size() <= 64;
+  for (char c : actor) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                std::string_view("-_.:/#").find(c) != std::string_view::npos);
+  }
+  return ok ? actor : "cli:local";
+}
+
+void LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records) {
+  if (records.empty()) return;
+  const std::string actor = LocalActor(g);
+  for (AccessRecord& r : records) {
+    r.actor = actor;
+    r.role = "local";
+    r.via = "cli";
+  }
+  if (Status s = ledger.RecordAccesses(records); !s.ok()) {
+    std::fprintf(stderr, "kirjuri: warning: this read was not written to the access log: %s\n",
+                 s.message().c_str());
   }
 }
 

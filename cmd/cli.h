@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kirjuri/ledger.h"
 #include "kirjuri/status.h"
@@ -38,6 +39,17 @@ Status OpenViews(const Globals& g, Ledger* ledger, std::unique_ptr<Views>* out);
 // Brings the views up to date after a command wrote to the log. The log is what counts: views
 // that cannot catch up now do so on the next open, so this warns instead of failing.
 void CatchUpViews(Views& views);
+
+// Who runs a local command, for the access log: --actor (or KIRJURI_ACTOR), else "cli:" and
+// the login name (getlogin, else $USER) if that is an id ([A-Za-z0-9-_.:/#], at most 64
+// characters, "cli:" included), else "cli:local".
+std::string LocalActor(const Globals& g);
+
+// Records local reads of personal data in the access log, as the service does for its clients
+// (one synced write for all of `records`): each record's actor, role ("local") and via ("cli")
+// are filled in here; the caller gives subject, purpose, operation and categories. The read has
+// happened: a failure to log it is a warning on stderr, not an error.
+void LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records);
 
 // Progress on stderr when it is a terminal: "\r<what> done/total (p%)"; nothing otherwise.
 class Progress {

@@ -104,17 +104,35 @@ int RunAppend(const Globals& g, const std::string& file) {
   return 0;
 }
 
-int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject) {
+// `access`: only dataAccessed events, as a table of who read what, when and why.
+int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
+           bool access) {
   if (!g.server.empty()) return remote::Log(g, from, subject);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   uint64_t end = to ? *to + 1 : ledger->size();
+  if (access && !g.json) {
+    std::printf("%6s  %-27s  %-20s %-9s %-4s %-18s %-21s %s\n", "SEQ", "TIME", "ACTOR", "ROLE",
+                "VIA", "OPERATION", "PURPOSE", "CATEGORIES");
+  }
   auto print = [&](const EventView& e) {
     if (e.seq < from || e.seq >= end) return Status::Ok();
+    auto env = e.signed_event.getEvent().getEnvelope();
+    if (access && env.getType() != schema::EventType::DATA_ACCESSED) return Status::Ok();
+    if (access && !g.json) {
+      auto a = e.signed_event.getEvent().getAccess();
+      std::string categories;
+      for (auto c : a.getCategories()) categories += (categories.empty() ? "" : ",") + std::string(c.cStr());
+      std::printf("%6llu  %-27s  %-20s %-9s %-4s %-18s %-21s %s\n",
+                  static_cast<unsigned long long>(e.seq),
+                  FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getActor().cStr(),
+                  a.getRole().cStr(), a.getVia().cStr(), a.getOperation().cStr(),
+                  env.getPurpose().cStr(), categories.empty() ? "-" : categories.c_str());
+      return Status::Ok();
+    }
     if (g.json) {
       std::printf("%s\n", EnvelopeJson(e, /*with_leaf=*/true).c_str());
     } else {
-      auto env = e.signed_event.getEvent().getEnvelope();
       auto subj = env.getSubject();
       std::printf("%6llu  %s  %-8s %s  %-18s %-9s %-21s %-19s %-15s %s\n",
                   static_cast<unsigned long long>(e.seq),
@@ -281,7 +299,10 @@ int main(int argc, char** argv) {
   log->add_option("--from", from, "first sequence number");
   log->add_option("--to", to, "last sequence number (inclusive)");
   log->add_option("--subject", subject, "only this subject's events");
-  log->callback([&] { rc = RunLog(g, from, to, subject); });
+  bool access_only = false;
+  log->add_flag("--access", access_only,
+                "only reads of personal data (the access log): who, when, why, which categories");
+  log->callback([&] { rc = RunLog(g, from, to, subject, access_only); });
 
   bool tree_only = false;
   auto* verify = app.add_subcommand("verify", "check signatures, tree, checkpoints; name the first bad seq");

@@ -1,9 +1,100 @@
 #include "serve_commands.h"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "kirjuri/json.h"
+#include "service/server.h"
+#include "service/service.h"
+
 namespace kirjuri::cli {
+namespace {
+
+struct ServeArgs {
+  service::ServeOptions options;
+};
+
+struct TokenArgs {
+  std::string actor, role, token;
+};
+
+int RunServe(const Globals& g, const ServeArgs& a) {
+  // Before RocksDB and the Service start threads: Serve takes SIGTERM/SIGINT on its loop.
+  service::BlockShutdownSignals();
+  // Listening addresses and shutdown are worth seeing unless the operator chose a level.
+  if (g.log_level.empty() && !std::getenv("KIRJURI_LOG_LEVEL") && !std::getenv("SPDLOG_LEVEL")) {
+    spdlog::set_level(spdlog::level::info);
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::unique_ptr<Views> views;
+  if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
+  service::Service svc(*ledger, *views);
+  Status s = service::Serve(svc, a.options);
+  svc.Shutdown();
+  return s.ok() ? 0 : Fail(s);
+}
+
+int RunTokenIssue(const Globals& g, const TokenArgs& a) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  std::string token;
+  if (Status s = ledger->IssueToken(a.actor, a.role, &token); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .String("token", token)
+                            .String("actor", a.actor)
+                            .String("role", a.role)
+                            .Finish()
+                            .c_str());
+  } else {
+    std::printf("%s\n", token.c_str());
+  }
+  return 0;
+}
+
+int RunTokenRevoke(const Globals& g, const TokenArgs& a) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = ledger->RevokeToken(a.token); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter().Bool("revoked", true).Finish().c_str());
+  } else {
+    std::printf("revoked\n");
+  }
+  return 0;
+}
+
+}  // namespace
 
 void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
-  (void)app; (void)g; (void)rc;
+  static ServeArgs serve_args;
+  auto* serve = app.add_subcommand(
+      "serve", "serve HTTP/JSON and Cap'n Proto RPC over --data until SIGTERM or SIGINT");
+  serve->add_option("--http", serve_args.options.http, "HOST:PORT for HTTP (port 0: any; \"\": none)")
+      ->capture_default_str();
+  serve->add_option("--rpc", serve_args.options.rpc, "HOST:PORT for RPC (port 0: any; \"\": none)")
+      ->capture_default_str();
+  serve->add_option("--port-file", serve_args.options.port_file,
+                    "write {\"http\":P,\"rpc\":P} here once listening");
+  serve->add_option("--max-body", serve_args.options.max_body_bytes,
+                    "largest request body in bytes (larger: 413)")
+      ->capture_default_str();
+  serve->callback([&] { rc = RunServe(g, serve_args); });
+
+  static TokenArgs token_args;
+  auto* token = app.add_subcommand("token", "bearer tokens for `kirjuri serve` (stored hashed)");
+  token->require_subcommand(1);
+  auto* issue = token->add_subcommand("issue", "print a new token for an actor in a policy role");
+  issue->add_option("--actor", token_args.actor, "who the token is for (an id)")->required();
+  issue->add_option("--role", token_args.role, "dpo, staff, marketing, auditor, service, ...")
+      ->required();
+  issue->callback([&] { rc = RunTokenIssue(g, token_args); });
+  auto* revoke = token->add_subcommand("revoke", "revoke a token");
+  revoke->add_option("token", token_args.token, "the token")->required();
+  revoke->callback([&] { rc = RunTokenRevoke(g, token_args); });
 }
 
 }  // namespace kirjuri::cli

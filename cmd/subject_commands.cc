@@ -56,6 +56,14 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   SubjectExport doc;
   if (Status s = ExportSubject(*ledger, id, &doc); !s.ok()) return Fail(s);
+  {
+    AccessRecord read;
+    read.subject = id;
+    read.purpose = "service_delivery";
+    read.operation = "export";
+    for (const auto& [name, c] : doc.categories) read.categories.push_back(name);
+    LogLocalAccess(g, *ledger, {std::move(read)});
+  }
   if (g.json) {
     std::printf("%s\n", doc.ToJson().c_str());
     return 0;

@@ -90,6 +90,26 @@ void PrintTable(const std::vector<SubjectView>& rows) {
   }
 }
 
+// The categories whose values an answer about `v` shows: what the table prints (profile
+// fields), or with --json everything the view holds.
+std::vector<std::string> ShownCategories(const SubjectView& v, bool json) {
+  std::vector<std::string> shown;
+  for (const auto& [name, c] : v.categories) {
+    if (json || name == "profile") shown.push_back(name);
+  }
+  if (json && !v.consents.empty()) shown.emplace_back("consents");
+  return shown;
+}
+
+AccessRecord LocalRead(const SubjectView& v, std::string purpose, std::vector<std::string> categories) {
+  AccessRecord a;
+  a.subject = v.subject;
+  a.purpose = std::move(purpose);
+  a.operation = "query";
+  a.categories = std::move(categories);
+  return a;
+}
+
 int RunQuery(const Globals& g, QueryArgs a) {
   if (!g.server.empty()) return remote::Query(g, a.what, a.subject, a.as_of);
   std::unique_ptr<Ledger> ledger;
@@ -120,6 +140,8 @@ int RunQuery(const Globals& g, QueryArgs a) {
       return Fail(Status::InvalidArgument("subject " + a.subject + " is in the " +
                                           v.register_name + " register, not " + a.what));
     }
+    // A single person shows every category the view holds, table or JSON.
+    LogLocalAccess(g, *ledger, {LocalRead(v, "service_delivery", ShownCategories(v, true))});
     if (g.json) {
       std::printf("%s\n", v.ToJson().c_str());
     } else {
@@ -143,6 +165,18 @@ int RunQuery(const Globals& g, QueryArgs a) {
     return Fail(Status::InvalidArgument("query what? (" + known + "marketing-audience)"));
   }
   if (!s.ok()) return Fail(s);
+  {
+    const bool audience = a.what == kMarketingAudienceView;
+    std::vector<AccessRecord> reads;
+    for (const SubjectView& v : rows) {
+      std::vector<std::string> shown =
+          audience ? std::vector<std::string>{"profile"} : ShownCategories(v, g.json);
+      if (!shown.empty()) {
+        reads.push_back(LocalRead(v, audience ? "marketing" : "service_delivery", std::move(shown)));
+      }
+    }
+    LogLocalAccess(g, *ledger, std::move(reads));
+  }
   if (g.json) {
     for (const SubjectView& v : rows) {
       if (a.what == kMarketingAudienceView) {

@@ -1,0 +1,548 @@
+// Routes (Authorization: Bearer TOKEN on all but /healthz and /metrics):
+//
+//   GET  /healthz                          {"status":"ok","events":N}              no token
+//   GET  /metrics                          Prometheus text                          no token
+//   POST /v1/events                        JSON lines in, {"seq","subject"} lines out (NDJSON)
+//   GET  /v1/customers/{id}                ?as_of=SEQ|RFC3339 &purpose=P
+//   GET  /v1/partners/{id}                 same
+//   GET  /v1/marketing-audience            ?as_of=        NDJSON
+//   GET  /v1/subjects/{id}/export          ?request=REF
+//   POST /v1/subjects/{id}/erase           ?request=REF   the signed deletion report
+//   POST /v1/requests                      {"subject","kind","ref"}
+//   GET  /v1/requests                      NDJSON
+//   POST /v1/requests/{ref}/fulfil         body: rectification JSON lines, or empty
+//   GET  /v1/reports/deletion/{seq}
+//   GET  /v1/checkpoint                    the signed note (text/plain)
+//   GET  /v1/proofs/inclusion/{seq}        ?size=N
+//   GET  /v1/proofs/consistency            ?first=&second=
+//   GET  /v1/events                        ?from=SEQ&limit=N   envelopes, NDJSON
+//   GET  /v1/subjects/{id}/access-log      NDJSON
+//   GET  /v1/changes                       ?from=SEQ   a chunked NDJSON stream of envelopes,
+//                                          never ending while the server runs
+//
+// The change feed is open to roles with "envelopes" or "query": envelopes hold no personal
+// data, and a copy of the register kept by a staff tool must learn of erasures to drop people.
+//
+// The Service's calls other than Append run on the loop thread; those that write (erase,
+// requests) hold it for one synced write.
+#include "service/http_front.h"
+
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+#include <kj/compat/url.h>
+#include <kj/debug.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kirjuri/event_json.h"
+#include "kirjuri/json.h"
+
+namespace kirjuri::service {
+namespace {
+
+constexpr char kJson[] = "application/json";
+constexpr char kNdjson[] = "application/x-ndjson";
+constexpr char kText[] = "text/plain; charset=utf-8";
+constexpr char kPrometheus[] = "text/plain; version=0.0.4; charset=utf-8";
+
+kj::StringPtr Reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+// A decimal uint64 query value; InvalidArgument naming the parameter otherwise.
+Status ParseU64(std::string_view name, std::string_view text, uint64_t* out) {
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, *out);
+  if (text.empty() || ec != std::errc() || p != end) {
+    return Status::InvalidArgument(std::string(name) + " must be a non-negative integer");
+  }
+  return Status::Ok();
+}
+
+// The route templates; a segment "{…}" matches any one path segment.
+enum class RouteId {
+  kHealthz, kMetrics, kAppend, kCustomer, kPartner, kAudience, kExport, kErase, kOpenRequest,
+  kListRequests, kFulfil, kDeletionReport, kCheckpoint, kInclusion, kConsistency, kEvents,
+  kAccessLog, kChanges,
+};
+struct Route {
+  RouteId id;
+  kj::HttpMethod method;
+  std::string_view pattern;
+  bool body;  // reads a request body
+};
+constexpr Route kRoutes[] = {
+    {RouteId::kHealthz, kj::HttpMethod::GET, "/healthz", false},
+    {RouteId::kMetrics, kj::HttpMethod::GET, "/metrics", false},
+    {RouteId::kAppend, kj::HttpMethod::POST, "/v1/events", true},
+    {RouteId::kEvents, kj::HttpMethod::GET, "/v1/events", false},
+    {RouteId::kCustomer, kj::HttpMethod::GET, "/v1/customers/{id}", false},
+    {RouteId::kPartner, kj::HttpMethod::GET, "/v1/partners/{id}", false},
+    {RouteId::kAudience, kj::HttpMethod::GET, "/v1/marketing-audience", false},
+    {RouteId::kExport, kj::HttpMethod::GET, "/v1/subjects/{id}/export", false},
+    {RouteId::kErase, kj::HttpMethod::POST, "/v1/subjects/{id}/erase", false},
+    {RouteId::kAccessLog, kj::HttpMethod::GET, "/v1/subjects/{id}/access-log", false},
+    {RouteId::kOpenRequest, kj::HttpMethod::POST, "/v1/requests", true},
+    {RouteId::kListRequests, kj::HttpMethod::GET, "/v1/requests", false},
+    {RouteId::kFulfil, kj::HttpMethod::POST, "/v1/requests/{ref}/fulfil", true},
+    {RouteId::kDeletionReport, kj::HttpMethod::GET, "/v1/reports/deletion/{seq}", false},
+    {RouteId::kCheckpoint, kj::HttpMethod::GET, "/v1/checkpoint", false},
+    {RouteId::kInclusion, kj::HttpMethod::GET, "/v1/proofs/inclusion/{seq}", false},
+    {RouteId::kConsistency, kj::HttpMethod::GET, "/v1/proofs/consistency", false},
+    {RouteId::kChanges, kj::HttpMethod::GET, "/v1/changes", false},
+};
+
+// Whether `path` fits `pattern`; the values of its "{…}" segments go to *params.
+bool Match(std::string_view pattern, const kj::Vector<kj::String>& path,
+           std::vector<std::string>* params) {
+  params->clear();
+  size_t i = 0;
+  pattern.remove_prefix(1);
+  while (!pattern.empty()) {
+    const size_t slash = pattern.find('/');
+    std::string_view seg = pattern.substr(0, slash);
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
+    if (i >= path.size()) return false;
+    std::string_view actual(path[i].cStr(), path[i].size());
+    if (seg.size() > 2 && seg.front() == '{') {
+      params->emplace_back(actual);
+    } else if (seg != actual) {
+      return false;
+    }
+    ++i;
+  }
+  return i == path.size();
+}
+
+// The token of "Authorization: Bearer TOKEN" (scheme case-insensitive); empty if none.
+std::string BearerToken(kj::Maybe<kj::StringPtr> header) {
+  std::string_view v;
+  KJ_IF_MAYBE(h, header) { v = std::string_view(h->cStr(), h->size()); }
+  constexpr std::string_view kScheme = "bearer ";
+  if (v.size() <= kScheme.size()) return "";
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != kScheme[i]) return "";
+  }
+  v.remove_prefix(kScheme.size());
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return std::string(v);
+}
+
+// Reads a request body of at most `max` bytes: true once all of it is in data(), false as soon
+// as it would exceed `max` (the rest is not read).
+class BodyReader {
+ public:
+  BodyReader(kj::AsyncInputStream& in, size_t max) : in_(in), max_(max) {}
+
+  kj::Promise<bool> Read() {
+    KJ_IF_MAYBE(length, in_.tryGetLength()) {
+      if (*length > max_) return false;
+      data_.reserve(*length);
+    }
+    return Loop();
+  }
+  std::string& data() { return data_; }
+
+ private:
+  kj::Promise<bool> Loop() {
+    return in_.tryRead(buffer_, 1, sizeof buffer_).then([this](size_t n) -> kj::Promise<bool> {
+      if (n == 0) return true;
+      if (data_.size() + n > max_) return false;
+      data_.append(reinterpret_cast<const char*>(buffer_), n);
+      return Loop();
+    });
+  }
+
+  kj::AsyncInputStream& in_;
+  const size_t max_;
+  std::string data_;
+  kj::byte buffer_[16384];
+};
+
+// {"subject","kind","ref"}: the body of POST /v1/requests, with capnp's JSON codec.
+Status ParseOpenRequest(std::string_view body, std::string* subject, std::string* kind,
+                        std::string* ref) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<capnp::JsonValue>();
+  capnp::JsonCodec codec;
+  codec.setMaxNestingDepth(8);
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    codec.decodeRaw(kj::ArrayPtr<const char>(body.data(), body.size()), root);
+  });
+  if (error != nullptr || !root.isObject()) {
+    return Status::InvalidArgument("the body must be a JSON object {\"subject\",\"kind\",\"ref\"}");
+  }
+  for (auto field : root.getObject()) {
+    std::string_view name(field.getName().cStr());
+    std::string* target = name == "subject" ? subject
+                          : name == "kind"  ? kind
+                          : name == "ref"   ? ref
+                                            : nullptr;
+    if (target == nullptr) {
+      return Status::InvalidArgument("unknown key in the request body (subject, kind, ref)");
+    }
+    if (!field.getValue().isString()) {
+      return Status::InvalidArgument(std::string(name) + " must be a string");
+    }
+    *target = field.getValue().getString().cStr();
+  }
+  if (subject->empty() || kind->empty() || ref->empty()) {
+    return Status::InvalidArgument("the body needs subject, kind and ref");
+  }
+  return Status::Ok();
+}
+
+struct AppendResult {
+  Status status;
+  std::vector<Appended> appended;
+};
+
+}  // namespace
+
+struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
+  Service& service;
+  ChangeFeed& feed;
+  kj::Timer& timer;
+  HttpFrontOptions options;
+  kj::HttpHeaderId authorization;
+  kj::HttpHeaderId www_authenticate;
+  kj::HttpHeaderId allow;
+  const kj::HttpHeaderTable* table = nullptr;
+
+  Impl(Service& s, ChangeFeed& f, kj::Timer& t, HttpFrontOptions o)
+      : service(s), feed(f), timer(t), options(o) {}
+
+  // One request in flight; lives until its promise is done.
+  struct Call {
+    Response& response;
+    const kj::HttpHeaders& headers;
+    kj::AsyncInputStream& body_stream;
+    kj::Url url;
+    const Route* route = nullptr;
+    std::vector<std::string> params;
+    Caller caller;
+    kj::Own<BodyReader> body;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    Call(Response& r, const kj::HttpHeaders& h, kj::AsyncInputStream& b)
+        : response(r), headers(h), body_stream(b) {}
+
+    // The value of query parameter `name`; empty if absent.
+    std::string Query(std::string_view name) const {
+      for (const auto& q : url.query) {
+        if (std::string_view(q.name.cStr(), q.name.size()) == name) {
+          return std::string(q.value.cStr(), q.value.size());
+        }
+      }
+      return "";
+    }
+    // The metrics' route label: method and template ("GET /v1/customers/{id}"), as GET and
+    // POST /v1/events are different operations.
+    std::string RouteName() const {
+      if (route == nullptr) return "unmatched";
+      return std::string(kj::str(route->method).cStr()) + " " + std::string(route->pattern);
+    }
+  };
+
+  double Seconds(const Call& call) const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - call.started).count();
+  }
+
+  // Sends a whole answer and counts it.
+  kj::Promise<void> Reply(Call& call, int status, std::string body, kj::StringPtr content_type) {
+    service.CountRequest("http", call.RouteName(), status, Seconds(call));
+    kj::HttpHeaders headers(*table);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, content_type);
+    if (status == 401) headers.set(www_authenticate, "Bearer");
+    if (status == 405 && call.route) {
+      headers.set(allow, kj::str(call.route->method));
+    }
+    auto stream = call.response.send(status, Reason(status), headers, body.size());
+    auto text = kj::heapString(body.data(), body.size());
+    auto write = stream->write(text.begin(), text.size());
+    return write.attach(kj::mv(stream), kj::mv(text));
+  }
+
+  kj::Promise<void> ReplyError(Call& call, const Status& s) {
+    return Reply(call, HttpStatus(s), ErrorJson(s) + "\n", kJson);
+  }
+  // For answers the Service does not produce (405, 408, 413): ErrorJson's shape, our code.
+  kj::Promise<void> ReplyError(Call& call, int status, std::string_view message) {
+    std::string body =
+        JsonWriter().String("error", message).Number("code", status).Finish() + "\n";
+    return Reply(call, status, std::move(body), kJson);
+  }
+  kj::Promise<void> ReplyResult(Call& call, const Status& s, std::string body,
+                                kj::StringPtr content_type) {
+    if (!s.ok()) return ReplyError(call, s);
+    if (content_type == kJson && (body.empty() || body.back() != '\n')) body += "\n";
+    return Reply(call, 200, std::move(body), content_type);
+  }
+
+  kj::Promise<void> Handle(kj::HttpMethod method, kj::StringPtr url, Call& call) {
+    KJ_IF_MAYBE(parsed, kj::Url::tryParse(url, kj::Url::HTTP_REQUEST)) {
+      call.url = kj::mv(*parsed);
+    } else {
+      return ReplyError(call, Status::InvalidArgument("malformed request target"));
+    }
+    const Route* path_match = nullptr;
+    for (const Route& r : kRoutes) {
+      if (!Match(r.pattern, call.url.path, &call.params)) continue;
+      if (r.method == method) {
+        call.route = &r;
+        break;
+      }
+      path_match = &r;
+    }
+    if (call.route == nullptr) {
+      if (path_match != nullptr) {
+        call.route = path_match;
+        return ReplyError(call, 405, "method not allowed here");
+      }
+      return ReplyError(call, 404, "no such route");
+    }
+    const RouteId id = call.route->id;
+    if (id == RouteId::kHealthz) {
+      return Reply(call, 200,
+                   JsonWriter().String("status", "ok").Number("events", service.size()).Finish() +
+                       "\n",
+                   kJson);
+    }
+    if (id == RouteId::kMetrics) return Reply(call, 200, service.Metrics(), kPrometheus);
+
+    Status s = service.Authenticate(BearerToken(call.headers.get(authorization)), "http",
+                                    &call.caller);
+    if (!s.ok()) return ReplyError(call, s);
+    if (!call.route->body) return HandleRead(call);
+
+    // Refused before the body is read: nothing is done on an error.
+    if (id == RouteId::kAppend) s = service.Authorize(call.caller, Action::kAppend);
+    if (id == RouteId::kOpenRequest || id == RouteId::kFulfil) {
+      s = service.Authorize(call.caller, Action::kRequests);
+    }
+    if (!s.ok()) return ReplyError(call, s);
+    call.body = kj::heap<BodyReader>(call.body_stream, options.max_body_bytes);
+    return timer.timeoutAfter(options.body_timeout, call.body->Read())
+        .then(
+            [this, &call](bool complete) -> kj::Promise<void> {
+              if (!complete) {
+                return ReplyError(call, 413,
+                                  "the request body is larger than " +
+                                      std::to_string(options.max_body_bytes) + " bytes");
+              }
+              return HandleWrite(call, std::move(call.body->data()));
+            },
+            [this, &call](kj::Exception&& e) -> kj::Promise<void> {
+              if (e.getType() == kj::Exception::Type::DISCONNECTED) return kj::mv(e);
+              return ReplyError(call, 408, "the request body was not received in time");
+            });
+  }
+
+  kj::Promise<void> HandleWrite(Call& call, std::string body) {
+    std::string out;
+    Status s;
+    switch (call.route->id) {
+      case RouteId::kAppend: return Append(call, std::move(body));
+      case RouteId::kOpenRequest: {
+        std::string subject, kind, ref;
+        s = ParseOpenRequest(body, &subject, &kind, &ref);
+        if (s.ok()) s = service.OpenRequest(call.caller, subject, kind, ref, &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      }
+      case RouteId::kFulfil:
+        s = service.FulfilRequest(call.caller, call.params[0], body, &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      default: break;
+    }
+    KJ_FAIL_ASSERT("route without a body handler", call.route->pattern.data());
+  }
+
+  // The answer is written only once the group committer has made the events durable (or
+  // refused them); `done` runs on the committer thread, so it hands the result to the loop.
+  kj::Promise<void> Append(Call& call, std::string body) {
+    // Own<>, not the struct itself: GCC 12 warns (falsely) about a vector moved into KJ's
+    // nullable storage.
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<kj::Own<AppendResult>>();
+    auto fulfiller =
+        std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<kj::Own<AppendResult>>>>(
+            kj::mv(paf.fulfiller));
+    service.Append(call.caller, body, [fulfiller](const Status& s, std::vector<Appended> a) {
+      (*fulfiller)->fulfill(kj::heap<AppendResult>(AppendResult{s, std::move(a)}));
+    });
+    return paf.promise.then([this, &call](kj::Own<AppendResult> r) {
+      if (!r->status.ok()) return ReplyError(call, r->status);
+      return Reply(call, 200, Service::AppendedJson(r->appended), kNdjson);
+    });
+  }
+
+  kj::Promise<void> HandleRead(Call& call) {
+    std::string out;
+    Status s;
+    uint64_t a = 0, b = 0;
+    switch (call.route->id) {
+      case RouteId::kCustomer:
+      case RouteId::kPartner:
+        s = service.GetSubject(call.caller,
+                               call.route->id == RouteId::kCustomer ? "customer" : "partner",
+                               call.params[0], call.Query("as_of"), call.Query("purpose"), &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kAudience:
+        s = service.MarketingAudience(call.caller, call.Query("as_of"), &out);
+        return ReplyResult(call, s, std::move(out), kNdjson);
+      case RouteId::kExport:
+        s = service.Export(call.caller, call.params[0], call.Query("request"), &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kErase:
+        s = service.Erase(call.caller, call.params[0], call.Query("request"), &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kListRequests:
+        s = service.ListRequests(call.caller, &out);
+        return ReplyResult(call, s, std::move(out), kNdjson);
+      case RouteId::kDeletionReport:
+        s = ParseU64("seq", call.params[0], &a);
+        if (s.ok()) s = service.DeletionReport(call.caller, a, &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kCheckpoint:
+        s = service.Checkpoint(call.caller, &out);
+        return ReplyResult(call, s, std::move(out), kText);
+      case RouteId::kInclusion:
+        s = ParseU64("seq", call.params[0], &a);
+        if (s.ok() && !call.Query("size").empty()) s = ParseU64("size", call.Query("size"), &b);
+        if (s.ok()) s = service.InclusionProof(call.caller, a, b, &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kConsistency:
+        s = ParseU64("first", call.Query("first"), &a);
+        if (s.ok()) s = ParseU64("second", call.Query("second"), &b);
+        if (s.ok()) s = service.ConsistencyProof(call.caller, a, b, &out);
+        return ReplyResult(call, s, std::move(out), kJson);
+      case RouteId::kEvents: {
+        b = options.max_events_per_read;
+        if (!call.Query("from").empty()) s = ParseU64("from", call.Query("from"), &a);
+        if (s.ok() && !call.Query("limit").empty()) s = ParseU64("limit", call.Query("limit"), &b);
+        uint64_t next = 0;
+        if (s.ok()) {
+          s = service.Envelopes(call.caller, a, std::min<uint64_t>(b, options.max_events_per_read),
+                                &out, &next);
+        }
+        return ReplyResult(call, s, std::move(out), kNdjson);
+      }
+      case RouteId::kAccessLog:
+        s = service.AccessLog(call.caller, call.params[0], &out);
+        return ReplyResult(call, s, std::move(out), kNdjson);
+      case RouteId::kChanges: return Changes(call);
+      default: break;
+    }
+    KJ_FAIL_ASSERT("route without a handler", call.route->pattern.data());
+  }
+
+  kj::Promise<void> Changes(Call& call) {
+    Status s = service.Authorize(call.caller, Action::kEnvelopes);
+    if (!s.ok() && service.Authorize(call.caller, Action::kQuery).ok()) s = Status::Ok();
+    uint64_t from = 0;
+    if (s.ok() && !call.Query("from").empty()) s = ParseU64("from", call.Query("from"), &from);
+    if (!s.ok()) return ReplyError(call, s);
+    // Counted when the stream starts: its duration is the client's, not ours.
+    service.CountRequest("http", call.RouteName(), 200, Seconds(call));
+    kj::HttpHeaders headers(*table);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, kNdjson);
+    kj::Own<kj::AsyncOutputStream> stream = call.response.send(200, "OK", headers);
+    kj::AsyncOutputStream& out = *stream;
+    auto deliver = [this, &out](uint64_t from, uint64_t to) -> kj::Promise<void> {
+      auto lines = kj::heap<std::string>();
+      uint64_t next = 0;
+      Status s = service.ReadEnvelopes(
+          from, to - from,
+          [&](const EventView& e) { *lines += EnvelopeJson(e, /*with_leaf=*/false) + "\n"; },
+          &next);
+      if (!s.ok() || next != to) {
+        // The client cannot be told in-band: end the stream, it reconnects from its last seq.
+        spdlog::error("change feed: events {}..{} not read: {}", from, to, s.ToString());
+        return KJ_EXCEPTION(FAILED, "change feed read failed");
+      }
+      auto write = out.write(lines->data(), lines->size());
+      return write.attach(kj::mv(lines));
+    };
+    return feed.Subscribe(from, kj::mv(deliver)).attach(kj::mv(stream));
+  }
+
+  // kj::HttpServerErrorHandler: JSON bodies for what never reached request().
+  kj::Promise<void> handleClientProtocolError(kj::HttpHeaders::ProtocolError error,
+                                              kj::HttpService::Response& response) override {
+    kj::HttpHeaders headers(*table);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, kJson);
+    const int code = static_cast<int>(error.statusCode);
+    std::string body = JsonWriter()
+                           .String("error", std::string("malformed HTTP request: ") +
+                                                error.description.cStr())
+                           .Number("code", code)
+                           .Finish() +
+                       "\n";
+    service.CountRequest("http", "unparsed", code, 0);
+    auto stream = response.send(error.statusCode, error.statusMessage, headers, body.size());
+    auto text = kj::heapString(body.data(), body.size());
+    auto write = stream->write(text.begin(), text.size());
+    return write.attach(kj::mv(stream), kj::mv(text));
+  }
+
+  kj::Promise<void> handleApplicationError(
+      kj::Exception exception, kj::Maybe<kj::HttpService::Response&> response) override {
+    if (exception.getType() == kj::Exception::Type::DISCONNECTED) return kj::READY_NOW;
+    spdlog::error("http: request failed: {}", exception.getDescription().cStr());
+    KJ_IF_MAYBE(r, response) {
+      kj::HttpHeaders headers(*table);
+      headers.set(kj::HttpHeaderId::CONTENT_TYPE, kJson);
+      std::string body =
+          ErrorJson(Status::IOError("internal error; the server's log says more")) + "\n";
+      auto stream = r->send(500, "Internal Server Error", headers, body.size());
+      auto text = kj::heapString(body.data(), body.size());
+      auto write = stream->write(text.begin(), text.size());
+      return write.attach(kj::mv(stream), kj::mv(text));
+    }
+    return kj::READY_NOW;
+  }
+};
+
+HttpFront::HttpFront(Service& service, ChangeFeed& feed, kj::Timer& timer,
+                     HttpFrontOptions options)
+    : impl_(kj::heap<Impl>(service, feed, timer, options)) {
+  kj::HttpHeaderTable::Builder builder;
+  impl_->authorization = builder.add("Authorization");
+  impl_->www_authenticate = builder.add("WWW-Authenticate");
+  impl_->allow = builder.add("Allow");
+  table_ = builder.build();
+  impl_->table = table_.get();
+}
+
+HttpFront::~HttpFront() noexcept(false) = default;
+
+kj::HttpServerErrorHandler& HttpFront::error_handler() { return *impl_; }
+
+kj::Promise<void> HttpFront::request(kj::HttpMethod method, kj::StringPtr url,
+                                     const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                                     Response& response) {
+  auto call = kj::heap<Impl::Call>(response, headers, body);
+  Impl::Call& ref = *call;
+  return kj::evalNow([&] { return impl_->Handle(method, url, ref); }).attach(kj::mv(call));
+}
+
+}  // namespace kirjuri::service

@@ -1,0 +1,51 @@
+// Local reads of personal data through the CLI are in the access log, as the service's are.
+#include <catch2/catch.hpp>
+
+#include "service_util.h"
+
+using namespace kirjuri::testing;
+
+TEST_CASE("query and export on the command line leave access events that log --access lists",
+          "[cli][access]") {
+  ServiceLedger ledger;
+  const std::filesystem::path input = ledger.dir() / "in.jsonl";
+  {
+    std::ofstream out(input);
+    out << R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+           R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
+           R"("source":"web_form","data":{"name":"Aino","email":"aino@example.fi"}})"
+        << "\n";
+  }
+  RunResult appended = ledger.Kirjuri({"append", "--json"}, input.string());
+  INFO(Describe(appended));
+  REQUIRE(appended.code == 0);
+  const std::string subject = JsonString(appended.out, "subject");
+  REQUIRE(subject.size() == 32);
+
+  RunResult none = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
+  REQUIRE(none.code == 0);
+  CHECK(none.out.empty());  // appending is not reading
+
+  REQUIRE(ledger.Kirjuri({"--actor", "emp-0042", "query", "customer", subject}).code == 0);
+  REQUIRE(ledger.Kirjuri({"--actor", "emp-0043", "export", subject, "--json"}).code == 0);
+  REQUIRE(ledger.Kirjuri({"query", "customers"}).code == 0);
+
+  RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
+  INFO(Describe(log));
+  REQUIRE(log.code == 0);
+  const std::vector<std::string> lines = Lines(log.out);
+  REQUIRE(lines.size() == 3);
+  CHECK(JsonString(lines[0], "actor") == "emp-0042");
+  CHECK(JsonString(lines[0], "operation") == "query");
+  CHECK(JsonString(lines[1], "actor") == "emp-0043");
+  CHECK(JsonString(lines[1], "operation") == "export");
+  CHECK(JsonString(lines[2], "actor").rfind("cli:", 0) == 0);  // the login name, or cli:local
+  for (const std::string& line : lines) {
+    CHECK(JsonString(line, "type") == "data_accessed");
+    CHECK(JsonString(line, "via") == "cli");
+    CHECK(JsonString(line, "role") == "local");
+    CHECK(line.find(R"("categories":["profile"])") != std::string::npos);
+    CHECK(line.find("Aino") == std::string::npos);
+  }
+  CHECK(ledger.Kirjuri({"verify"}).code == 0);
+}

@@ -1,0 +1,422 @@
+// `kirjuri serve` over HTTP, as clients see it: a real server process on loopback.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "service_util.h"
+
+using namespace kirjuri::testing;
+
+namespace {
+
+std::string ProfileLine(const std::string& subject = "new", const std::string& name = "Aino") {
+  return R"({"register":"customer","subject":")" + subject +
+         R"(","type":"recorded","category":"profile","actor":"emp-0007","purpose":"service_delivery","basis":"consent","source":"web_form","data":{"name":")" +
+         name + R"(","email":"aino@example.fi","city":"Jyväskylä"}})" + "\n";
+}
+
+std::string UsageLine(const std::string& subject) {
+  return R"({"register":"customer","subject":")" + subject +
+         R"(","type":"recorded","category":"usage","actor":"svc-learning","purpose":"service_delivery","basis":"contract","source":"cookies","data":{"kind":"login"}})" +
+         "\n";
+}
+
+std::string MarketingConsentLine(const std::string& subject) {
+  return R"({"register":"customer","subject":")" + subject +
+         R"(","type":"consent_given","category":"consents","actor":"emp-0007","purpose":"marketing","basis":"consent","source":"web_form","data":{"notice":"privacy-notice-2026-01","method":"checkbox"}})" +
+         "\n";
+}
+
+// The log's size as /healthz tells it.
+long long LogSize(int port) {
+  HttpResponse r = Http(port, "GET", "/healthz");
+  REQUIRE(r.status == 200);
+  return JsonNumber(r.body, "events");
+}
+
+// Appends `lines` as `token`; the acknowledged {"seq","subject"} lines.
+std::vector<std::string> Append(int port, const std::string& lines, const std::string& token) {
+  HttpResponse r = Http(port, "POST", "/v1/events", lines, token);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(r.headers["content-type"] == "application/x-ndjson");
+  return Lines(r.body);
+}
+
+struct Tokens {
+  std::map<std::string, std::string> by_role;
+  explicit Tokens(ServiceLedger& ledger) {
+    for (const char* role : {"dpo", "staff", "marketing", "auditor", "service"}) {
+      by_role[role] = ledger.Token(std::string("emp-") + role, role);
+    }
+  }
+  const std::string& operator[](const std::string& role) const { return by_role.at(role); }
+};
+
+}  // namespace
+
+TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a refusal does nothing",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+
+  const std::string subject =
+      JsonString(Append(port, ProfileLine() , tokens["dpo"]).at(0), "subject");
+  Append(port, MarketingConsentLine(subject), tokens["dpo"]);
+  REQUIRE(subject.size() == 32);
+  HttpResponse opened = Http(port, "POST", "/v1/requests",
+                             R"({"subject":")" + subject + R"(","kind":"access","ref":"REQ-1"})",
+                             tokens["staff"]);
+  INFO(opened.body);
+  REQUIRE(opened.status == 200);
+  CHECK(JsonString(opened.body, "ref") == "REQ-1");
+  REQUIRE(Http(port, "POST", "/v1/requests",
+               R"({"subject":")" + subject + R"(","kind":"erasure","ref":"REQ-2"})",
+               tokens["dpo"])
+              .status == 200);
+
+  struct Op {
+    std::string method, target, body;
+    std::set<std::string> allowed;  // roles answered 200; the others 403
+  };
+  const std::vector<Op> ops = {
+      {"POST", "/v1/events", ProfileLine(), {"dpo", "staff"}},
+      {"POST", "/v1/events", UsageLine(subject), {"dpo", "staff", "service"}},
+      {"GET", "/v1/customers/" + subject, "", {"dpo", "staff"}},
+      {"GET", "/v1/marketing-audience", "", {"dpo", "marketing"}},
+      {"GET", "/v1/subjects/" + subject + "/export", "", {"dpo", "staff"}},
+      {"GET", "/v1/requests", "", {"dpo", "staff"}},
+      {"GET", "/v1/checkpoint", "", {"dpo", "staff", "auditor"}},
+      {"GET", "/v1/proofs/inclusion/0", "", {"dpo", "staff", "auditor"}},
+      {"GET", "/v1/proofs/consistency?first=1&second=2", "", {"dpo", "staff", "auditor"}},
+      {"GET", "/v1/events?from=0&limit=5", "", {"dpo", "auditor"}},
+      {"GET", "/v1/subjects/" + subject + "/access-log", "", {"dpo", "auditor"}},
+      {"POST", "/v1/subjects/" + subject + "/erase?request=REQ-2", "", {"dpo"}},
+  };
+
+  // Refusals first, while nothing else writes (reads that succeed log accesses).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const long long before = LogSize(port);
+  for (const Op& op : ops) {
+    for (const auto& [role, token] : tokens.by_role) {
+      if (op.allowed.count(role)) continue;
+      HttpResponse r = Http(port, op.method, op.target, op.body, token);
+      INFO(role << " " << op.method << " " << op.target << ": " << r.body);
+      CHECK(r.status == 403);
+      CHECK(JsonNumber(r.body, "code") == 403);
+      CHECK(r.headers["content-type"] == "application/json");
+    }
+    for (const std::string& bad : {std::string(), std::string("not-a-token")}) {
+      HttpResponse r = Http(port, op.method, op.target, op.body, bad);
+      INFO(op.method << " " << op.target << ": " << r.body);
+      CHECK(r.status == 401);
+      CHECK(JsonNumber(r.body, "code") == 401);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(LogSize(port) == before);
+
+  // Then each allowed role (erasure last: dpo is the only one, and it ends the person's data).
+  for (const Op& op : ops) {
+    for (const std::string& role : op.allowed) {
+      HttpResponse r = Http(port, op.method, op.target, op.body, tokens[role]);
+      INFO(role << " " << op.method << " " << op.target << ": " << r.body);
+      CHECK(r.status == 200);
+    }
+  }
+
+  // What a role may not read is left out of its answers.
+  HttpResponse audience = Http(port, "GET", "/v1/marketing-audience", "", tokens["marketing"]);
+  CHECK(audience.body.find(subject) == std::string::npos);  // erased above: no longer listed
+  CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri log` show",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  const std::string subject =
+      JsonString(Append(port, ProfileLine(), tokens["staff"]).at(0), "subject");
+
+  HttpResponse read = Http(port, "GET",
+                           "/v1/customers/" + subject + "?purpose=customer_relationship", "",
+                           tokens["staff"]);
+  INFO(read.body);
+  REQUIRE(read.status == 200);
+  CHECK(read.body.find("Aino") != std::string::npos);
+
+  // An undeclared purpose is refused before anything is returned.
+  HttpResponse bad_purpose = Http(port, "GET", "/v1/customers/" + subject + "?purpose=gossip",
+                                  "", tokens["staff"]);
+  CHECK(bad_purpose.status == 400);
+
+  std::vector<std::string> accesses;
+  for (int i = 0; i < 100 && accesses.empty(); ++i) {
+    HttpResponse log = Http(port, "GET", "/v1/subjects/" + subject + "/access-log", "",
+                            tokens["auditor"]);
+    REQUIRE(log.status == 200);
+    accesses = Lines(log.body);
+    if (accesses.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(accesses.size() == 1);
+  const std::string& a = accesses[0];
+  CHECK(JsonString(a, "type") == "data_accessed");
+  CHECK(JsonString(a, "actor") == "emp-staff");
+  CHECK(JsonString(a, "purpose") == "customer_relationship");
+  CHECK(JsonString(a, "role") == "staff");
+  CHECK(JsonString(a, "via") == "http");
+  CHECK(JsonString(a, "operation") == "query");
+  CHECK(a.find(R"("categories":["profile"])") != std::string::npos);
+  CHECK(a.find("Aino") == std::string::npos);  // the access log holds no personal data
+  REQUIRE(server.Stop() == 0);
+
+  RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access"});
+  INFO(Describe(log));
+  REQUIRE(log.code == 0);
+  CHECK(log.out.find("emp-staff") != std::string::npos);
+  CHECK(log.out.find("customer_relationship") != std::string::npos);
+  CHECK(log.out.find("http") != std::string::npos);
+  CHECK(log.out.find("profile") != std::string::npos);
+  CHECK(log.out.find("recorded") == std::string::npos);  // only accesses are listed
+}
+
+TEST_CASE("the change feed delivers every event once, in order, also across a reconnect",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  Append(port, ProfileLine() + ProfileLine(), tokens["dpo"]);  // a backlog of two
+
+  std::vector<long long> seen;
+  {
+    HttpConnection feed(port);
+    REQUIRE(feed.Send("GET", "/v1/changes?from=0", "", tokens["auditor"]));
+    HttpResponse head;
+    REQUIRE(feed.ReadHead(&head));
+    REQUIRE(head.status == 200);
+    CHECK(head.headers["content-type"] == "application/x-ndjson");
+    std::thread writer([&] {
+      for (int i = 0; i < 10; ++i) Append(port, ProfileLine() + ProfileLine(), tokens["dpo"]);
+    });
+    while (seen.size() < 12) {
+      auto line = feed.ReadLine(10000);
+      REQUIRE(line);
+      seen.push_back(JsonNumber(*line, "seq"));
+      CHECK(line->find("Aino") == std::string::npos);  // envelopes: no personal data
+    }
+    writer.join();
+  }  // the client goes away mid-stream
+  // More events while nobody listens, then a reconnect from the last seq seen plus one.
+  Append(port, ProfileLine(), tokens["dpo"]);
+  {
+    HttpConnection feed(port);
+    REQUIRE(feed.Send("GET", "/v1/changes?from=" + std::to_string(seen.back() + 1), "",
+                      tokens["staff"]));  // "query" may follow the feed too
+    HttpResponse head;
+    REQUIRE(feed.ReadHead(&head));
+    REQUIRE(head.status == 200);
+    while (seen.size() < 23) {
+      auto line = feed.ReadLine(10000);
+      REQUIRE(line);
+      seen.push_back(JsonNumber(*line, "seq"));
+    }
+    CHECK_FALSE(feed.ReadLine(300));  // nothing more, nothing twice
+  }
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == static_cast<long long>(i));
+  CHECK(Http(port, "GET", "/v1/changes", "", tokens["marketing"]).status == 403);
+  CHECK(server.Stop() == 0);  // ends open feeds too
+}
+
+TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  constexpr int kThreads = 16, kPosts = 20;
+  std::mutex mu;
+  std::set<long long> seqs;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPosts; ++i) {
+        HttpResponse r = Http(port, "POST", "/v1/events", ProfileLine(), tokens["staff"]);
+        if (r.status != 200) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        seqs.insert(JsonNumber(r.body, "seq"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  REQUIRE(seqs.size() == kThreads * kPosts);
+  CHECK(*seqs.begin() == 0);
+  CHECK(*seqs.rbegin() == kThreads * kPosts - 1);  // distinct and gap-free
+
+  HttpResponse events = Http(port, "GET", "/v1/events?from=0&limit=1000", "", tokens["auditor"]);
+  REQUIRE(events.status == 200);
+  CHECK(Lines(events.body).size() == kThreads * kPosts);
+  HttpResponse metrics = Http(port, "GET", "/metrics");
+  CHECK(metrics.body.find(R"(route="POST /v1/events",code="200"} 320)") != std::string::npos);
+  REQUIRE(server.Stop() == 0);
+  RunResult verify = ledger.Kirjuri({"verify"});
+  INFO(Describe(verify));
+  CHECK(verify.code == 0);
+}
+
+namespace {
+
+// Appends from 8 threads until `stop`; the acknowledged seq -> subject.
+struct Load {
+  std::mutex mu;
+  std::map<long long, std::string> acked;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+
+  void Start(int port, const std::string& token) {
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([this, port, token] {
+        while (!stop) {
+          HttpResponse r = Http(port, "POST", "/v1/events", ProfileLine() + ProfileLine(), token);
+          if (r.status != 200) continue;  // refused, or cut off by the server's end
+          std::lock_guard<std::mutex> lock(mu);
+          for (const std::string& line : Lines(r.body)) {
+            acked[JsonNumber(line, "seq")] = JsonString(line, "subject");
+          }
+        }
+      });
+    }
+  }
+  void Join() {
+    stop = true;
+    for (auto& t : threads) t.join();
+  }
+};
+
+// Every acknowledged append is in the log, under its seq and subject.
+void CheckAcknowledgedPresent(int port, const std::string& token,
+                              const std::map<long long, std::string>& acked) {
+  HttpResponse events = Http(port, "GET", "/v1/events?from=0&limit=10000", "", token);
+  REQUIRE(events.status == 200);
+  std::map<long long, std::string> logged;
+  for (const std::string& line : Lines(events.body)) {
+    logged[JsonNumber(line, "seq")] = JsonString(line, "subject");
+  }
+  for (const auto& [seq, subject] : acked) {
+    INFO("seq " << seq);
+    CHECK(logged[seq] == subject);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("after SIGKILL under load, every acknowledged append is present and the log verifies",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  Load load;
+  load.Start(server.http_port(), tokens["staff"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  CHECK(server.Signal(SIGKILL) == 128 + SIGKILL);
+  load.Join();
+  CHECK(load.acked.size() > 10);
+
+  server.Start();  // the same data directory
+  CheckAcknowledgedPresent(server.http_port(), tokens["auditor"], load.acked);
+  REQUIRE(server.Stop() == 0);
+  RunResult verify = ledger.Kirjuri({"verify"});
+  INFO(Describe(verify));
+  CHECK(verify.code == 0);
+}
+
+TEST_CASE("SIGTERM while appending: a clean exit and every acknowledged append present",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  Load load;
+  load.Start(server.http_port(), tokens["staff"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(server.Stop() == 0);
+  load.Join();
+  CHECK(load.acked.size() > 10);
+  CHECK(server.log().find("SIGTERM: shutting down") != std::string::npos);
+
+  server.Start();
+  CheckAcknowledgedPresent(server.http_port(), tokens["auditor"], load.acked);
+  REQUIRE(server.Stop() == 0);
+  CHECK(ledger.Kirjuri({"verify"}).code == 0);
+}
+
+TEST_CASE("bad requests get a one-line JSON error and the server keeps serving others",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger, {"--http", "127.0.0.1:0", "--rpc", "", "--max-body", "4096"});
+  server.Start();
+  const int port = server.http_port();
+  const long long before = LogSize(port);
+
+  // A slow client holding a connection open does not hold up the others.
+  HttpConnection slow(port);
+  REQUIRE(slow.SendRaw("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"));
+
+  auto expect_error = [](const HttpResponse& r, int status) {
+    INFO(r.body);
+    CHECK(r.status == status);
+    CHECK(JsonNumber(r.body, "code") == status);
+    CHECK(r.body.find('\n') == r.body.size() - 1);  // one line
+  };
+  expect_error(Http(port, "POST", "/v1/events", std::string(5000, ' '), tokens["dpo"]), 413);
+  expect_error(Http(port, "GET", "/v1/nothing-here", "", tokens["dpo"]), 404);
+  expect_error(Http(port, "DELETE", "/v1/events", "", tokens["dpo"]), 405);
+  expect_error(Http(port, "POST", "/v1/events", "{\"register\":", tokens["dpo"]), 400);
+  expect_error(Http(port, "POST", "/v1/requests", "not json", tokens["dpo"]), 400);
+  expect_error(Http(port, "GET", "/v1/customers/xyz", "", tokens["dpo"]), 400);
+  expect_error(Http(port, "GET", "/v1/events?from=-1", "", tokens["dpo"]), 400);
+  {
+    HttpConnection garbage(port);
+    REQUIRE(garbage.SendRaw("GET /healthz HTTP/1.1\r\nthis is no header\r\n\r\n"));
+    HttpResponse r;
+    REQUIRE(garbage.ReadHead(&r));
+    REQUIRE(garbage.ReadBody(&r));
+    expect_error(r, 400);
+  }
+  // Chunked upload beyond the limit, without a length up front.
+  {
+    HttpConnection chunked(port);
+    std::string req = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                      tokens["dpo"] + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 5; ++i) req += "400\r\n" + std::string(1024, ' ') + "\r\n";
+    req += "0\r\n\r\n";
+    REQUIRE(chunked.SendRaw(req));
+    HttpResponse r;
+    REQUIRE(chunked.ReadHead(&r));
+    REQUIRE(chunked.ReadBody(&r));
+    expect_error(r, 413);
+  }
+  CHECK(LogSize(port) == before);  // nothing was done
+  Append(port, ProfileLine(), tokens["dpo"]);  // and others are served
+  CHECK(LogSize(port) == before + 1);
+  CHECK(Http(port, "GET", "/metrics").body.find("kirjuri_requests_total{front=\"http\"") !=
+        std::string::npos);
+  CHECK(server.Stop() == 0);
+}
