@@ -99,7 +99,8 @@ int Query(const Globals& g, const std::string& what, const std::string& subject,
     return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
       auto request = session.marketingAudienceRequest();
       request.setAsOf(as_of);
-      auto json = request.send().wait(ws).getJson();
+      auto response = request.send().wait(ws);  // owns what getJson() points into
+      auto json = response.getJson();
       std::fwrite(json.begin(), 1, json.size(), stdout);
       return 0;
     });
@@ -121,7 +122,8 @@ int Query(const Globals& g, const std::string& what, const std::string& subject,
 
 int Checkpoint(const Globals& g) {
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
-    auto note = session.checkpointRequest().send().wait(ws).getNote();
+    auto response = session.checkpointRequest().send().wait(ws);
+    auto note = response.getNote();
     std::fwrite(note.begin(), 1, note.size(), stdout);
     return 0;
   });
@@ -161,7 +163,8 @@ int Log(const Globals& g, uint64_t from, const std::string& subject) {
     if (!subject.empty()) {
       auto request = session.accessLogRequest();
       request.setSubject(subject);
-      auto json = request.send().wait(ws).getJson();
+      auto response = request.send().wait(ws);
+      auto json = response.getJson();
       std::fwrite(json.begin(), 1, json.size(), stdout);
       return 0;
     }
