@@ -152,6 +152,8 @@ class SessionImpl final : public schema::Session::Server {
     auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
     auto fulfiller =
         std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<void>>>(kj::mv(paf.fulfiller));
+    // Checked and queued here, on the loop, not on a worker: calls on one capability arrive in
+    // the order sent, and so a client's pipelined appends reach the log in that order too.
     // `done` runs on the committer thread, or here at once if the lines are refused.
     service_.Append(caller_, Str(context.getParams().getLines()),
                     [outcome, fulfiller](const Status& s, std::vector<Appended> appended) {
