@@ -406,7 +406,8 @@ TEST_CASE("32 concurrent RPC appenders leave a gap-free log that verifies", "[se
   CHECK(verify.out.find("\"ok\":true") != std::string::npos);
 }
 
-TEST_CASE("kirjuri --server --token runs append, query, checkpoint and log over RPC",
+TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, export and log over "
+          "RPC",
           "[service][rpc]") {
   RpcServer server;
   const std::filesystem::path& scratch = server.scratch();
@@ -450,7 +451,20 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint and log over 
   REQUIRE(Lines(log).size() == 1);
   CHECK(log.find("\"via\":\"rpc\"") != std::string::npos);
 
+  auto proof = run("auditor", {"prove", "inclusion", std::to_string(JsonNumber(append.out, "seq"))});
+  INFO(kirjuri::testing::Describe(proof));
+  CHECK(proof.code == 0);
+  CHECK(proof.out.find("\"leaf_hash\":") != std::string::npos);
+
+  auto exported = run("staff", {"export", subject});
+  INFO(kirjuri::testing::Describe(exported));
+  CHECK(exported.code == 0);
+  CHECK(exported.out.find("Cli Person") != std::string::npos);
+
   // Refused: one line, exit 1, no token or personal data in it.
+  auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x"});
+  CHECK(erase.code == 1);
+  CHECK(erase.err == "kirjuri: role 'staff' may not erase\n");
   auto denied = run("marketing", {"query", "customer", subject});
   CHECK(denied.code == 1);
   CHECK(denied.err == "kirjuri: role 'marketing' may not query\n");
