@@ -131,10 +131,42 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
     }
   }
 
+  // The erasure's deletion report is for auditors (and the dpo), not for staff.
+  long long erasure_seq = -1;
+  HttpResponse events = Http(port, "GET", "/v1/events?from=0", "", tokens["auditor"]);
+  for (const std::string& line : Lines(events.body)) {
+    if (JsonString(line, "type") == "subject_erased") erasure_seq = JsonNumber(line, "seq");
+  }
+  REQUIRE(erasure_seq > 0);
+  const std::string report = "/v1/reports/deletion/" + std::to_string(erasure_seq);
+  CHECK(Http(port, "GET", report, "", tokens["auditor"]).status == 200);
+  CHECK(Http(port, "GET", report, "", tokens["dpo"]).status == 200);
+  CHECK(Http(port, "GET", report, "", tokens["staff"]).status == 403);
+  CHECK(Http(port, "GET", report, "", tokens["marketing"]).status == 403);
+
+  // Requests are opened and fulfilled by staff and the dpo only.
+  const std::string other = JsonString(Append(port, ProfileLine(), tokens["staff"]).at(0), "subject");
+  const std::string objection = R"({"subject":")" + other + R"(","kind":"objection","ref":"REQ-3"})";
+  CHECK(Http(port, "POST", "/v1/requests", objection, tokens["marketing"]).status == 403);
+  CHECK(Http(port, "POST", "/v1/requests", objection, tokens["service"]).status == 403);
+  REQUIRE(Http(port, "POST", "/v1/requests", objection, tokens["staff"]).status == 200);
+  CHECK(Http(port, "POST", "/v1/requests/REQ-3/fulfil", "", tokens["auditor"]).status == 403);
+  HttpResponse fulfilled = Http(port, "POST", "/v1/requests/REQ-3/fulfil", "", tokens["staff"]);
+  INFO(fulfilled.body);
+  CHECK(fulfilled.status == 200);
+  CHECK(JsonString(fulfilled.body, "state") == "fulfilled");
+
   // What a role may not read is left out of its answers.
   HttpResponse audience = Http(port, "GET", "/v1/marketing-audience", "", tokens["marketing"]);
   CHECK(audience.body.find(subject) == std::string::npos);  // erased above: no longer listed
   CHECK(server.Stop() == 0);
+
+  // The server's log names addresses and shutdown, never people's data or tokens.
+  const std::string log = server.log();
+  CHECK(log.find("serving HTTP on 127.0.0.1:") != std::string::npos);
+  CHECK(log.find("Aino") == std::string::npos);
+  CHECK(log.find("aino@example.fi") == std::string::npos);
+  for (const auto& [role, token] : tokens.by_role) CHECK(log.find(token) == std::string::npos);
 }
 
 TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri log` show",
@@ -177,6 +209,10 @@ TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri 
   CHECK(JsonString(a, "operation") == "query");
   CHECK(a.find(R"("categories":["profile"])") != std::string::npos);
   CHECK(a.find("Aino") == std::string::npos);  // the access log holds no personal data
+
+  // A read just before a clean shutdown is in the log after it.
+  REQUIRE(Http(port, "GET", "/v1/subjects/" + subject + "/export", "", tokens["dpo"]).status ==
+          200);
   REQUIRE(server.Stop() == 0);
 
   RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access"});
@@ -187,6 +223,8 @@ TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri 
   CHECK(log.out.find("http") != std::string::npos);
   CHECK(log.out.find("profile") != std::string::npos);
   CHECK(log.out.find("recorded") == std::string::npos);  // only accesses are listed
+  CHECK(log.out.find("emp-dpo") != std::string::npos);
+  CHECK(log.out.find("export") != std::string::npos);
 }
 
 TEST_CASE("the change feed delivers every event once, in order, also across a reconnect",
@@ -235,7 +273,15 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
   }
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == static_cast<long long>(i));
   CHECK(Http(port, "GET", "/v1/changes", "", tokens["marketing"]).status == 403);
-  CHECK(server.Stop() == 0);  // ends open feeds too
+
+  // A clean shutdown ends open feeds (they never end by themselves) and exits.
+  HttpConnection open_feed(port);
+  REQUIRE(open_feed.Send("GET", "/v1/changes?from=" + std::to_string(seen.size()), "",
+                         tokens["auditor"]));
+  HttpResponse head;
+  REQUIRE(open_feed.ReadHead(&head));
+  CHECK(server.Stop() == 0);
+  CHECK_FALSE(open_feed.ReadLine(5000));
 }
 
 TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[service][http]") {
@@ -387,7 +433,9 @@ TEST_CASE("bad requests get a one-line JSON error and the server keeps serving o
   };
   expect_error(Http(port, "POST", "/v1/events", std::string(5000, ' '), tokens["dpo"]), 413);
   expect_error(Http(port, "GET", "/v1/nothing-here", "", tokens["dpo"]), 404);
-  expect_error(Http(port, "DELETE", "/v1/events", "", tokens["dpo"]), 405);
+  HttpResponse wrong_method = Http(port, "DELETE", "/v1/events", "", tokens["dpo"]);
+  expect_error(wrong_method, 405);
+  CHECK(wrong_method.headers["allow"] == "POST, GET");
   expect_error(Http(port, "POST", "/v1/events", "{\"register\":", tokens["dpo"]), 400);
   expect_error(Http(port, "POST", "/v1/requests", "not json", tokens["dpo"]), 400);
   expect_error(Http(port, "GET", "/v1/customers/xyz", "", tokens["dpo"]), 400);
@@ -418,5 +466,29 @@ TEST_CASE("bad requests get a one-line JSON error and the server keeps serving o
   CHECK(LogSize(port) == before + 1);
   CHECK(Http(port, "GET", "/metrics").body.find("kirjuri_requests_total{front=\"http\"") !=
         std::string::npos);
+  CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("token issue prints a token once, revoke makes it useless, roles must be the policy's",
+          "[service][http]") {
+  ServiceLedger ledger;
+  RunResult issued = ledger.Kirjuri({"token", "issue", "--actor", "emp-0007", "--role", "staff",
+                                     "--json"});
+  INFO(Describe(issued));
+  REQUIRE(issued.code == 0);
+  const std::string token = JsonString(issued.out, "token");
+  CHECK(JsonString(issued.out, "actor") == "emp-0007");
+  CHECK(JsonString(issued.out, "role") == "staff");
+  const std::string other = ledger.Token("emp-0008", "staff");
+  CHECK(ledger.Kirjuri({"token", "issue", "--actor", "emp-0009", "--role", "janitor"}).code != 0);
+  RunResult revoked = ledger.Kirjuri({"token", "revoke", token});
+  INFO(Describe(revoked));
+  REQUIRE(revoked.code == 0);
+
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  CHECK(Http(port, "GET", "/v1/requests", "", token).status == 401);
+  CHECK(Http(port, "GET", "/v1/requests", "", other).status == 200);
   CHECK(server.Stop() == 0);
 }

@@ -23,8 +23,9 @@
 // The change feed is open to roles with "envelopes" or "query": envelopes hold no personal
 // data, and a copy of the register kept by a staff tool must learn of erasures to drop people.
 //
-// The Service's calls other than Append run on the loop thread; those that write (erase,
-// requests) hold it for one synced write.
+// The Service's calls run on a pool of worker threads (Append on the group committer's), so
+// that a slow read or a synced write (erase, requests) holds up no other client; their answers
+// are written on the loop. Authentication and the change feed's reads stay on the loop.
 #include "service/http_front.h"
 
 #include <capnp/compat/json.h>
@@ -35,7 +36,12 @@
 
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -148,15 +154,18 @@ std::string BearerToken(kj::Maybe<kj::StringPtr> header) {
   return std::string(v);
 }
 
-// Reads a request body of at most `max` bytes: true once all of it is in data(), false as soon
-// as it would exceed `max` (the rest is not read).
+enum class BodyRead { kComplete, kTooLarge, kTimedOut };
+
+// Reads a request body of at most `max` bytes: kComplete once all of it is in data(), kTooLarge
+// as soon as it would exceed `max` (the rest is not read). Rejects if the stream breaks or the
+// framing (chunked encoding) is malformed.
 class BodyReader {
  public:
   BodyReader(kj::AsyncInputStream& in, size_t max) : in_(in), max_(max) {}
 
-  kj::Promise<bool> Read() {
+  kj::Promise<BodyRead> Read() {
     KJ_IF_MAYBE(length, in_.tryGetLength()) {
-      if (*length > max_) return false;
+      if (*length > max_) return BodyRead::kTooLarge;
       data_.reserve(*length);
     }
     return Loop();
@@ -164,13 +173,14 @@ class BodyReader {
   std::string& data() { return data_; }
 
  private:
-  kj::Promise<bool> Loop() {
-    return in_.tryRead(buffer_, 1, sizeof buffer_).then([this](size_t n) -> kj::Promise<bool> {
-      if (n == 0) return true;
-      if (data_.size() + n > max_) return false;
-      data_.append(reinterpret_cast<const char*>(buffer_), n);
-      return Loop();
-    });
+  kj::Promise<BodyRead> Loop() {
+    return in_.tryRead(buffer_, 1, sizeof buffer_)
+        .then([this](size_t n) -> kj::Promise<BodyRead> {
+          if (n == 0) return BodyRead::kComplete;
+          if (data_.size() + n > max_) return BodyRead::kTooLarge;
+          data_.append(reinterpret_cast<const char*>(buffer_), n);
+          return Loop();
+        });
   }
 
   kj::AsyncInputStream& in_;
@@ -212,6 +222,57 @@ Status ParseOpenRequest(std::string_view body, std::string* subject, std::string
   return Status::Ok();
 }
 
+// A fixed pool of threads for the Service's blocking calls (view reads, synced writes), so that
+// the event loop keeps serving other clients meanwhile.
+class Workers {
+ public:
+  explicit Workers(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~Workers() { Stop(); }
+
+  void Run(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+  // Runs what is queued, then joins. Idempotent; Run must not be called afterwards.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stopping_ = false;                     // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
 struct AppendResult {
   Status status;
   std::vector<Appended> appended;
@@ -228,9 +289,11 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
   kj::HttpHeaderId www_authenticate;
   kj::HttpHeaderId allow;
   const kj::HttpHeaderTable* table = nullptr;
+  Workers workers;
 
   Impl(Service& s, ChangeFeed& f, kj::Timer& t, HttpFrontOptions o)
-      : service(s), feed(f), timer(t), options(o) {}
+      : service(s), feed(f), timer(t), options(o),
+        workers(std::max(4u, std::thread::hardware_concurrency())) {}
 
   // One request in flight; lives until its promise is done.
   struct Call {
@@ -242,6 +305,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     std::vector<std::string> params;
     Caller caller;
     kj::Own<BodyReader> body;
+    std::string allow;  // for 405: the methods the path takes
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     Call(Response& r, const kj::HttpHeaders& h, kj::AsyncInputStream& b)
@@ -274,9 +338,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     kj::HttpHeaders headers(*table);
     headers.set(kj::HttpHeaderId::CONTENT_TYPE, content_type);
     if (status == 401) headers.set(www_authenticate, "Bearer");
-    if (status == 405 && call.route) {
-      headers.set(allow, kj::str(call.route->method));
-    }
+    if (status == 405) headers.set(allow, kj::StringPtr(call.allow.c_str()));
     auto stream = call.response.send(status, Reason(status), headers, body.size());
     auto text = kj::heapString(body.data(), body.size());
     auto write = stream->write(text.begin(), text.size());
@@ -313,6 +375,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
         break;
       }
       path_match = &r;
+      call.allow += (call.allow.empty() ? "" : ", ") + std::string(kj::str(r.method).cStr());
     }
     if (call.route == nullptr) {
       if (path_match != nullptr) {
@@ -342,36 +405,74 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     }
     if (!s.ok()) return ReplyError(call, s);
     call.body = kj::heap<BodyReader>(call.body_stream, options.max_body_bytes);
-    return timer.timeoutAfter(options.body_timeout, call.body->Read())
+    auto timeout = timer.afterDelay(options.body_timeout).then([] { return BodyRead::kTimedOut; });
+    return call.body->Read()
+        .exclusiveJoin(kj::mv(timeout))
         .then(
-            [this, &call](bool complete) -> kj::Promise<void> {
-              if (!complete) {
-                return ReplyError(call, 413,
-                                  "the request body is larger than " +
-                                      std::to_string(options.max_body_bytes) + " bytes");
+            [this, &call](BodyRead read) -> kj::Promise<void> {
+              switch (read) {
+                case BodyRead::kComplete: return HandleWrite(call, std::move(call.body->data()));
+                case BodyRead::kTooLarge:
+                  return ReplyError(call, 413,
+                                    "the request body is larger than " +
+                                        std::to_string(options.max_body_bytes) + " bytes");
+                case BodyRead::kTimedOut: break;
               }
-              return HandleWrite(call, std::move(call.body->data()));
+              return ReplyError(call, 408, "the request body was not received in time");
             },
             [this, &call](kj::Exception&& e) -> kj::Promise<void> {
               if (e.getType() == kj::Exception::Type::DISCONNECTED) return kj::mv(e);
-              return ReplyError(call, 408, "the request body was not received in time");
+              return ReplyError(call, Status::InvalidArgument("malformed request body framing"));
             });
   }
 
+  // The answer of a Service call, computed on a worker.
+  struct Answer {
+    Status status;
+    std::string body;
+  };
+  using Work = std::function<Answer()>;
+
+  // Runs `work` on a worker and replies with its answer on the loop. `work` must not touch
+  // `call` (the client may go away, destroying it): it captures what it needs by value.
+  kj::Promise<void> OffLoop(Call& call, kj::StringPtr content_type, Work work) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<kj::Own<Answer>>();
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<kj::Own<Answer>>>>(
+        kj::mv(paf.fulfiller));
+    workers.Run([fulfiller, work = std::move(work)] {
+      Answer answer;
+      try {
+        answer = work();
+      } catch (const std::exception& e) {
+        spdlog::error("http: a request failed: {}", e.what());
+        answer.status = Status::IOError("internal error; the server's log says more");
+      }
+      (*fulfiller)->fulfill(kj::heap<Answer>(std::move(answer)));
+    });
+    return paf.promise.then([this, &call, content_type](kj::Own<Answer> a) {
+      return ReplyResult(call, a->status, std::move(a->body), content_type);
+    });
+  }
+
   kj::Promise<void> HandleWrite(Call& call, std::string body) {
-    std::string out;
-    Status s;
+    Service* svc = &service;
+    const Caller caller = call.caller;
     switch (call.route->id) {
       case RouteId::kAppend: return Append(call, std::move(body));
-      case RouteId::kOpenRequest: {
-        std::string subject, kind, ref;
-        s = ParseOpenRequest(body, &subject, &kind, &ref);
-        if (s.ok()) s = service.OpenRequest(call.caller, subject, kind, ref, &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      }
+      case RouteId::kOpenRequest:
+        return OffLoop(call, kJson, [svc, caller, body = std::move(body)] {
+          Answer a;
+          std::string subject, kind, ref;
+          a.status = ParseOpenRequest(body, &subject, &kind, &ref);
+          if (a.status.ok()) a.status = svc->OpenRequest(caller, subject, kind, ref, &a.body);
+          return a;
+        });
       case RouteId::kFulfil:
-        s = service.FulfilRequest(call.caller, call.params[0], body, &out);
-        return ReplyResult(call, s, std::move(out), kJson);
+        return OffLoop(call, kJson, [svc, caller, ref = call.params[0], body = std::move(body)] {
+          Answer a;
+          a.status = svc->FulfilRequest(caller, ref, body, &a.body);
+          return a;
+        });
       default: break;
     }
     KJ_FAIL_ASSERT("route without a body handler", call.route->pattern.data());
@@ -396,59 +497,103 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
   }
 
   kj::Promise<void> HandleRead(Call& call) {
-    std::string out;
-    Status s;
-    uint64_t a = 0, b = 0;
+    Service* svc = &service;
+    const Caller caller = call.caller;
+    const std::string param = call.params.empty() ? std::string() : call.params[0];
+    const size_t max_events = options.max_events_per_read;
     switch (call.route->id) {
       case RouteId::kCustomer:
-      case RouteId::kPartner:
-        s = service.GetSubject(call.caller,
-                               call.route->id == RouteId::kCustomer ? "customer" : "partner",
-                               call.params[0], call.Query("as_of"), call.Query("purpose"), &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kAudience:
-        s = service.MarketingAudience(call.caller, call.Query("as_of"), &out);
-        return ReplyResult(call, s, std::move(out), kNdjson);
-      case RouteId::kExport:
-        s = service.Export(call.caller, call.params[0], call.Query("request"), &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kErase:
-        s = service.Erase(call.caller, call.params[0], call.Query("request"), &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kListRequests:
-        s = service.ListRequests(call.caller, &out);
-        return ReplyResult(call, s, std::move(out), kNdjson);
-      case RouteId::kDeletionReport:
-        s = ParseU64("seq", call.params[0], &a);
-        if (s.ok()) s = service.DeletionReport(call.caller, a, &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kCheckpoint:
-        s = service.Checkpoint(call.caller, &out);
-        return ReplyResult(call, s, std::move(out), kText);
-      case RouteId::kInclusion:
-        s = ParseU64("seq", call.params[0], &a);
-        if (s.ok() && !call.Query("size").empty()) s = ParseU64("size", call.Query("size"), &b);
-        if (s.ok()) s = service.InclusionProof(call.caller, a, b, &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kConsistency:
-        s = ParseU64("first", call.Query("first"), &a);
-        if (s.ok()) s = ParseU64("second", call.Query("second"), &b);
-        if (s.ok()) s = service.ConsistencyProof(call.caller, a, b, &out);
-        return ReplyResult(call, s, std::move(out), kJson);
-      case RouteId::kEvents: {
-        b = options.max_events_per_read;
-        if (!call.Query("from").empty()) s = ParseU64("from", call.Query("from"), &a);
-        if (s.ok() && !call.Query("limit").empty()) s = ParseU64("limit", call.Query("limit"), &b);
-        uint64_t next = 0;
-        if (s.ok()) {
-          s = service.Envelopes(call.caller, a, std::min<uint64_t>(b, options.max_events_per_read),
-                                &out, &next);
-        }
-        return ReplyResult(call, s, std::move(out), kNdjson);
+      case RouteId::kPartner: {
+        const char* reg = call.route->id == RouteId::kCustomer ? "customer" : "partner";
+        return OffLoop(call, kJson,
+                       [svc, caller, reg, param, as_of = call.Query("as_of"),
+                        purpose = call.Query("purpose")] {
+                         Answer a;
+                         a.status = svc->GetSubject(caller, reg, param, as_of, purpose, &a.body);
+                         return a;
+                       });
       }
+      case RouteId::kAudience:
+        return OffLoop(call, kNdjson, [svc, caller, as_of = call.Query("as_of")] {
+          Answer a;
+          a.status = svc->MarketingAudience(caller, as_of, &a.body);
+          return a;
+        });
+      case RouteId::kExport:
+      case RouteId::kErase: {
+        const bool erase = call.route->id == RouteId::kErase;
+        return OffLoop(call, kJson, [svc, caller, param, erase, req = call.Query("request")] {
+          Answer a;
+          a.status = erase ? svc->Erase(caller, param, req, &a.body)
+                           : svc->Export(caller, param, req, &a.body);
+          return a;
+        });
+      }
+      case RouteId::kListRequests:
+        return OffLoop(call, kNdjson, [svc, caller] {
+          Answer a;
+          a.status = svc->ListRequests(caller, &a.body);
+          return a;
+        });
+      case RouteId::kDeletionReport:
+        return OffLoop(call, kJson, [svc, caller, param] {
+          Answer a;
+          uint64_t seq = 0;
+          a.status = ParseU64("seq", param, &seq);
+          if (a.status.ok()) a.status = svc->DeletionReport(caller, seq, &a.body);
+          return a;
+        });
+      case RouteId::kCheckpoint:
+        return OffLoop(call, kText, [svc, caller] {
+          Answer a;
+          a.status = svc->Checkpoint(caller, &a.body);
+          return a;
+        });
+      case RouteId::kInclusion:
+        return OffLoop(call, kJson, [svc, caller, param, size_text = call.Query("size")] {
+          Answer a;
+          uint64_t seq = 0, size = 0;
+          a.status = ParseU64("seq", param, &seq);
+          if (a.status.ok() && !size_text.empty()) a.status = ParseU64("size", size_text, &size);
+          if (a.status.ok()) a.status = svc->InclusionProof(caller, seq, size, &a.body);
+          return a;
+        });
+      case RouteId::kConsistency:
+        return OffLoop(call, kJson,
+                       [svc, caller, first_text = call.Query("first"),
+                        second_text = call.Query("second")] {
+                         Answer a;
+                         uint64_t first = 0, second = 0;
+                         a.status = ParseU64("first", first_text, &first);
+                         if (a.status.ok()) a.status = ParseU64("second", second_text, &second);
+                         if (a.status.ok()) {
+                           a.status = svc->ConsistencyProof(caller, first, second, &a.body);
+                         }
+                         return a;
+                       });
+      case RouteId::kEvents:
+        return OffLoop(call, kNdjson,
+                       [svc, caller, max_events, from_text = call.Query("from"),
+                        limit_text = call.Query("limit")] {
+                         Answer a;
+                         uint64_t from = 0, limit = max_events, next = 0;
+                         if (!from_text.empty()) a.status = ParseU64("from", from_text, &from);
+                         if (a.status.ok() && !limit_text.empty()) {
+                           a.status = ParseU64("limit", limit_text, &limit);
+                         }
+                         if (a.status.ok()) {
+                           a.status = svc->Envelopes(caller, from,
+                                                     std::min<uint64_t>(limit, max_events),
+                                                     &a.body, &next);
+                         }
+                         return a;
+                       });
       case RouteId::kAccessLog:
-        s = service.AccessLog(call.caller, call.params[0], &out);
-        return ReplyResult(call, s, std::move(out), kNdjson);
+        return OffLoop(call, kNdjson, [svc, caller, param] {
+          Answer a;
+          a.status = svc->AccessLog(caller, param, &a.body);
+          return a;
+        });
       case RouteId::kChanges: return Changes(call);
       default: break;
     }
@@ -536,6 +681,8 @@ HttpFront::HttpFront(Service& service, ChangeFeed& feed, kj::Timer& timer,
 HttpFront::~HttpFront() noexcept(false) = default;
 
 kj::HttpServerErrorHandler& HttpFront::error_handler() { return *impl_; }
+
+void HttpFront::StopWorkers() { impl_->workers.Stop(); }
 
 kj::Promise<void> HttpFront::request(kj::HttpMethod method, kj::StringPtr url,
                                      const kj::HttpHeaders& headers, kj::AsyncInputStream& body,

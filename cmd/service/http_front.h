@@ -7,9 +7,10 @@
 // nothing is done on an error. Request bodies are read up to a limit (413 beyond it) and within
 // a time limit (408), never buffered unbounded.
 //
-// Thread-safety: lives on the server's event loop thread and is called only there. Appends are
-// committed on the group committer's thread; their answer comes back to the loop through a
-// cross-thread fulfiller before anything is written to the client.
+// Thread-safety: lives on the server's event loop thread and is called only there. The
+// Service's calls run on the front's worker threads (appends on the group committer's); their
+// answers come back to the loop through cross-thread fulfillers before anything is written to
+// the client.
 #pragma once
 
 #include <kj/async.h>
@@ -41,6 +42,11 @@ class HttpFront final : public kj::HttpService {
   kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
                             const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
                             Response& response) override;
+
+  // Waits for the Service calls already handed to the worker threads, then stops them.
+  // REQUIRES: no request is served afterwards (the server has drained); called before
+  // Service::Shutdown, so that the reads' access records are written.
+  void StopWorkers();
 
   // Answers protocol errors (unparseable requests) and uncaught failures with a JSON error
   // body instead of KJ's text; give it to HttpServerSettings::errorHandler.

@@ -150,6 +150,7 @@ Status Serve(Service& service, const ServeOptions& options) {
                      .wait(io.waitScope);
   if (!drained) spdlog::warn("requests still in flight after the drain timeout were dropped");
   rpc_server = nullptr;
+  front.StopWorkers();  // reads still running finish, and log their accesses below
   service.Shutdown();
   service.SetOnCommit(nullptr);  // every writer thread has stopped
   spdlog::info("shut down: {} events in the log", service.size());
