@@ -1,6 +1,7 @@
 // The Cap'n Proto RPC front (schemas/service.capnp) against a real server on loopback: login,
 // the role matrix, appends, reads that leave access events, the change feed across a
-// reconnect, many concurrent appenders, and the `kirjuri --server` client.
+// reconnect, many concurrent appenders, acknowledged appends across a SIGKILL, and the
+// `kirjuri --server` client.
 #include <capnp/ez-rpc.h>
 #include <kj/async-io.h>
 #include <kj/async.h>
@@ -149,6 +150,11 @@ class RpcServer {
     const int code = process_.Stop();
     INFO(process_.log());
     CHECK(code == 0);
+  }
+  // SIGKILL, then a new server on the same ledger (new ports).
+  void KillAndRestart() {
+    CHECK(process_.Signal(SIGKILL) == 128 + SIGKILL);
+    process_.Start();
   }
   // `kirjuri --data D --master-key K ARGS…` (for after Stop: the server holds the ledger).
   kirjuri::testing::RunResult Kirjuri(const std::vector<std::string>& args) {
@@ -474,4 +480,46 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(unknown.code == 1);
   CHECK(Lines(unknown.err).size() == 1);
   CHECK(unknown.err.find("kjr_wrong") == std::string::npos);
+}
+
+TEST_CASE("RPC appends acknowledged before a SIGKILL are in the log after a restart",
+          "[service][rpc]") {
+  RpcServer server;
+  std::string subject;
+  {
+    Client staff(server.rpc_address(), server.token("staff"));
+    subject = staff.Append(NewCustomer("Crash Person")).at(0).second;
+  }
+  constexpr int kClients = 8;
+  std::atomic<uint64_t> max_acked{0};
+  std::atomic<int> acked{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&] {
+      try {
+        Client c(server.rpc_address(), server.token("service"));
+        for (;;) {  // until the server dies under us
+          for (const auto& [seq, s] : c.Append(Usage(subject))) {
+            uint64_t seen = max_acked.load();
+            while (seq > seen && !max_acked.compare_exchange_weak(seen, seq)) {
+            }
+            ++acked;
+          }
+        }
+      } catch (const kj::Exception&) {
+      }
+    });
+  }
+  for (int i = 0; i < 3000 && acked < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(acked >= 200);  // under load when killed (and the clients end either way)
+  server.KillAndRestart();
+  for (std::thread& t : threads) t.join();
+  // Every acknowledged event is there, the log has no gap (envelopes are read by position).
+  CHECK(server.LogSize() > max_acked.load());
+  server.Stop();
+  auto verify = server.Kirjuri({"verify", "--json"});
+  INFO(kirjuri::testing::Describe(verify));
+  CHECK(verify.code == 0);
 }
