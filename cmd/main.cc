@@ -17,6 +17,7 @@
 #include "demo.h"
 #include "document_commands.h"
 #include "subject_commands.h"
+#include "remote.h"
 #include "request_commands.h"
 #include "serve_commands.h"
 #include "view_commands.h"
@@ -76,6 +77,7 @@ int RunAppend(const Globals& g, const std::string& file) {
     if (!in) return Fail(Status::IOError("cannot read " + file));
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
+  if (!g.server.empty()) return remote::Append(g, text);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::vector<NewEvent> events;
@@ -106,6 +108,7 @@ int RunAppend(const Globals& g, const std::string& file) {
 // `access`: only dataAccessed events, as a table of who read what, when and why.
 int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
            bool access) {
+  if (!g.server.empty()) return remote::Log(g, from, subject);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   uint64_t end = to ? *to + 1 : ledger->size();
@@ -211,6 +214,7 @@ int RunVerify(const Globals& g, bool tree_only, const std::string& since) {
 }
 
 int RunCheckpoint(const Globals& g) {
+  if (!g.server.empty()) return remote::Checkpoint(g);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::string note;
@@ -220,6 +224,7 @@ int RunCheckpoint(const Globals& g) {
 }
 
 int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
+  if (!g.server.empty()) return remote::ProveInclusion(g, seq, size);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   InclusionProofResult p;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "kirjuri/json.h"
+#include "service/rpc_front.h"
 #include "service/server.h"
 #include "service/service.h"
 
@@ -71,6 +72,7 @@ int RunTokenRevoke(const Globals& g, const TokenArgs& a) {
 
 void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
   static ServeArgs serve_args;
+  serve_args.options.rpc_bootstrap = service::MakeRpcBootstrap;
   auto* serve = app.add_subcommand(
       "serve", "serve HTTP/JSON and Cap'n Proto RPC over --data until SIGTERM or SIGINT");
   serve->add_option("--http", serve_args.options.http, "HOST:PORT for HTTP (port 0: any; \"\": none)")

@@ -9,6 +9,7 @@
 #include "kirjuri/json.h"
 #include "kirjuri/subject_export.h"
 #include "kirjuri/time.h"
+#include "remote.h"
 
 namespace kirjuri::cli {
 namespace {
@@ -49,6 +50,7 @@ int RunFind(const Globals& g, const SubjectArgs& a) {
 }
 
 int RunExport(const Globals& g, const SubjectArgs& a) {
+  if (!g.server.empty()) return remote::Export(g, a.subject);
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
@@ -93,6 +95,7 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
 }
 
 int RunErase(const Globals& g, const SubjectArgs& a) {
+  if (!g.server.empty()) return remote::Erase(g, a.subject, a.request);
   EraseRequest request;
   if (Status s = ParseSubjectId(a.subject, &request.subject); !s.ok()) return Fail(s);
   request.request = a.request;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "kirjuri/json.h"
+#include "remote.h"
 #include "kirjuri/time.h"
 
 namespace kirjuri::cli {
@@ -110,6 +111,7 @@ AccessRecord LocalRead(const SubjectView& v, std::string purpose, std::vector<st
 }
 
 int RunQuery(const Globals& g, QueryArgs a) {
+  if (!g.server.empty()) return remote::Query(g, a.what, a.subject, a.as_of);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;

@@ -1,0 +1,186 @@
+// The `--server` client: one EzRpcClient (its own event loop) per command, a login pipelined
+// into the call, the answer printed as the local command prints it with --json.
+#include "remote.h"
+
+#include <capnp/ez-rpc.h>
+#include <kj/exception.h>
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "kirjuri/json.h"
+#include "kirjuri/ledger.h"
+#include "kirjuri/schemas/service.capnp.h"
+
+namespace kirjuri::cli::remote {
+namespace {
+
+// The status a failed call stands for. A server error carries {"error":"…","code":N}
+// (schemas/service.capnp, Errors): the client's fault (4xx: bad input, 401, 403, not found, a
+// state that forbids it) is refused input, exit 1; the server's (500), I/O, exit 2. Anything
+// without that body comes from the connection itself.
+Status FromException(const kj::Exception& e, const std::string& server) {
+  const std::string_view d(e.getDescription().cStr());
+  // RPC prefixes what the server threw ("remote exception: …").
+  const size_t open = d.find("{\"error\":");
+  const size_t code_at = d.rfind(",\"code\":");
+  if (open != std::string_view::npos && code_at != std::string_view::npos && code_at > open) {
+    std::string message;
+    const std::string_view quoted = d.substr(open + 9, code_at - open - 9);
+    if (DecodeJsonString(quoted, &message)) {
+      const int code = std::atoi(std::string(d.substr(code_at + 8)).c_str());
+      if (code >= 400 && code < 500) return Status::InvalidArgument(message);
+      return Status::IOError("server: " + message);
+    }
+  }
+  return Status::IOError("rpc to " + server + ": " + std::string(d));
+}
+
+void PrintLine(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+// Connects, logs in with g.token and runs `fn(session, wait_scope)`, which returns the exit
+// code. Failures of the login surface in the first call made on the (pipelined) session.
+template <typename Fn>
+int WithSession(const Globals& g, Fn fn) {
+  if (g.token.empty()) {
+    return Fail(Status::InvalidArgument("--server needs a token: --token T or KIRJURI_TOKEN"));
+  }
+  try {
+    capnp::EzRpcClient client(g.server);
+    auto login = client.getMain<schema::Gateway>().loginRequest();
+    login.setToken(g.token);
+    schema::Session::Client session = login.send().getSession();
+    return fn(session, client.getWaitScope());
+  } catch (const kj::Exception& e) {
+    return Fail(FromException(e, g.server));
+  }
+}
+
+}  // namespace
+
+int Append(const Globals& g, const std::string& text) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.appendRequest();
+    request.setLines(text);
+    auto response = request.send().wait(ws);
+    auto appended = response.getAppended();
+    for (auto a : appended) {
+      SubjectId id{};
+      auto bytes = a.getSubject();
+      if (bytes.size() != id.size()) {
+        return Fail(Status::IOError("server: a subject id of " + std::to_string(bytes.size()) +
+                                    " bytes"));
+      }
+      std::copy(bytes.begin(), bytes.end(), id.begin());
+      if (g.json) {
+        std::printf("%s\n", JsonWriter()
+                                .Number("seq", a.getSeq())
+                                .String("subject", SubjectIdHex(id))
+                                .Finish()
+                                .c_str());
+      } else {
+        std::printf("seq %llu  subject %s\n", static_cast<unsigned long long>(a.getSeq()),
+                    SubjectIdHex(id).c_str());
+      }
+    }
+    if (!g.json) std::printf("appended %u events\n", appended.size());
+    return 0;
+  });
+}
+
+int Query(const Globals& g, const std::string& what, const std::string& subject,
+          const std::string& as_of) {
+  if (what == "marketing-audience") {
+    if (!subject.empty()) return Fail(Status::InvalidArgument("query " + what + " takes no ID"));
+    return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+      auto request = session.marketingAudienceRequest();
+      request.setAsOf(as_of);
+      auto response = request.send().wait(ws);  // owns what getJson() points into
+      auto json = response.getJson();
+      std::fwrite(json.begin(), 1, json.size(), stdout);
+      return 0;
+    });
+  }
+  if (subject.empty()) {
+    return Fail(Status::InvalidArgument(
+        "query " + what + " over --server: ask for one person (customer ID, partner ID) or "
+        "marketing-audience"));
+  }
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.getSubjectRequest();
+    request.setRegister(what);
+    request.setSubject(subject);
+    request.setAsOf(as_of);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int Checkpoint(const Globals& g) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto response = session.checkpointRequest().send().wait(ws);
+    auto note = response.getNote();
+    std::fwrite(note.begin(), 1, note.size(), stdout);
+    return 0;
+  });
+}
+
+int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.inclusionProofRequest();
+    request.setSeq(seq);
+    request.setSize(size);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int Export(const Globals& g, const std::string& subject) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.exportRequest();
+    request.setSubject(subject);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int Erase(const Globals& g, const std::string& subject, const std::string& request_ref) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.eraseRequest();
+    request.setSubject(subject);
+    request.setRequest(request_ref);
+    PrintLine(request.send().wait(ws).getReportJson().cStr());
+    return 0;
+  });
+}
+
+int Log(const Globals& g, uint64_t from, const std::string& subject) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    if (!subject.empty()) {
+      auto request = session.accessLogRequest();
+      request.setSubject(subject);
+      auto response = request.send().wait(ws);
+      auto json = response.getJson();
+      std::fwrite(json.begin(), 1, json.size(), stdout);
+      return 0;
+    }
+    // Pages until the end of the log as it stands now.
+    constexpr uint32_t kPage = 1000;
+    for (uint64_t next = from;;) {
+      auto request = session.envelopesRequest();
+      request.setFrom(next);
+      request.setMax(kPage);
+      auto response = request.send().wait(ws);
+      auto json = response.getJson();
+      std::fwrite(json.begin(), 1, json.size(), stdout);
+      if (response.getNext() <= next) return 0;
+      next = response.getNext();
+    }
+  });
+}
+
+}  // namespace kirjuri::cli::remote
