@@ -165,12 +165,17 @@ struct Service::Impl {
     }
   }
 
+  // Under a stream of appends the follower waits a moment after being woken, so that one
+  // catch-up covers many commits instead of competing with each (queries catch up themselves
+  // when they must: EnsureViewsCurrent).
+  static constexpr std::chrono::milliseconds kFollowDelay{100};
   void Follow() {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(follow_mu);
         follow_cv.wait(lock, [&] { return follow_wanted || follow_stop; });
         if (!follow_wanted && follow_stop) return;
+        follow_cv.wait_for(lock, kFollowDelay, [&] { return follow_stop; });
         follow_wanted = false;
       }
       CatchUpViews();

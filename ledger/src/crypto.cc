@@ -142,7 +142,8 @@ Status InitCrypto() {
 
 // ---- Secret files ---------------------------------------------------------------------------
 
-Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view bytes) {
+Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view bytes,
+                          bool sync_dir) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   const std::string where = path.string();
@@ -159,6 +160,7 @@ Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view by
     ::unlink(tmp.c_str());
     return s;
   }
+  if (!sync_dir) return Status::Ok();
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   return FsyncDir(dir);

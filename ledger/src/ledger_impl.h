@@ -184,8 +184,11 @@ struct Ledger::Impl {
   // Writes the checkpoint copy beside the log (store::kCheckpointFile). It is written after the
   // batch it signs is synced, so it never covers more than the log holds unless writes are lost;
   // failing to write it loses nothing (the copy lags), so it is logged, not returned.
+  //
+  // The directory is not fsync'd: a crash may then leave the previous copy, which covers less
+  // and so still holds; the file itself is synced before the rename, so it is never half.
   void KeepCheckpointCopy(const std::string& note) {
-    Status s = ReplaceFileDurably(dir / store::kCheckpointFile, note);
+    Status s = ReplaceFileDurably(dir / store::kCheckpointFile, note, /*sync_dir=*/false);
     if (!s.ok()) spdlog::error("the checkpoint copy lags the log: {}", s.ToString());
   }
 

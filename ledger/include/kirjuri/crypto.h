@@ -89,10 +89,12 @@ Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes
 // (sodium_memzero over out->size()) wipes every copy; the caller does that.
 Status ReadSecretFile(const std::filesystem::path& path, size_t max_bytes, std::string* out);
 
-// Replaces `path` with a file holding `bytes` (mode 0644), durably and atomically: written to
-// "<path>.tmp", fsync'd, renamed over `path`, and the directory fsync'd. A crash leaves the old
-// file or the new one. IOError naming the path on failure.
-Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view bytes);
+// Replaces `path` with a file holding `bytes` (mode 0644), atomically: written to "<path>.tmp",
+// fsync'd, renamed over `path`, and (if `sync_dir`) the directory fsync'd. A crash leaves the old
+// file or the new one, whole; without `sync_dir` it may be the old one even after this returned.
+// IOError naming the path on failure.
+Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view bytes,
+                          bool sync_dir = true);
 
 // PEM SubjectPublicKeyInfo (RFC 8410), as `openssl pkey -pubout` writes it.
 std::string PublicKeyPem(const PublicKey& key);
