@@ -30,11 +30,11 @@ inline constexpr bool kSanitized = true;
 inline constexpr bool kSanitized = false;
 #endif
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
+// A fresh directory under `parent` (/tmp), removed with everything in it at scope exit.
 class TempDir {
  public:
-  explicit TempDir(const char* prefix = "kirjuri-test") {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+  explicit TempDir(const char* prefix = "kirjuri-test", const char* parent = "/tmp") {
+    std::string tmpl = std::string(parent) + "/" + prefix + "-XXXXXX";
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     path_ = tmpl;
   }
