@@ -37,11 +37,10 @@ extern char** environ;
 namespace kirjuri::test {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+using testing::CompleteLines;
+using testing::HasRunningChild;
+using testing::kSanitized;
+using testing::ParseAck;
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -58,45 +57,7 @@ void WriteFile(const fs::path& p, std::string_view text) {
   REQUIRE(out.good());
 }
 
-// Complete ('\n'-terminated) lines of `text`; a trailing partial line is left out.
-std::vector<std::string> CompleteLines(std::string_view text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) break;
-    out.emplace_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
-
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-// Parses one acknowledgement of `kirjuri --json append`: {"seq":N,"subject":"<32 hex digits>"}.
-bool ParseAck(std::string_view line, uint64_t* seq, std::string* subject) {
-  constexpr std::string_view kHead = "{\"seq\":";
-  constexpr std::string_view kMid = ",\"subject\":\"";
-  constexpr std::string_view kTail = "\"}";
-  if (!StartsWith(line, kHead)) return false;
-  size_t pos = kHead.size();
-  const size_t digits = pos;
-  uint64_t v = 0;
-  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9' && pos - digits < 19) {
-    v = v * 10 + static_cast<uint64_t>(line[pos++] - '0');
-  }
-  if (pos == digits || line.substr(pos, kMid.size()) != kMid) return false;
-  pos += kMid.size();
-  std::string_view hex = line.substr(pos, 32);
-  if (hex.size() != 32) return false;
-  for (char c : hex) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  if (line.substr(pos + 32) != kTail) return false;
-  *seq = v;
-  *subject = std::string(hex);
-  return true;
-}
 
 // An input line as (key, raw JSON value) pairs, so that cases can change one part of it.
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -1391,14 +1352,6 @@ TEST_CASE("The CLI's verify names the seq of an event rewritten inside RocksDB",
 
 // ---- crash safety ----
 
-// Children of `pid` that are running, from /proc (nullopt if the kernel does not say).
-std::optional<bool> HasRunningChild(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  if (!in) return std::nullopt;
-  std::string s;
-  std::getline(in, s);
-  return s.find_first_not_of(" \n") != std::string::npos;
-}
 
 TEST_CASE("Every acknowledged append survives SIGKILL of the appending process at random moments",
           "[ledger][cli][crash]") {
@@ -1425,17 +1378,8 @@ TEST_CASE("Every acknowledged append survives SIGKILL of the appending process a
     INFO("round " << round);
     const std::string ack_path = (scratch / ("acked-" + std::to_string(round) + ".jsonl")).string();
     const std::string err_path = (scratch / ("stderr-" + std::to_string(round))).string();
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      setpgid(0, 0);
-      int fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) dup2(fd, 2);
-      execl("/bin/sh", "sh", "-c", script.c_str(), KIRJURI_BIN, f.data().c_str(), input.c_str(),
-            ack_path.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    setpgid(pid, pid);  // also here, so the group exists before the kill whichever runs first
+    const pid_t pid = testing::SpawnShellGroup(script, {f.data().string(), input, ack_path},
+                                               err_path);
     // Mostly within the first append (~0.1-0.3 s for 2000 events); now and then after a few.
     // A sanitized kirjuri starts and runs a few times slower.
     const int scale = kSanitized ? 4 : 1;
@@ -1450,9 +1394,7 @@ TEST_CASE("Every acknowledged append survives SIGKILL of the appending process a
     std::optional<bool> busy = HasRunningChild(pid);
     if (!busy) children_known = false;
     if (busy && *busy) ++kills_during_append;
-    REQUIRE(kill(-pid, SIGKILL) == 0);
-    while (waitpid(pid, &status, 0) < 0) REQUIRE(errno == EINTR);
-    REQUIRE(WIFSIGNALED(status));
+    testing::KillGroup(pid);
 
     // What was acknowledged: complete lines only.
     std::string text = ReadFile(ack_path);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,19 +13,28 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
 
 namespace kirjuri::testing {
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
+// Built with AddressSanitizer (the CI's sanitizer build): slower, so loops run fewer rounds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// A fresh directory under `parent` (/tmp), removed with everything in it at scope exit.
 class TempDir {
  public:
-  explicit TempDir(const char* prefix = "kirjuri-test") {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+  explicit TempDir(const char* prefix = "kirjuri-test", const char* parent = "/tmp") {
+    std::string tmpl = std::string(parent) + "/" + prefix + "-XXXXXX";
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     path_ = tmpl;
   }
@@ -104,6 +114,85 @@ inline std::vector<std::string> SplitArgs(const std::string& line) {
 
 inline std::string Describe(const RunResult& r) {
   return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// Complete ('\n'-terminated) lines of `text`; a trailing partial line is left out.
+inline std::vector<std::string> CompleteLines(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) break;
+    out.emplace_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// Parses one acknowledgement of `kirjuri --json append`: {"seq":N,"subject":"<32 hex digits>"}.
+inline bool ParseAck(std::string_view line, uint64_t* seq, std::string* subject) {
+  constexpr std::string_view kHead = "{\"seq\":";
+  constexpr std::string_view kMid = ",\"subject\":\"";
+  constexpr std::string_view kTail = "\"}";
+  if (line.substr(0, kHead.size()) != kHead) return false;
+  size_t pos = kHead.size();
+  const size_t digits = pos;
+  uint64_t v = 0;
+  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9' && pos - digits < 19) {
+    v = v * 10 + static_cast<uint64_t>(line[pos++] - '0');
+  }
+  if (pos == digits || line.substr(pos, kMid.size()) != kMid) return false;
+  pos += kMid.size();
+  std::string_view hex = line.substr(pos, 32);
+  if (hex.size() != 32) return false;
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  if (line.substr(pos + 32) != kTail) return false;
+  *seq = v;
+  *subject = std::string(hex);
+  return true;
+}
+
+// Children of `pid` that are running, from /proc (nullopt if the kernel does not say).
+inline std::optional<bool> HasRunningChild(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  if (!in) return std::nullopt;
+  std::string s;
+  std::getline(in, s);
+  return s.find_first_not_of(" \n") != std::string::npos;
+}
+
+// Starts `/bin/sh -c script` as the leader of a new process group, with $0 = KIRJURI_BIN and
+// $1.. = `args`, standard error to `err_path`; so that KillGroup can SIGKILL the shell and
+// whatever kirjuri it is running at once.
+inline pid_t SpawnShellGroup(const std::string& script, const std::vector<std::string>& args,
+                             const std::string& err_path) {
+  std::vector<std::string> storage = {"sh", "-c", script, KIRJURI_BIN};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) dup2(fd, 2);
+    execv("/bin/sh", argv.data());
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also here, so the group exists before the kill whichever runs first
+  return pid;
+}
+
+// SIGKILLs the group SpawnShellGroup started and reaps its leader; REQUIRE it died of the kill
+// (it must not have stopped by itself before).
+inline void KillGroup(pid_t pid) {
+  REQUIRE(kill(-pid, SIGKILL) == 0);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) REQUIRE(errno == EINTR);
+  REQUIRE(WIFSIGNALED(status));
 }
 
 }  // namespace kirjuri::testing

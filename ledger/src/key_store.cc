@@ -428,6 +428,7 @@ std::string NormaliseForIndex(BlindKind kind, std::string_view value) {
 
 struct KeyStore::Impl {
   fs::path dir;
+  rocksdb::Env* env = nullptr;  // tests: see KeyStore::Open; null: the default
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
@@ -467,7 +468,8 @@ struct KeyStore::Impl {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (const auto& name : ColumnFamilyNames()) descriptors.emplace_back(name, MakeCfOptions());
     rocksdb::DB* raw = nullptr;
-    const rocksdb::DBOptions options = MakeDbOptions(mode == Mode::kCreate);
+    rocksdb::DBOptions options = MakeDbOptions(mode == Mode::kCreate);
+    if (env) options.env = env;
     rocksdb::Status s =
         mode == Mode::kReadOnly
             ? rocksdb::DB::OpenForReadOnly(options, dir.string(), descriptors, &handles, &raw)
@@ -593,7 +595,7 @@ KeyStore::KeyStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KeyStore::~KeyStore() = default;
 
 Status KeyStore::Create(const std::filesystem::path& dir, const MasterKey& master,
-                        std::unique_ptr<KeyStore>* out) {
+                        std::unique_ptr<KeyStore>* out, rocksdb::Env* env) {
   KIRJURI_RETURN_IF_ERROR(InitCrypto());
   std::error_code ec;
   if (fs::exists(fs::symlink_status(dir, ec))) {
@@ -612,6 +614,7 @@ Status KeyStore::Create(const std::filesystem::path& dir, const MasterKey& maste
   }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->env = env;
   Status s = impl->OpenDb(Impl::Mode::kCreate);
   if (s.ok()) {
     Secret32 check;
@@ -638,7 +641,7 @@ Status KeyStore::Create(const std::filesystem::path& dir, const MasterKey& maste
 }
 
 Status KeyStore::Open(const std::filesystem::path& dir, const MasterKey& master,
-                      std::unique_ptr<KeyStore>* out) {
+                      std::unique_ptr<KeyStore>* out, rocksdb::Env* env) {
   KIRJURI_RETURN_IF_ERROR(InitCrypto());
   std::error_code ec;
   if (!fs::is_directory(dir, ec) || !fs::exists(dir / "CURRENT", ec)) {
@@ -646,6 +649,7 @@ Status KeyStore::Open(const std::filesystem::path& dir, const MasterKey& master,
   }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->env = env;
   // First read-only, which writes nothing at all (not even an info log): a wrong master key
   // leaves the directory exactly as it was.
   KIRJURI_RETURN_IF_ERROR(impl->OpenDb(Impl::Mode::kReadOnly));

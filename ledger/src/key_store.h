@@ -102,13 +102,14 @@ struct ShredResult {
 class KeyStore {
  public:
   // Creates a new key store in `dir` (must not exist yet) protected by `master`.
+  // `env`: for tests only, the RocksDB Env to run on (null: the default), as OpenOptions::env.
   static Status Create(const std::filesystem::path& dir, const MasterKey& master,
-                       std::unique_ptr<KeyStore>* out);
+                       std::unique_ptr<KeyStore>* out, rocksdb::Env* env = nullptr);
   // Opens an existing key store. NotFound if none; PermissionDenied-like InvalidArgument
   // "the master key does not open the key store in DIR" if `master` is the wrong key — and
   // nothing is written in that case.
   static Status Open(const std::filesystem::path& dir, const MasterKey& master,
-                     std::unique_ptr<KeyStore>* out);
+                     std::unique_ptr<KeyStore>* out, rocksdb::Env* env = nullptr);
   ~KeyStore();
 
   // Returns the keys for `requests` (out[i] for requests[i]), creating the missing ones and

@@ -149,6 +149,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  impl->env = options.env;
   KIRJURI_RETURN_IF_ERROR(SigningKey::ReadFile(dir / store::kKeyFile, &impl->key));
   // The key store first: a wrong master key must stop us before the log is opened for writing.
   MasterKey master;
@@ -156,9 +157,9 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   // A ledger from before sealing has no key store yet: it gets one (and a master key) now.
   KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(dir, options.master_key_file, /*create=*/!has_keys, &master));
   if (has_keys) {
-    KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys));
+    KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys, options.env));
   } else {
-    KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys));
+    KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys, options.env));
     spdlog::warn("{} had no key store (written before sealing): created one, with the master "
                  "key {}; keep that key apart from backups of the data directory",
                  dir.string(),

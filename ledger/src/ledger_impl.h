@@ -91,6 +91,7 @@ class DbNodeSource : public merkle::NodeSource {
 
 struct Ledger::Impl {
   fs::path dir;
+  rocksdb::Env* env = nullptr;  // OpenOptions::env (tests); null: the default
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
@@ -150,7 +151,9 @@ struct Ledger::Impl {
       descriptors.emplace_back(name, cf);
     }
     rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(create), (dir / store::kLogDir).string(),
+    rocksdb::DBOptions options = MakeDbOptions(create);
+    if (env) options.env = env;
+    rocksdb::Status s = rocksdb::DB::Open(options, (dir / store::kLogDir).string(),
                                           descriptors, &handles, &raw);
     if (!s.ok()) return FromRocks(s, "cannot open the log in " + dir.string());
     db.reset(raw);

@@ -38,6 +38,10 @@
 #include "kirjuri/schemas/policy.capnp.h"
 #include "kirjuri/status.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace kirjuri {
 
 // A data subject: 128 random bits, never derived from personal data. Printed as 32 hex digits.
@@ -80,6 +84,10 @@ struct OpenOptions {
   // Check on open that the latest checkpoint matches the log (catches a shortened log).
   // `verify` turns it off so that it can name the fault itself.
   bool check_on_open = true;
+  // For tests only (fault injection, e.g. a file system that drops unsynced writes): the RocksDB
+  // Env both databases (the log and the key store) run on. Null: the default Env. Not owned;
+  // must outlive the Ledger.
+  rocksdb::Env* env = nullptr;
 };
 
 // A register change to append: one line of `kirjuri append`, decoded.
