@@ -7,6 +7,9 @@
 #include <string>
 
 #include "event_codec.h"
+#include "kirjuri/ledger.h"
+#include "kirjuri/subject_view.h"
+#include "row_codec.h"
 #include "test_util.h"
 
 namespace {
@@ -36,9 +39,50 @@ TEST_CASE("a stored event whose text lacks its NUL terminator is Corruption on d
   CHECK(s.message() == "stored event does not decode");
 }
 
+TEST_CASE("a view row whose list holds millions of empty entries is Corruption, not gigabytes",
+          "[fuzz]") {
+  // 1200 bytes: a consent list of zero-sized elements with a count in the millions, which
+  // capnp's default traversal limit (64 MiB of reads) let through into gigabytes of entries.
+  const std::string bytes = Bytes(kFuzzDir / "regressions/view_row-empty-list-of-millions");
+  kirjuri::testing::TempDir dir("kirjuri-fuzz-regression");
+  kirjuri::InitOptions init;
+  init.master_key_file = dir / "master.key";
+  REQUIRE(kirjuri::Ledger::Init(dir / "data", init).ok());
+  kirjuri::OpenOptions open;
+  open.master_key_file = init.master_key_file;
+  std::unique_ptr<kirjuri::Ledger> ledger;
+  REQUIRE(kirjuri::Ledger::Open(dir / "data", open, &ledger).ok());
+  for (bool open_data : {false, true}) {
+    kirjuri::SubjectView view;
+    kirjuri::Status s = kirjuri::views_internal::DecodeRow(*ledger, bytes, open_data, &view);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == "a view row does not decode");
+    CHECK(view.consent_history.empty());
+  }
+}
+
 TEST_CASE("the leaves in the fuzz seed corpus, written by the ledger, still decode", "[fuzz]") {
   for (const char* name : {"leaf-0", "leaf-1"}) {
     INFO(name);
     CHECK(DecodeLeaf(Bytes(kFuzzDir / "corpus/stored_event_fuzz" / name)).ok());
   }
+}
+
+TEST_CASE("the view row in the fuzz seed corpus, written by the views, still decodes", "[fuzz]") {
+  // Its sealed categories need the key of the ledger that wrote it: decoded without them.
+  const std::string bytes = Bytes(kFuzzDir / "corpus/stored_event_fuzz/row-0");
+  kirjuri::testing::TempDir dir("kirjuri-fuzz-regression");
+  kirjuri::InitOptions init;
+  init.master_key_file = dir / "master.key";
+  REQUIRE(kirjuri::Ledger::Init(dir / "data", init).ok());
+  kirjuri::OpenOptions open;
+  open.master_key_file = init.master_key_file;
+  std::unique_ptr<kirjuri::Ledger> ledger;
+  REQUIRE(kirjuri::Ledger::Open(dir / "data", open, &ledger).ok());
+  kirjuri::SubjectView view;
+  kirjuri::Status s = kirjuri::views_internal::DecodeRow(*ledger, bytes, false, &view);
+  INFO(s.ToString());
+  CHECK(s.ok());
+  CHECK(view.register_name == "customer");
+  CHECK(view.consents.count("marketing") == 1);
 }
