@@ -9,6 +9,7 @@ KIRJURI_PACKAGES=(
   libspdlog-dev libfmt-dev catch2 libsodium-dev libcli11-dev
   openssl   # the tests check our keys and signatures with a tool that is not ours
   chromium  # the tests open the audit report's page in a real browser
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes for clang
 )
 
 kirjuri_install_deps() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds with warnings as errors, and runs
-# the whole test suite with CTest. With --sanitize, the same under AddressSanitizer and
-# UndefinedBehaviorSanitizer (its own build directory).
+# the whole test suite with CTest, then a short run of every fuzz target (scripts/fuzz.sh, 15 s
+# each). With --sanitize, the suite under AddressSanitizer and UndefinedBehaviorSanitizer (its
+# own build directory), without the fuzzing.
 set -euo pipefail
 KIRJURI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$KIRJURI_ROOT/scripts/deps.sh"
@@ -19,3 +20,6 @@ kirjuri_install_deps
 kirjuri_build "$dir" "${flags[@]}"
 cd "$dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 600
+if [ "${1:-}" != "--sanitize" ]; then
+  bash "$KIRJURI_ROOT/scripts/fuzz.sh" --seconds 15
+fi

@@ -1,5 +1,6 @@
 #include "event_codec.h"
 
+#include <capnp/dynamic.h>
 #include <sodium.h>
 
 #include <array>
@@ -22,6 +23,25 @@ std::string SignedMessage(kj::ArrayPtr<const capnp::word> canonical_event) {
   std::string msg(store::kEventSignaturePrefix);
   msg.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
   return msg;
+}
+
+// Reads every field of `value` through its schema, so that anything a later reader could trip
+// on throws here: a text without its NUL terminator, a pointer of the wrong kind, a list of the
+// wrong element size. isCanonical checks the layout only, not the types of what it points to.
+void ReadEverything(capnp::DynamicValue::Reader value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::STRUCT: {
+      auto s = value.as<capnp::DynamicStruct>();
+      KJ_IF_MAYBE(field, s.which()) { ReadEverything(s.get(*field)); }
+      for (auto field : s.getSchema().getNonUnionFields()) ReadEverything(s.get(field));
+      break;
+    }
+    case capnp::DynamicValue::LIST:
+      for (auto element : value.as<capnp::DynamicList>()) ReadEverything(element);
+      break;
+    default:
+      break;  // scalars, text and data are checked by reading them
+  }
 }
 
 std::span<const uint8_t> AsSpan(const std::string& s) {
@@ -280,9 +300,9 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {
       return;
     }
     root_ = reader_->getRoot<schema::SignedEvent>();
-    // Touch what every caller relies on, so a malformed pointer fails here, not later.
-    (void)root_.getEvent().getEnvelope().getSeq();
-    (void)root_.getSignature();
+    // Read it all once, so that a malformed part fails here, as Corruption, and never later in
+    // a reader that trusts a decoded event (a kj::Exception there would escape a Status API).
+    ReadEverything(capnp::DynamicStruct::Reader(root_));
   });
   KJ_IF_MAYBE(e, error) {
     (void)e;
