@@ -32,7 +32,7 @@ Status Ledger::RecordAccesses(std::span<const AccessRecord> accesses,
     KIRJURI_RETURN_IF_ERROR(CheckActor(a.actor).Prefixed("access log"));
     if (!a.request.empty()) KIRJURI_RETURN_IF_ERROR(CheckRequestRef(a.request));
   }
-  std::lock_guard<std::mutex> lock(impl_->append_mu);
+  auto lock = impl_->LockForWrite();
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, appends are refused"));
   std::map<SubjectId, SubjectState> states;
   std::vector<Impl::Pending> pending;

@@ -76,7 +76,7 @@ Status Ledger::Impl::CompletePendingErasures() {
     pending.push_back(it->value().ToString());
   }
   KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading pending erasures"));
-  std::lock_guard<std::mutex> lock(append_mu);
+  auto lock = LockForWrite();
   for (const std::string& p : pending) {
     spdlog::warn("finishing an erasure that was interrupted");
     uint64_t seq;
@@ -177,7 +177,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
     return Status::InvalidArgument("the all-zero subject is the ledger itself, not a person");
   }
   Impl& impl = *impl_;
-  std::lock_guard<std::mutex> lock(impl.append_mu);
+  auto lock = impl.LockForWrite();
   KIRJURI_RETURN_IF_ERROR(impl.health.Prefixed("the ledger is damaged, erasure is refused"));
   SubjectState state;
   KIRJURI_RETURN_IF_ERROR(impl.LoadSubject(request.subject, &state));
@@ -239,7 +239,7 @@ Status Ledger::Erase(const EraseRequest& request, uint64_t* event_seq) {
 Status Ledger::RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seqs) {
   event_seqs->clear();
   Impl& impl = *impl_;
-  std::lock_guard<std::mutex> lock(impl.append_mu);
+  auto lock = impl.LockForWrite();
   KIRJURI_RETURN_IF_ERROR(impl.health.Prefixed("the ledger is damaged, retention is refused"));
   // Gather what has come due, per subject (each subject gets one event).
   struct Due {
@@ -298,7 +298,7 @@ Status Ledger::RunRetention(int64_t now_micros, std::vector<uint64_t>* event_seq
 Status Ledger::RotateMasterKey(const fs::path& new_key_file) {
   MasterKey fresh;
   KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(impl_->dir, new_key_file, /*create=*/true, &fresh));
-  std::lock_guard<std::mutex> lock(impl_->append_mu);
+  auto lock = impl_->LockForWrite();
   return impl_->keys->RotateMaster(fresh);
 }
 

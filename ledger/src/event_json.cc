@@ -81,8 +81,12 @@ std::string ConsistencyProofJson(const ConsistencyProofResult& p) {
 
 std::string SeqsJson(const std::vector<uint64_t>& seqs) {
   std::string list = "[";
-  for (size_t i = 0; i < seqs.size(); ++i) list += (i ? "," : "") + std::to_string(seqs[i]);
-  return list + "]";
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (i) list += ',';
+    list += std::to_string(seqs[i]);
+  }
+  list += ']';
+  return list;
 }
 
 std::string RequestJson(const RequestRecord& r, int64_t now_micros) {

@@ -239,29 +239,92 @@ Status Ledger::ParseLines(std::string_view text, std::vector<NewEvent>* out) con
   return Status::Ok();
 }
 
+// What Reserve settles about a batch, for Commit. Everything here is the batch's own; the
+// shared state it was checked against is in Impl (next_seq, reserved_states).
+struct Ledger::Reservation::State {
+  Ledger::Impl* impl = nullptr;
+  bool finished = false;  // committed, or failed and counted out of in_flight
+  std::span<const NewEvent> events;
+  std::vector<schema::EventType> types;
+  std::vector<SubjectId> subject_ids;
+  uint64_t base = 0;
+  int64_t now = 0;
+  // Each subject's summary before the batch (stored, or as earlier batches in flight leave it).
+  std::map<SubjectId, SubjectState> states;
+  std::vector<Impl::Pending> pending;  // envelopes now; `encoded` filled by Commit
+  std::vector<KeyRequest> requests;
+  std::vector<std::pair<int64_t, int64_t>> key_slots;  // (category, network) index in requests
+  std::vector<IndexEntry> index_entries;
+  std::vector<uint8_t> nonces;
+
+  // Takes the batch out of the pipeline; `failed` fails the batches reserved after it.
+  void Finish(bool failed) {
+    if (finished) return;
+    finished = true;
+    std::lock_guard<std::mutex> c(impl->commit_mu);
+    if (failed) impl->broken_from = std::min(impl->broken_from, base);
+    --impl->in_flight;
+    impl->committed_cv.notify_all();
+  }
+};
+
+Ledger::Reservation::Reservation(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Ledger::Reservation::~Reservation() {
+  if (state_) state_->Finish(/*failed=*/true);
+}
+uint64_t Ledger::Reservation::first_seq() const { return state_->base; }
+size_t Ledger::Reservation::size() const { return state_->events.size(); }
+
 Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* out) {
   out->clear();
-  if (events.empty()) return Status::Ok();
+  std::unique_ptr<Reservation> r;
+  KIRJURI_RETURN_IF_ERROR(Reserve(events, &r));
+  return Commit(std::move(r), out);
+}
+
+Status Ledger::Reserve(std::span<const NewEvent> events, std::unique_ptr<Reservation>* out) {
+  out->reset();
+  if (events.empty()) return Status::Ok();  // *out stays null; Commit(null) appends nothing
   auto where = [](const NewEvent& e, size_t i) {
     return e.line ? "line " + std::to_string(e.line) : "event " + std::to_string(i + 1);
   };
-  std::vector<schema::EventType> types(events.size());
+  auto r = std::make_unique<Reservation::State>();
+  r->impl = impl_.get();
+  r->events = events;
+  r->types.resize(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     KIRJURI_RETURN_IF_ERROR(
-        impl_->CurrentPolicy()->Check(events[i], &types[i], impl_->enforce_rules)
+        impl_->CurrentPolicy()->Check(events[i], &r->types[i], impl_->enforce_rules)
             .Prefixed(where(events[i], i)));
   }
 
   std::lock_guard<std::mutex> lock(impl_->append_mu);
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, appends are refused"));
-  const auto started = std::chrono::steady_clock::now();
-  const uint64_t base = impl_->size.load();
+  {
+    // A failed batch fails the ones after it; numbering restarts once they are all out.
+    std::unique_lock<std::mutex> c(impl_->commit_mu);
+    if (impl_->broken_from != UINT64_MAX) {
+      impl_->committed_cv.wait(c, [&] { return impl_->in_flight == 0; });
+      impl_->broken_from = UINT64_MAX;
+    }
+    if (impl_->in_flight == 0) {
+      impl_->next_seq = impl_->size.load();
+      impl_->reserved_states.clear();  // (a failed batch's may be among them)
+    }
+  }
+  // Summaries of written batches are in subject_info now.
+  std::erase_if(impl_->reserved_states,
+                [&](const auto& kv) { return kv.second.second <= impl_->size.load(); });
+  const uint64_t base = impl_->next_seq;
   const int64_t now = impl_->RecordTimeLocked();
+  r->base = base;
+  r->now = now;
 
   // Subjects: new ones get random ids; existing ones must be in the same register and not
   // erased (nor being erased), so that a shredded key can never come back.
-  std::vector<SubjectId> subject_ids(events.size());
-  std::map<SubjectId, SubjectState> states;
+  std::vector<SubjectId>& subject_ids = r->subject_ids;
+  subject_ids.resize(events.size());
+  std::map<SubjectId, SubjectState>& states = r->states;
   // New subjects' ids, all from one call to the system's generator.
   randombytes_buf(subject_ids.data(), subject_ids.size() * sizeof(SubjectId));
   for (size_t i = 0; i < events.size(); ++i) {
@@ -274,9 +337,14 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
     auto it = states.find(*e.subject);
     if (it == states.end()) {
       SubjectState state;
-      Status s = impl_->LoadSubject(*e.subject, &state);
-      if (s.IsNotFound()) return Status::InvalidArgument(where(e, i) + ": " + s.message());
-      KIRJURI_RETURN_IF_ERROR(s);
+      if (auto reserved = impl_->reserved_states.find(*e.subject);
+          reserved != impl_->reserved_states.end()) {
+        state = reserved->second.first;
+      } else {
+        Status s = impl_->LoadSubject(*e.subject, &state);
+        if (s.IsNotFound()) return Status::InvalidArgument(where(e, i) + ": " + s.message());
+        KIRJURI_RETURN_IF_ERROR(s);
+      }
       std::string pending;
       if (state.erased() || impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
                                            store::PendingErasureKey(*e.subject), &pending)
@@ -293,37 +361,67 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
   }
 
   // The rules that depend on the person's rights, in log order: each event against the state
-  // that the events before it (stored, or earlier in this append) left.
-  {
+  // that the events before it (stored, in flight, or earlier in this append) left.
+  if (impl_->enforce_rules) {
     std::map<SubjectId, SubjectState> running = states;
     for (size_t i = 0; i < events.size(); ++i) {
       SubjectState& state = running[subject_ids[i]];
-      if (impl_->enforce_rules)
-      KIRJURI_RETURN_IF_ERROR(impl_->CurrentPolicy()->CheckRights(events[i], types[i], state)
+      KIRJURI_RETURN_IF_ERROR(impl_->CurrentPolicy()->CheckRights(events[i], r->types[i], state)
                                   .Prefixed(where(events[i], i) + ": subject " +
                                             SubjectIdHex(subject_ids[i])));
-      state.Apply(base + i, types[i], events[i].purpose, events[i].category, now);
+      state.Apply(base + i, r->types[i], events[i].purpose, events[i].category, now);
     }
   }
 
+  r->pending.resize(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    Impl::Pending& p = r->pending[i];
+    p.subject = subject_ids[i];
+    p.type = r->types[i];
+    p.purpose = events[i].purpose;
+    p.category = events[i].category;
+    p.occurred_at_micros = events[i].occurred_at_micros.value_or(now);
+  }
+  // The batch is in: the next one is numbered after it and checked against what it leaves.
+  {
+    std::map<SubjectId, SubjectState> after = states;
+    Impl::AdvanceStates(base, r->pending, after);
+    for (auto& [id, state] : after) {
+      impl_->reserved_states[id] = {std::move(state), base + events.size()};
+    }
+  }
+  impl_->next_seq = base + events.size();
+  {
+    std::lock_guard<std::mutex> c(impl_->commit_mu);
+    ++impl_->in_flight;
+  }
+  out->reset(new Reservation(std::move(r)));
+  return Status::Ok();
+}
+
+Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appended>* out) {
+  out->clear();
+  if (!reservation) return Status::Ok();
+  Reservation::State& r = *reservation->state_;
+  const std::span<const NewEvent> events = r.events;
+  const auto started = std::chrono::steady_clock::now();
+
   // Data keys, one per (subject, category) that this append seals something under; new ones
   // are stored durably in the key store before the log refers to them.
-  std::vector<KeyRequest> requests;
   std::map<std::pair<SubjectId, std::string>, size_t> request_index;
   auto want = [&](size_t i, const std::string& category) {
     auto [it, inserted] =
-        request_index.emplace(std::make_pair(subject_ids[i], category), requests.size());
-    if (inserted) requests.push_back(KeyRequest{subject_ids[i], category, !events[i].subject});
+        request_index.emplace(std::make_pair(r.subject_ids[i], category), r.requests.size());
+    if (inserted) r.requests.push_back(KeyRequest{r.subject_ids[i], category, !events[i].subject});
     return static_cast<int64_t>(it->second);
   };
-  std::vector<std::pair<int64_t, int64_t>> key_slots(events.size(), {-1, -1});
+  r.key_slots.assign(events.size(), {-1, -1});
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
-    if (!events[i].data.empty()) key_slots[i].first = want(i, events[i].category);
-    if (events[i].ip) key_slots[i].second = want(i, "network");
+    if (!events[i].data.empty()) r.key_slots[i].first = want(i, events[i].category);
+    if (events[i].ip) r.key_slots[i].second = want(i, "network");
   }
 
   // Blind indexes for finding a person by email, username or phone.
-  std::vector<IndexEntry> index_entries;
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
     for (const auto& [name, value] : events[i].data) {
       BlindKind kind;
@@ -333,82 +431,99 @@ Status Ledger::Append(std::span<const NewEvent> events, std::vector<Appended>* o
       else continue;
       std::string text;
       if (DecodeJsonString(value, &text) && !NormaliseForIndex(kind, text).empty()) {
-        index_entries.push_back({subject_ids[i], kind, text, !events[i].subject});
+        r.index_entries.push_back({r.subject_ids[i], kind, text, !events[i].subject});
       }
     }
   }
   // Sealing nonces, two per event (its category's group, the network group), from one call.
-  std::vector<uint8_t> nonces;
   if (impl_->seal) {
-    nonces.resize(events.size() * 2 * kSealNonceBytes);
-    randombytes_buf(nonces.data(), nonces.size());
+    r.nonces.resize(events.size() * 2 * kSealNonceBytes);
+    randombytes_buf(r.nonces.data(), r.nonces.size());
   }
 
   // Building, sealing and signing is ~all of the CPU cost of an append: it runs on the workers
   // while this thread writes the new data keys and index entries to the key store (one synced
-  // write). The log refers to those keys only in CommitLocked, after that write has succeeded.
-  std::vector<Impl::Pending> pending(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    pending[i].subject = subject_ids[i];
-    pending[i].type = types[i];
-    pending[i].purpose = events[i].purpose;
-    pending[i].category = events[i].category;
-    pending[i].occurred_at_micros = events[i].occurred_at_micros.value_or(now);
-  }
+  // write). The log refers to those keys only once that write has succeeded.
+  std::vector<Impl::Pending>& pending = r.pending;
   std::vector<DataKey> data_keys;
   std::unique_ptr<WorkerPool::Running> encoding;
   auto encode = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       SealingKeys keys;
-      if (key_slots[i].first >= 0) keys.category = &data_keys[key_slots[i].first];
-      if (key_slots[i].second >= 0) keys.network = &data_keys[key_slots[i].second];
-      if (!nonces.empty()) keys.nonces = nonces.data() + i * 2 * kSealNonceBytes;
-      EncodeEvent(events[i], types[i], base + i, subject_ids[i], now, keys, impl_->key,
+      if (r.key_slots[i].first >= 0) keys.category = &data_keys[r.key_slots[i].first];
+      if (r.key_slots[i].second >= 0) keys.network = &data_keys[r.key_slots[i].second];
+      if (!r.nonces.empty()) keys.nonces = r.nonces.data() + i * 2 * kSealNonceBytes;
+      EncodeEvent(events[i], r.types[i], r.base + i, r.subject_ids[i], r.now, keys, impl_->key,
                   &pending[i].encoded);
     }
   };
   Status stored = impl_->keys->GetOrCreate(
-      requests, &data_keys, index_entries, [&](const std::vector<DataKey>&) {
+      r.requests, &data_keys, r.index_entries, [&](const std::vector<DataKey>&) {
         encoding = impl_->pool->StartParallelFor(events.size(), 16, encode);
       });
-  // The log's puts that need no encoded bytes, while the workers encode. The batch is written
-  // only once everything is encoded and the key store's write has succeeded.
+  // The log's puts that need no encoded bytes, while the workers encode.
   rocksdb::WriteBatch batch;
-  if (stored.ok()) impl_->IndexLocked(pending, states, &batch);
+  if (stored.ok()) impl_->IndexLocked(r.base, pending, r.states, &batch);
   // The workers write into `pending` and read data_keys: they finish before either is touched
   // again, on success or failure.
   if (encoding) encoding->Wait();
-  KIRJURI_RETURN_IF_ERROR(stored);
+  if (!stored.ok()) {
+    r.Finish(/*failed=*/true);
+    return stored;
+  }
   if (!encoding) impl_->pool->ParallelFor(events.size(), 16, encode);  // keys_ready always runs on OK
-  KIRJURI_RETURN_IF_ERROR(impl_->WriteLocked(pending, nullptr, &batch));
+
+  // The write, in turn: once every batch reserved before this one is written.
+  {
+    std::unique_lock<std::mutex> c(impl_->commit_mu);
+    impl_->committed_cv.wait(c, [&] {
+      return impl_->size.load() == r.base || impl_->broken_from < r.base;
+    });
+    if (impl_->broken_from < r.base) {
+      c.unlock();
+      r.Finish(/*failed=*/true);
+      return Status::IOError("an append before this one failed to write; nothing of this one was written");
+    }
+    Status written = impl_->WriteLocked(pending, nullptr, &batch);
+    if (!written.ok()) impl_->broken_from = std::min(impl_->broken_from, r.base);
+    r.finished = true;
+    --impl_->in_flight;
+    impl_->committed_cv.notify_all();
+    KIRJURI_RETURN_IF_ERROR(written);
+  }
 
   out->reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    out->push_back(Appended{base + i, subject_ids[i]});
+    out->push_back(Appended{r.base + i, r.subject_ids[i]});
     // Envelope vocabulary and ids only: never a field value.
-    spdlog::trace("seq {} subject {} {} {}/{}", base + i, SubjectIdHex(subject_ids[i]),
+    spdlog::trace("seq {} subject {} {} {}/{}", r.base + i, SubjectIdHex(r.subject_ids[i]),
                   events[i].type, events[i].register_name, events[i].category);
   }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-  spdlog::debug("appended {} events, seq {}..{}, in {} us", events.size(), base,
-                base + events.size() - 1, micros);
+  spdlog::debug("appended {} events, seq {}..{}, in {} us", events.size(), r.base,
+                r.base + events.size() - 1, micros);
   return Status::Ok();
 }
 
-void Ledger::Impl::IndexLocked(const std::vector<Pending>& events,
+void Ledger::Impl::AdvanceStates(uint64_t base, const std::vector<Pending>& events,
+                                 std::map<SubjectId, SubjectState>& states) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    states[events[i].subject].Apply(base + i, events[i].type, events[i].purpose,
+                                    events[i].category, events[i].occurred_at_micros);
+  }
+}
+
+void Ledger::Impl::IndexLocked(uint64_t base, const std::vector<Pending>& events,
                                std::map<SubjectId, SubjectState>& states,
                                rocksdb::WriteBatch* batch) const {
-  const uint64_t base = size.load();
   std::vector<std::string> index_keys;
   index_keys.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    const uint64_t seq = base + i;
-    index_keys.push_back(store::SubjectKey(events[i].subject, seq));
-    states[events[i].subject].Apply(seq, events[i].type, events[i].purpose, events[i].category,
-                                    events[i].occurred_at_micros);
+    index_keys.push_back(store::SubjectKey(events[i].subject, base + i));
   }
+  AdvanceStates(base, events, states);
   // Subject ids are random: in key order their inserts cost RocksDB's memtable skip list far
   // fewer cache misses than in log order. (states, a std::map, is in key order already.)
   std::sort(index_keys.begin(), index_keys.end());
@@ -447,7 +562,7 @@ Status Ledger::Impl::CommitLocked(std::vector<Pending>& events,
                                   std::map<SubjectId, SubjectState>& states,
                                   const std::function<void(rocksdb::WriteBatch&)>& extra) {
   rocksdb::WriteBatch batch;
-  IndexLocked(events, states, &batch);
+  IndexLocked(size.load(), events, states, &batch);
   return WriteLocked(events, extra, &batch);
 }
 

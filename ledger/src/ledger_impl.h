@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -116,10 +118,37 @@ struct Ledger::Impl {
   }
   std::unique_ptr<WorkerPool> pool;
 
+  // Writers. Append is a pipeline (Ledger::Reserve, Ledger::Commit): a batch is checked and
+  // numbered under append_mu, in order, then sealed and signed with no lock held, then written
+  // under commit_mu once the log has reached its first number. So batch k+1 is signed while
+  // batch k's write syncs. Every other writer (erasure, requests, the access log, policy
+  // changes) takes LockForWrite(): append_mu with no batch in flight, so it may use size as the
+  // next sequence number and write under append_mu alone.
+  // Lock order: append_mu before commit_mu.
   std::mutex append_mu;
-  merkle::Frontier frontier;     // guarded by append_mu
-  Status health;                 // guarded by append_mu; appends refused unless OK
+  Status health;                 // set on open only; appends refused unless OK
   std::atomic<uint64_t> size{0};
+  // Guarded by commit_mu, or by append_mu with nothing in flight.
+  merkle::Frontier frontier;
+  std::mutex commit_mu;
+  std::condition_variable committed_cv;  // size, in_flight or broken_from changed
+  uint64_t in_flight = 0;                // reserved batches not yet written or failed; commit_mu
+  // The first sequence number of a batch that failed (commit_mu): the batches reserved after
+  // it fail too, and numbering restarts from size once none is left in flight.
+  uint64_t broken_from = UINT64_MAX;
+  // Guarded by append_mu: the next number to reserve, and the summaries of the subjects of
+  // batches in flight as those batches leave them (with the end of the last such batch), for
+  // checking the next batch against its real predecessors.
+  uint64_t next_seq = 0;
+  std::map<SubjectId, std::pair<SubjectState, uint64_t>> reserved_states;
+
+  // append_mu, held, once no reserved batch is in flight (it waits for them).
+  std::unique_lock<std::mutex> LockForWrite() {
+    std::unique_lock<std::mutex> lock(append_mu);
+    std::unique_lock<std::mutex> c(commit_mu);
+    committed_cv.wait(c, [&] { return in_flight == 0; });
+    return lock;
+  }
   std::atomic<DerivedStore*> derived{nullptr};  // AttachDerivedStore
   // The latest event's recordedAt (guarded by append_mu): events are stamped with
   // RecordTimeLocked(), so recordedAt never decreases along the log even if the clock steps back.
@@ -325,31 +354,38 @@ struct Ledger::Impl {
     int64_t occurred_at_micros = 0;
   };
   // Writes `events` (sequence numbers size..size+n-1) with their subject index and summaries,
-  // tree nodes and a checkpoint, plus `extra`, in one synced batch. REQUIRES: append_mu held;
+  // tree nodes and a checkpoint, plus `extra`, in one synced batch. REQUIRES: LockForWrite held;
   // `states` holds the current summary of every subject in `events` (updated here).
   Status CommitLocked(std::vector<Pending>& events, std::map<SubjectId, SubjectState>& states,
                       const std::function<void(rocksdb::WriteBatch&)>& extra);
   // CommitLocked in two steps, so that Append can do the first while its events are still being
   // encoded. IndexLocked adds to `batch` what needs only events[i].subject, category and
-  // occurred_at_micros: the subject-index entries and the updated summaries (in `states`).
-  // WriteLocked adds the events themselves, their tree nodes, `extra` and the checkpoint, and
-  // writes `batch` synced. REQUIRES (both): append_mu held, no append in between.
-  void IndexLocked(const std::vector<Pending>& events, std::map<SubjectId, SubjectState>& states,
-                   rocksdb::WriteBatch* batch) const;
+  // occurred_at_micros (numbered from `base`): the subject-index entries and the updated
+  // summaries (in `states`); it reads nothing shared. WriteLocked adds the events themselves,
+  // their tree nodes, `extra` and the checkpoint, and writes `batch` synced, numbered from
+  // size. REQUIRES (WriteLocked): commit_mu held with size at the batch's first number, or
+  // LockForWrite's lock.
+  void IndexLocked(uint64_t base, const std::vector<Pending>& events,
+                   std::map<SubjectId, SubjectState>& states, rocksdb::WriteBatch* batch) const;
+  // Applies `events`, numbered from `base`, to their subjects' summaries in `states` (which
+  // holds each one's summary before them): what IndexLocked writes, and what the append
+  // pipeline remembers for the batches after.
+  static void AdvanceStates(uint64_t base, const std::vector<Pending>& events,
+                            std::map<SubjectId, SubjectState>& states);
   Status WriteLocked(const std::vector<Pending>& events,
                      const std::function<void(rocksdb::WriteBatch&)>& extra,
                      rocksdb::WriteBatch* batch);
 
   // Events Kirjuri writes itself (erasure, requests): the envelope of a new event about
   // `subject` at the next sequence number, recorded now, basis legal_obligation.
-  // REQUIRES: append_mu held.
+  // REQUIRES: LockForWrite held.
   schema::Event::Builder StartInternalEventLocked(capnp::MessageBuilder& message,
                                                   const SubjectId& subject,
                                                   const SubjectState& state,
                                                   schema::EventType type, std::string_view actor,
                                                   std::string_view request);
   // Signs and commits it, with `extra`, in one synced batch; `state` is the subject's summary
-  // before it. *seq gets its number. REQUIRES: append_mu held.
+  // before it. *seq gets its number. REQUIRES: LockForWrite held.
   Status CommitInternalLocked(schema::Event::Reader event, const SubjectId& subject,
                               const SubjectState& state,
                               const std::function<void(rocksdb::WriteBatch&)>& extra,
@@ -362,7 +398,7 @@ struct Ledger::Impl {
                         std::string_view actor, uint64_t* seq);
 
   // Erasure steps, shared by Erase, RunRetention and the completion of interrupted erasures.
-  // REQUIRES: append_mu held.
+  // REQUIRES: LockForWrite held.
   Status CompleteErasureLocked(const std::string& pending_bytes, uint64_t* event_seq);
   Status CompletePendingErasures();
 };

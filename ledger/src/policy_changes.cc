@@ -24,7 +24,7 @@ Status Ledger::ApplyPolicy(std::string_view json, std::string_view actor, uint64
   std::shared_ptr<const Policy> next;
   KIRJURI_RETURN_IF_ERROR(Policy::Parse(json, &next));
   auto now = next->root();
-  std::lock_guard<std::mutex> lock(impl_->append_mu);
+  auto lock = impl_->LockForWrite();
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, the policy stays"));
   auto in_force = impl_->CurrentPolicy()->root();
   if (now.getName() != in_force.getName()) {

@@ -127,7 +127,7 @@ Status Ledger::OpenRequest(const SubjectId& subject, std::string_view kind, std:
     return Status::InvalidArgument("the all-zero subject is the ledger itself, not a person");
   }
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
-  std::lock_guard<std::mutex> lock(impl_->append_mu);
+  auto lock = impl_->LockForWrite();
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, requests are refused"));
   RequestRecord existing;
   if (ReadRequest(*impl_->db, impl_->meta, ref, &existing).ok()) {
@@ -164,7 +164,7 @@ Status Ledger::Impl::AdvanceRequest(std::string_view ref, T type, unsigned month
                                     std::string_view reason, std::span<const uint64_t> outcome,
                                     std::string_view actor, uint64_t* seq) {
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
-  std::lock_guard<std::mutex> lock(append_mu);
+  auto lock = LockForWrite();
   KIRJURI_RETURN_IF_ERROR(health.Prefixed("the ledger is damaged, requests are refused"));
   RequestRecord r;
   KIRJURI_RETURN_IF_ERROR(ReadRequest(*db, meta, ref, &r));

@@ -46,7 +46,7 @@ Status Ledger::SealForView(const SubjectId& subject, std::string_view category,
     // No key: either shredded (the subject is erased, or a retained category came due) or
     // never made (data recorded before sealing). Only the latter may get one, under the append
     // lock so that an erasure cannot slip in between the check and the creation.
-    std::lock_guard<std::mutex> lock(impl_->append_mu);
+    auto lock = impl_->LockForWrite();
     SubjectState state;
     KIRJURI_RETURN_IF_ERROR(impl_->LoadSubject(subject, &state));
     std::string pending;

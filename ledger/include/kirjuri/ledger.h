@@ -15,8 +15,9 @@
 //   - a signed checkpoint is stored for the size after every append, and each is consistent
 //     with every earlier one (the log is only ever appended to).
 //
-// Thread-safety: a Ledger may be used from many threads at once. Appends are serialised
-// internally; reads see a consistent prefix of the log. Only one process may open a data
+// Thread-safety: a Ledger may be used from many threads at once. Appends are numbered and
+// written in order, one batch after another, while the next batches are already being signed
+// (Reserve, Commit); reads see a consistent prefix of the log. Only one process may open a data
 // directory at a time (RocksDB's LOCK file enforces it).
 #pragma once
 
@@ -272,6 +273,20 @@ class Ledger {
   // event, in order.
   Status Append(std::span<const NewEvent> events, std::vector<Appended>* out);
 
+  // Append in two steps, for a caller that keeps several appends in flight (group commit).
+  // Reserve checks `events` as Append does, against the log and every batch reserved before,
+  // and numbers them after those; it is quick. Commit seals, signs and encodes them (on the
+  // worker pool, while earlier batches are still writing), waits until every earlier batch is
+  // written, then writes them with one synced write: OK means durable, as for Append.
+  // Reservations are written in the order they were made, whichever thread commits them.
+  // If a batch fails in Commit, or is dropped without one, the batches reserved after it fail
+  // too (IOError, nothing of theirs written) and the next reservation waits until none is left
+  // in flight. No events: OK with a null reservation, which Commit takes as nothing to do.
+  // REQUIRES: `events` outlives the reservation.
+  class Reservation;
+  Status Reserve(std::span<const NewEvent> events, std::unique_ptr<Reservation>* out);
+  Status Commit(std::unique_ptr<Reservation> reservation, std::vector<Appended>* out);
+
   // Number of events in the log (= the size of the Merkle tree).
   uint64_t size() const;
 
@@ -430,6 +445,22 @@ class Ledger {
   struct Impl;
   explicit Ledger(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// A batch numbered by Ledger::Reserve, to be written by Ledger::Commit.
+class Ledger::Reservation {
+ public:
+  ~Reservation();  // if never committed: the batches reserved after it fail (see Reserve)
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  uint64_t first_seq() const;
+  size_t size() const;
+
+ private:
+  friend class Ledger;
+  struct State;
+  explicit Reservation(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace kirjuri
