@@ -184,7 +184,8 @@ Status OpenDataKeyValue(std::string_view value, const SubjectId& subject, std::s
   std::memcpy(out->id.data(), value.data(), kKeyIdBytes);
   if (!Unwrap(master, value.substr(kKeyIdBytes), DataKeyAd(subject, category, out->id),
               &out->key)) {
-    return Status::Corruption(where + " does not decrypt under the master key");
+    return Status::Corruption(where + " does not decrypt under the master key (damaged, or "
+                              "moved from another subject or category)");
   }
   return Status::Ok();
 }
@@ -969,6 +970,32 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
       s.PhysicalCheck(needles, "shred", &result.files_checked, &result.bytes_checked));
   *out = std::move(result);
   return Status::Ok();
+}
+
+Status KeyStore::Verify(uint64_t* keys) const {
+  *keys = 0;
+  std::shared_lock db_lock(impl_->db_mu);
+  const std::string where = "the key store in " + impl_->dir.string();
+  if (rocksdb::Status disk = impl_->db->VerifyChecksum(); !disk.ok()) {
+    return FromRocks(disk, disk.IsCorruption() ? where + " is damaged" : "reading " + where);
+  }
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->datakeys));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() <= kSubjectBytes) {
+      return Status::Corruption(where + ": a data key record is malformed");
+    }
+    SubjectId subject;
+    std::memcpy(subject.data(), key.data(), subject.size());
+    DataKey data_key;
+    KIRJURI_RETURN_IF_ERROR(OpenDataKeyValue(it->value().ToStringView(), subject,
+                                             key.substr(kSubjectBytes), impl_->master.bytes(),
+                                             &data_key));
+    ++*keys;
+  }
+  return FromRocks(it->status(), "reading " + where);
 }
 
 Status KeyStore::RotateMaster(const MasterKey& new_master) {

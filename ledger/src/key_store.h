@@ -147,6 +147,13 @@ class KeyStore {
   Status Shred(const SubjectId& subject, std::span<const std::string> categories,
                bool remove_index, ShredResult* out);
 
+  // The auditor's check of the whole store: RocksDB's own checksums of every table file, and
+  // every data key opening under the master key with the subject, category and id it is stored
+  // under (the associated data binds them: a wrapped key moved from another subject or category,
+  // replaced or damaged does not open). Corruption naming the file, or the subject and category
+  // of the first bad key. *keys gets the number of data keys checked.
+  Status Verify(uint64_t* keys) const;
+
   // Re-wraps every data key, the index key and the check value under `new_master` in one synced
   // write, then compacts so that no file holds a copy wrapped under the old key. Afterwards the
   // old master key opens nothing in this store.

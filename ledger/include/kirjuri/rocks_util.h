@@ -2,9 +2,11 @@
 // status into ours, and the options every durable store starts from.
 #pragma once
 
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/status.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,11 +23,19 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IOError(msg);
 }
 
+// RocksDB's own diagnostics go through spdlog ("rocksdb: ..."), not to a LOG file in the data
+// directory: on a full disk a LOG file's write fails, and RocksDB (as Debian builds it, with
+// assertions) aborts the process on the next line it writes to that file. Its errors also come
+// back to the caller as statuses, so they are logged at info, its warnings at debug, the rest
+// (option dumps) at trace. Thread-safe; one instance for every store.
+std::shared_ptr<rocksdb::Logger> RocksLogger();
+
 // Options for a store whose every write matters: paranoid checks; no recycled WAL files (a
 // recycled file keeps an older file's bytes behind the records it now holds); RocksDB's own
-// info log at warnings only.
+// info log at warnings only, through spdlog.
 inline rocksdb::DBOptions BaseDbOptions(bool create) {
   rocksdb::DBOptions o;
+  o.info_log = RocksLogger();
   o.create_if_missing = create;
   o.error_if_exists = create;
   o.paranoid_checks = true;
