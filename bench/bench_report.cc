@@ -556,8 +556,8 @@ std::string BarChart(const std::string& title, const std::string& unit,
     const double yy = y(v);
     s += Fmt(R"(<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="black" stroke-dasharray="5,4"/>)" "\n",
              left, yy, left + pw, yy);
-    s += Fmt(R"(<text x="%.0f" y="%.1f" font-size="10">%s</text>)" "\n", left + pw + 4, yy + 4,
-             Esc(label).c_str());
+    s += Fmt(R"(<text x="%.0f" y="%.1f" font-size="10" text-anchor="end">%s</text>)" "\n",
+             left + pw - 4, yy - 4, Esc(label).c_str());
   }
   s += "</svg>\n";
   return s;
