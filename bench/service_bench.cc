@@ -17,7 +17,7 @@
 // (AsyncAppends), each with one append in flight.
 //
 // Usage: service_bench [--customers N] [--seconds S] [--append-seconds S] [--baseline-events N]
-//                      [--dir PATH] [--keep]
+//                      [--dir PATH] [--keep] [--quick]
 // Prints a table, then exactly one JSON line (the last line of stdout).
 #include <arpa/inet.h>
 #include <capnp/ez-rpc.h>
@@ -63,6 +63,7 @@ struct Args {
   uint64_t baseline_events = 20000;
   std::string dir;
   bool keep = false;
+  bool quick = false;
 };
 
 NewEvent Customer(uint64_t i) {
@@ -285,7 +286,15 @@ int Run(int argc, char** argv) {
     else if (arg == "--baseline-events") a.baseline_events = std::stoull(next());
     else if (arg == "--dir") a.dir = next();
     else if (arg == "--keep") a.keep = true;
+    else if (arg == "--quick") a.quick = true;
     else Die("unknown argument " + arg);
+  }
+  // --quick: a smoke run, the figures above capped to small ones.
+  if (a.quick) {
+    a.customers = std::min<uint64_t>(a.customers, 300);
+    a.seconds = std::min(a.seconds, 0.5);
+    a.append_seconds = std::min(a.append_seconds, 1.0);
+    a.baseline_events = std::min<uint64_t>(a.baseline_events, 2000);
   }
   // Before any thread starts: Serve takes SIGTERM on its loop (how this bench stops it).
   service::BlockShutdownSignals();
@@ -485,7 +494,7 @@ int Run(int argc, char** argv) {
               ratio >= 0.5 ? "(met)" : "(NOT met)");
 
   std::string json = "{\"bench\":\"service\",\"customers\":" + std::to_string(a.customers) +
-                     ",\"reads\":[";
+                     ",\"quick\":" + (a.quick ? "true" : "false") + ",\"reads\":[";
   for (size_t i = 0; i < reads.size(); ++i) {
     json += Fmt("%s{\"front\":\"%s\",\"clients\":%d,\"qps\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f}",
                 i ? "," : "", reads[i].front, reads[i].clients, reads[i].r.qps, reads[i].r.p50,

@@ -116,6 +116,7 @@ class ServerProcess {
 
   int http_port() const { return http_port_; }
   int rpc_port() const { return rpc_port_; }  // 0 when the server does not serve RPC
+  pid_t pid() const { return pid_; }          // 0 when not running
   std::string log() const { return ReadFile(log_path_); }
 
  private:
