@@ -16,6 +16,8 @@
 #   --build DIR    the build directory (default: build-rel; configured only if new)
 #   --only a,b     only these benches (ledger, erasure, projections, service); the others are
 #                  reported as not run
+# KIRJURI_<NAME>_BENCH_ARGS (e.g. KIRJURI_LEDGER_BENCH_ARGS="--events 200000") adds flags to one
+# bench; they are in the report's run information.
 set -euo pipefail
 KIRJURI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n "2,19p" "$0"; exit 0 ;;
+    -h|--help) sed -n "2,21p" "$0"; exit 0 ;;
     *) echo "bench-report.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +65,12 @@ for name in ledger erasure projections service; do
   case ",$only," in *",$name,"*) ;; *) continue ;; esac
   args=()
   [ $quick = 1 ] && args+=(--quick)
+  # KIRJURI_LEDGER_BENCH_ARGS="--events 200000" and the like: more flags for one bench.
+  extra_var="KIRJURI_${name^^}_BENCH_ARGS"
+  if [ -n "${!extra_var:-}" ]; then
+    read -r -a extra <<<"${!extra_var}"
+    args+=("${extra[@]}")
+  fi
   echo "== ${name}_bench ${args[*]:-}" >&2
   t0=$(date +%s)
   rc=0
@@ -76,7 +84,7 @@ for name in ledger erasure projections service; do
     failed=1
     echo "${name}_bench failed (exit $rc); see $out/$name.err" >&2
   fi
-  info+=(--info "${name}_bench=exit $rc, ${secs} s")
+  info+=(--info "${name}_bench=${args[*]:-(defaults)}: exit $rc, ${secs} s")
 done
 info+=(--info "load average at end=$(cut -d' ' -f1-3 /proc/loadavg)")
 

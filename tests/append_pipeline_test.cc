@@ -18,16 +18,6 @@ using namespace kirjuri::test;
 
 namespace {
 
-std::string Line(const std::string& subject, const std::string& type, const std::string& category,
-                 const std::string& purpose, const std::string& basis,
-                 const std::string& data = "") {
-  std::string s = R"({"register":"customer","subject":")" + subject + R"(","type":")" + type +
-                  R"(","category":")" + category + R"(","actor":"emp-0007","purpose":")" +
-                  purpose + R"(","basis":")" + basis + R"(","source":"contact")";
-  if (!data.empty()) s += ",\"data\":" + data;
-  return s + "}\n";
-}
-
 std::vector<NewEvent> Parse(Ledger& ledger, const std::string& lines) {
   std::vector<NewEvent> events;
   Status s = ledger.ParseLines(lines, &events);
@@ -92,17 +82,17 @@ TEST_CASE("a batch is checked against the batches in flight before it") {
   LedgerFixture f;
   f.InitAndOpen();
   std::vector<Appended> out;
-  REQUIRE(f.AppendLines(Line("new", "recorded", "profile", "service_delivery", "contract",
+  REQUIRE(f.AppendLines(CustomerLine("new", "recorded", "profile", "service_delivery", "contract",
                              R"({"name":"Putki Testinen"})"),
                         &out)
               .ok());
   const std::string id = SubjectIdHex(out[0].subject);
-  REQUIRE(f.AppendLines(Line(id, "consent_given", "consents", "marketing", "consent")).ok());
+  REQUIRE(f.AppendLines(CustomerLine(id, "consent_given", "consents", "marketing", "consent")).ok());
   const std::string marketing =
-      Line(id, "recorded", "profile", "marketing", "consent", R"({"title":"rehtori"})");
+      CustomerLine(id, "recorded", "profile", "marketing", "consent", R"({"title":"rehtori"})");
 
   // The objection is reserved, not yet written: the marketing event after it is refused.
-  auto objection = Parse(f.ledger(), Line(id, "marketing_objected", "consents", "marketing",
+  auto objection = Parse(f.ledger(), CustomerLine(id, "marketing_objected", "consents", "marketing",
                                           "legitimate_interest"));
   auto r = Reserve(f.ledger(), objection);
   auto later = Parse(f.ledger(), marketing);

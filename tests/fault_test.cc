@@ -305,9 +305,9 @@ TEST_CASE("a full disk under the Ledger API: the append that does not fit is ref
   CHECK(ledger->size() == acked.size());
 
   fs::remove(ballast);
-  // The open ledger: RocksDB stops writing after an I/O error until it has recovered, so the
-  // first append after the space came back may still be refused; it must say why, and the
-  // ledger must not have moved.
+  // The open ledger: RocksDB stops writing after an I/O error until it has recovered (its space
+  // watcher polls), so the first append after the space came back may still be refused; it must
+  // say why, and the ledger must not have moved.
   Status after = append(5);
   if (!after.ok()) {
     CheckOneLineStatus(after, "No space left on device");

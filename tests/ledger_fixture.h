@@ -120,6 +120,18 @@ inline NewEvent ValidEvent(uint64_t n) {
   return e;
 }
 
+// A customer-register input line (`kirjuri append`'s JSON) about `subject` (hex, or "new"),
+// with `data` (a JSON object) if given.
+inline std::string CustomerLine(const std::string& subject, const std::string& type,
+                                const std::string& category, const std::string& purpose,
+                                const std::string& basis, const std::string& data = "") {
+  std::string s = R"({"register":"customer","subject":")" + subject + R"(","type":")" + type +
+                  R"(","category":")" + category + R"(","actor":"emp-0007","purpose":")" +
+                  purpose + R"(","basis":")" + basis + R"(","source":"contact")";
+  if (!data.empty()) s += ",\"data\":" + data;
+  return s + "}\n";
+}
+
 // ---- raw RocksDB access to DATA/log ----
 
 // DATA/log opened directly with all its column families (events, tree, checkpoints, subjects,

@@ -11,19 +11,9 @@ using namespace kirjuri::test;
 
 namespace {
 
-std::string Line(const std::string& subject, const std::string& type, const std::string& category,
-                 const std::string& purpose, const std::string& basis,
-                 const std::string& data = "") {
-  std::string s = R"({"register":"customer","subject":")" + subject + R"(","type":")" + type +
-                  R"(","category":")" + category + R"(","actor":"emp-0007","purpose":")" +
-                  purpose + R"(","basis":")" + basis + R"(","source":"contact")";
-  if (!data.empty()) s += ",\"data\":" + data;
-  return s + "}\n";
-}
-
 std::string Disclosure(const std::string& subject, const std::string& country,
                        const std::string& basis, const std::string& purpose = "events") {
-  return Line(subject, "disclosed", "profile", purpose, basis,
+  return CustomerLine(subject, "disclosed", "profile", purpose, basis,
               R"({"recipient":"Tapahtumatoimisto Oy","country":")" + country + R"("})");
 }
 
@@ -32,7 +22,7 @@ class RulesFixture : public LedgerFixture {
   RulesFixture() {
     InitAndOpen();
     std::vector<Appended> out;
-    REQUIRE(AppendLines(Line("new", "recorded", "profile", "service_delivery", "contract",
+    REQUIRE(AppendLines(CustomerLine("new", "recorded", "profile", "service_delivery", "contract",
                              R"({"name":"Sääntö Testinen"})"),
                         &out)
                 .ok());
@@ -79,55 +69,55 @@ TEST_CASE("no disclosure leaves the EU/EEA, and none rests on a basis other than
 TEST_CASE("a disclosure on consent needs the person's consent for its purpose, in force") {
   RulesFixture t;
   t.Refused(Disclosure(t.id, "FI", "consent"), "disclosures");
-  t.Accepted(Line(t.id, "consent_given", "consents", "marketing", "consent"));
+  t.Accepted(CustomerLine(t.id, "consent_given", "consents", "marketing", "consent"));
   t.Refused(Disclosure(t.id, "FI", "consent", "events"), "disclosures");  // another purpose
-  t.Accepted(Line(t.id, "consent_given", "consents", "events", "consent"));
+  t.Accepted(CustomerLine(t.id, "consent_given", "consents", "events", "consent"));
   t.Accepted(Disclosure(t.id, "FI", "consent", "events"));
-  t.Accepted(Line(t.id, "consent_withdrawn", "consents", "events", "consent"));
+  t.Accepted(CustomerLine(t.id, "consent_withdrawn", "consents", "events", "consent"));
   t.Refused(Disclosure(t.id, "FI", "consent", "events"), "disclosures");
   // Within one append, in order: a consent given earlier in the same input counts.
-  t.Accepted(Line(t.id, "consent_given", "consents", "events", "consent") +
+  t.Accepted(CustomerLine(t.id, "consent_given", "consents", "events", "consent") +
              Disclosure(t.id, "FI", "consent", "events"));
 }
 
 TEST_CASE("while processing is restricted, only rights, rectification and legal duties are recorded") {
   RulesFixture t;
-  const std::string usage = Line(t.id, "recorded", "usage", "service_delivery", "contract",
+  const std::string usage = CustomerLine(t.id, "recorded", "usage", "service_delivery", "contract",
                                  R"({"kind":"exercise"})");
-  t.Accepted(Line(t.id, "restricted", "profile", "service_delivery", "contract"));
+  t.Accepted(CustomerLine(t.id, "restricted", "profile", "service_delivery", "contract"));
   t.Refused(usage, "restriction");
   t.Refused(Disclosure(t.id, "FI", "consent"), "restriction");
-  t.Accepted(Line(t.id, "rectified", "profile", "customer_relationship", "legitimate_interest",
+  t.Accepted(CustomerLine(t.id, "rectified", "profile", "customer_relationship", "legitimate_interest",
                   R"({"city":"Oulu"})"));
-  t.Accepted(Line(t.id, "recorded", "billing", "service_delivery", "legal_obligation",
+  t.Accepted(CustomerLine(t.id, "recorded", "billing", "service_delivery", "legal_obligation",
                   R"({"invoice_number":"INV-1"})"));
   // The whole input is refused if any line breaks a rule, even one made so by an earlier line.
-  t.Accepted(Line(t.id, "restriction_lifted", "profile", "service_delivery", "contract"));
-  t.Refused(usage + Line(t.id, "restricted", "profile", "service_delivery", "contract") + usage,
+  t.Accepted(CustomerLine(t.id, "restriction_lifted", "profile", "service_delivery", "contract"));
+  t.Refused(usage + CustomerLine(t.id, "restricted", "profile", "service_delivery", "contract") + usage,
             "restriction");
   t.Accepted(usage);
 }
 
 TEST_CASE("after an objection to direct marketing, nothing is recorded for marketing") {
   RulesFixture t;
-  const std::string marketing = Line(t.id, "recorded", "profile", "marketing", "consent",
+  const std::string marketing = CustomerLine(t.id, "recorded", "profile", "marketing", "consent",
                                      R"({"title":"rehtori"})");
-  t.Accepted(Line(t.id, "consent_given", "consents", "marketing", "consent"));
+  t.Accepted(CustomerLine(t.id, "consent_given", "consents", "marketing", "consent"));
   t.Accepted(marketing);
-  t.Accepted(Line(t.id, "marketing_objected", "consents", "marketing", "legitimate_interest"));
+  t.Accepted(CustomerLine(t.id, "marketing_objected", "consents", "marketing", "legitimate_interest"));
   t.Refused(marketing, "objection");
-  t.Accepted(Line(t.id, "recorded", "profile", "service_delivery", "contract",
+  t.Accepted(CustomerLine(t.id, "recorded", "profile", "service_delivery", "contract",
                   R"({"title":"rehtori"})"));  // other purposes go on
   // The person opting in again, explicitly, lifts the objection.
-  t.Accepted(Line(t.id, "consent_given", "consents", "marketing", "consent"));
+  t.Accepted(CustomerLine(t.id, "consent_given", "consents", "marketing", "consent"));
   t.Accepted(marketing);
 }
 
 TEST_CASE("the rights survive a restart: the rules hold across opens") {
   RulesFixture t;
-  t.Accepted(Line(t.id, "restricted", "profile", "service_delivery", "contract"));
+  t.Accepted(CustomerLine(t.id, "restricted", "profile", "service_delivery", "contract"));
   t.Reopen();
-  t.Refused(Line(t.id, "recorded", "usage", "service_delivery", "contract",
+  t.Refused(CustomerLine(t.id, "recorded", "usage", "service_delivery", "contract",
                  R"({"kind":"exercise"})"),
             "restriction");
 }

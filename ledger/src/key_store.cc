@@ -972,6 +972,12 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
   return Status::Ok();
 }
 
+Status KeyStore::ResumeWrites() {
+  std::shared_lock db_lock(impl_->db_mu);
+  std::lock_guard write_lock(impl_->write_mu);
+  return FromRocks(impl_->db->Resume(), "the key store cannot write yet");
+}
+
 Status KeyStore::Verify(uint64_t* keys) const {
   *keys = 0;
   std::shared_lock db_lock(impl_->db_mu);

@@ -154,6 +154,10 @@ class KeyStore {
   // of the first bad key. *keys gets the number of data keys checked.
   Status Verify(uint64_t* keys) const;
 
+  // After a failed write (a full disk, say) RocksDB refuses every write until it has recovered:
+  // tries that now. OK if it writes again (or had nothing to recover from).
+  Status ResumeWrites();
+
   // Re-wraps every data key, the index key and the check value under `new_master` in one synced
   // write, then compacts so that no file holds a copy wrapped under the old key. Afterwards the
   // old master key opens nothing in this store.

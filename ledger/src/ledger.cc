@@ -308,6 +308,7 @@ Status Ledger::Reserve(std::span<const NewEvent> events, std::unique_ptr<Reserva
       impl_->broken_from = UINT64_MAX;
     }
     if (impl_->in_flight == 0) {
+      KIRJURI_RETURN_IF_ERROR(impl_->ResumeWritesLocked());
       impl_->next_seq = impl_->size.load();
       impl_->reserved_states.clear();  // (a failed batch's may be among them)
     }
@@ -468,6 +469,7 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   // again, on success or failure.
   if (encoding) encoding->Wait();
   if (!stored.ok()) {
+    if (stored.code() == Status::Code::kIOError) impl_->WriteFailed(stored);
     r.Finish(/*failed=*/true);
     return stored;
   }
@@ -551,7 +553,10 @@ Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
   batch->Put(checkpoints, store::SeqKey(new_size), note);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  KIRJURI_RETURN_IF_ERROR(FromRocks(db->Write(wo, batch), "appending"));
+  if (Status s = FromRocks(db->Write(wo, batch), "appending"); !s.ok()) {
+    WriteFailed(s);
+    return s;
+  }
   frontier = std::move(f);
   size = new_size;
   KeepCheckpointCopy(note);

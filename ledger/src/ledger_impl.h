@@ -141,12 +141,39 @@ struct Ledger::Impl {
   // checking the next batch against its real predecessors.
   uint64_t next_seq = 0;
   std::map<SubjectId, std::pair<SubjectState, uint64_t>> reserved_states;
+  // Set when a write to the log or the key store failed: RocksDB then refuses every write until
+  // it recovers, which the next append asks of both (ResumeWritesLocked) instead of failing on.
+  std::atomic<bool> write_failed{false};
+  std::mutex write_error_mu;
+  Status write_error;  // the failed write's reason (write_error_mu)
+  void WriteFailed(const Status& s) {
+    std::lock_guard<std::mutex> lock(write_error_mu);
+    write_error = s;
+    write_failed = true;
+  }
+  // REQUIRES: append_mu held. OK once both stores write again; else the failed write's reason.
+  // (After a full disk RocksDB recovers on its own once its space watcher sees room, and is
+  // busy until then; other errors it may clear here.)
+  Status ResumeWritesLocked() {
+    if (!write_failed.load()) return Status::Ok();
+    Status resumed = FromRocks(db->Resume(), "the log cannot write yet");
+    if (resumed.ok()) resumed = keys->ResumeWrites();
+    if (!resumed.ok()) {
+      std::lock_guard<std::mutex> lock(write_error_mu);
+      return write_error.ok() ? resumed : write_error;
+    }
+    write_failed = false;
+    spdlog::info("the log and the key store write again");
+    return Status::Ok();
+  }
 
   // append_mu, held, once no reserved batch is in flight (it waits for them).
   std::unique_lock<std::mutex> LockForWrite() {
     std::unique_lock<std::mutex> lock(append_mu);
     std::unique_lock<std::mutex> c(commit_mu);
     committed_cv.wait(c, [&] { return in_flight == 0; });
+    // If the stores cannot write yet, the writer's own write says so.
+    (void)ResumeWritesLocked();
     return lock;
   }
   std::atomic<DerivedStore*> derived{nullptr};  // AttachDerivedStore
