@@ -252,19 +252,19 @@ struct Ledger::Reservation::State {
   // Each subject's summary before the batch (stored, or as earlier batches in flight leave it).
   std::map<SubjectId, SubjectState> states;
   std::vector<Impl::Pending> pending;  // envelopes now; `encoded` filled by Commit
-  std::vector<KeyRequest> requests;
-  std::vector<std::pair<int64_t, int64_t>> key_slots;  // (category, network) index in requests
-  std::vector<IndexEntry> index_entries;
-  std::vector<uint8_t> nonces;
 
   // Takes the batch out of the pipeline; `failed` fails the batches reserved after it.
-  void Finish(bool failed) {
+  // REQUIRES (FinishLocked): impl->commit_mu held.
+  void FinishLocked(bool failed) {
     if (finished) return;
     finished = true;
-    std::lock_guard<std::mutex> c(impl->commit_mu);
     if (failed) impl->broken_from = std::min(impl->broken_from, base);
     --impl->in_flight;
     impl->committed_cv.notify_all();
+  }
+  void Finish(bool failed) {
+    std::lock_guard<std::mutex> c(impl->commit_mu);
+    FinishLocked(failed);
   }
 };
 
@@ -409,20 +409,23 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
 
   // Data keys, one per (subject, category) that this append seals something under; new ones
   // are stored durably in the key store before the log refers to them.
+  std::vector<KeyRequest> requests;
   std::map<std::pair<SubjectId, std::string>, size_t> request_index;
   auto want = [&](size_t i, const std::string& category) {
     auto [it, inserted] =
-        request_index.emplace(std::make_pair(r.subject_ids[i], category), r.requests.size());
-    if (inserted) r.requests.push_back(KeyRequest{r.subject_ids[i], category, !events[i].subject});
+        request_index.emplace(std::make_pair(r.subject_ids[i], category), requests.size());
+    if (inserted) requests.push_back(KeyRequest{r.subject_ids[i], category, !events[i].subject});
     return static_cast<int64_t>(it->second);
   };
-  r.key_slots.assign(events.size(), {-1, -1});
+  // Each event's (category, network) key: an index in `requests`, or -1.
+  std::vector<std::pair<int64_t, int64_t>> key_slots(events.size(), {-1, -1});
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
-    if (!events[i].data.empty()) r.key_slots[i].first = want(i, events[i].category);
-    if (events[i].ip) r.key_slots[i].second = want(i, "network");
+    if (!events[i].data.empty()) key_slots[i].first = want(i, events[i].category);
+    if (events[i].ip) key_slots[i].second = want(i, "network");
   }
 
   // Blind indexes for finding a person by email, username or phone.
+  std::vector<IndexEntry> index_entries;
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
     for (const auto& [name, value] : events[i].data) {
       BlindKind kind;
@@ -432,14 +435,15 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
       else continue;
       std::string text;
       if (DecodeJsonString(value, &text) && !NormaliseForIndex(kind, text).empty()) {
-        r.index_entries.push_back({r.subject_ids[i], kind, text, !events[i].subject});
+        index_entries.push_back({r.subject_ids[i], kind, text, !events[i].subject});
       }
     }
   }
   // Sealing nonces, two per event (its category's group, the network group), from one call.
+  std::vector<uint8_t> nonces;
   if (impl_->seal) {
-    r.nonces.resize(events.size() * 2 * kSealNonceBytes);
-    randombytes_buf(r.nonces.data(), r.nonces.size());
+    nonces.resize(events.size() * 2 * kSealNonceBytes);
+    randombytes_buf(nonces.data(), nonces.size());
   }
 
   // Building, sealing and signing is ~all of the CPU cost of an append: it runs on the workers
@@ -451,15 +455,15 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   auto encode = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       SealingKeys keys;
-      if (r.key_slots[i].first >= 0) keys.category = &data_keys[r.key_slots[i].first];
-      if (r.key_slots[i].second >= 0) keys.network = &data_keys[r.key_slots[i].second];
-      if (!r.nonces.empty()) keys.nonces = r.nonces.data() + i * 2 * kSealNonceBytes;
+      if (key_slots[i].first >= 0) keys.category = &data_keys[key_slots[i].first];
+      if (key_slots[i].second >= 0) keys.network = &data_keys[key_slots[i].second];
+      if (!nonces.empty()) keys.nonces = nonces.data() + i * 2 * kSealNonceBytes;
       EncodeEvent(events[i], r.types[i], r.base + i, r.subject_ids[i], r.now, keys, impl_->key,
                   &pending[i].encoded);
     }
   };
   Status stored = impl_->keys->GetOrCreate(
-      r.requests, &data_keys, r.index_entries, [&](const std::vector<DataKey>&) {
+      requests, &data_keys, index_entries, [&](const std::vector<DataKey>&) {
         encoding = impl_->pool->StartParallelFor(events.size(), 16, encode);
       });
   // The log's puts that need no encoded bytes, while the workers encode.
@@ -482,15 +486,11 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
       return impl_->size.load() == r.base || impl_->broken_from < r.base;
     });
     if (impl_->broken_from < r.base) {
-      c.unlock();
-      r.Finish(/*failed=*/true);
+      r.FinishLocked(/*failed=*/true);
       return Status::IOError("an append before this one failed to write; nothing of this one was written");
     }
     Status written = impl_->WriteLocked(pending, nullptr, &batch);
-    if (!written.ok()) impl_->broken_from = std::min(impl_->broken_from, r.base);
-    r.finished = true;
-    --impl_->in_flight;
-    impl_->committed_cv.notify_all();
+    r.FinishLocked(/*failed=*/!written.ok());
     KIRJURI_RETURN_IF_ERROR(written);
   }
 
