@@ -159,12 +159,14 @@ std::map<std::string, std::vector<uint64_t>> BuildHistory(AuditFixture& f, bool 
   REQUIRE(f.ledger().RecordAccesses({&r, 1}, &seqs).ok());
   if (violate) want["access_role"] = seqs;
 
-  // erasure_keys: the key store restored from a copy taken before an erasure.
+  // erasure_keys: the keys an erasure destroyed put back into the key store. (The key store
+  // restored whole from an older copy is refused on open: see corruption_test.cc.)
   SubjectId g = f.NewCustomer();
-  const fs::path keys = f.data() / "keys", copy = f.tmp().path() / "keys-before";
+  std::map<std::string, std::string> destroyed;
   if (violate) {
     f.Close();
-    fs::copy(keys, copy, fs::copy_options::recursive);
+    destroyed = RawKeyStore(f.data() / "keys").All(g);
+    REQUIRE_FALSE(destroyed.empty());
     f.Reopen();
   }
   f.Erase(g);
@@ -172,8 +174,10 @@ std::map<std::string, std::vector<uint64_t>> BuildHistory(AuditFixture& f, bool 
     REQUIRE(f.ledger().GetSubject(g, &summary).ok());
     want["erasure_keys"] = {*summary.erased_at_seq};
     f.Close();
-    fs::remove_all(keys);
-    fs::copy(copy, keys, fs::copy_options::recursive);
+    {
+      RawKeyStore keys(f.data() / "keys");
+      for (const auto& [category, value] : destroyed) keys.Put(g, category, value);
+    }
     f.Reopen();
   }
   return want;

@@ -1,6 +1,7 @@
 // Damage to the files themselves (issue 7, item 4): bits flipped inside RocksDB's own files (a
 // table file of the log, its write-ahead log, its MANIFEST), files cut short (a table file, the
-// write-ahead log, the checkpoint copy beside the log), and a key-store entry replaced. Unlike
+// write-ahead log, the checkpoint copy beside the log), a key-store entry replaced, the key
+// store's write-ahead log damaged and the key store restored from an older copy. Unlike
 // the tamper tests of ledger_test.cc, which rewrite values through RocksDB with its checksums
 // valid, these change bytes on disk the way a failing disk, a bad copy or a careless hand does.
 // Each must be refused on open or by `verify`, naming the file, the sequence number or the
@@ -297,52 +298,56 @@ TEST_CASE("the checkpoint copy beside the log cut short is refused on open and b
   CheckVerifyCommandRefuses(f, "checkpoint");
 }
 
-// DATA/keys opened directly, its data keys as they are stored: subject (16) || category ->
-// key id || wrapped key. Only while no Ledger has it open.
-class RawKeyStore {
- public:
-  explicit RawKeyStore(const fs::path& dir) {
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir.string(), &names).ok());
-    REQUIRE(std::find(names.begin(), names.end(), "datakeys") != names.end());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), cfs, &handles_, &raw);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    db_.reset(raw);
-    for (auto* h : handles_) {
-      if (h->GetName() == "datakeys") datakeys_ = h;
-    }
-  }
-  ~RawKeyStore() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    db_->Close().PermitUncheckedError();
-  }
-  std::string Key(const SubjectId& subject, std::string_view category) const {
-    return std::string(reinterpret_cast<const char*>(subject.data()), subject.size()) +
-           std::string(category);
-  }
-  std::string Get(const SubjectId& subject, std::string_view category) {
-    std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), datakeys_, Key(subject, category), &v);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return v;
-  }
-  void Put(const SubjectId& subject, std::string_view category, std::string_view value) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    REQUIRE(db_->Put(wo, datakeys_, Key(subject, category), value).ok());
-  }
+TEST_CASE("a bit flipped in the key store's write-ahead log, losing keys the log relies on, is "
+          "refused on open and by verify", "[corruption]") {
+  LedgerFixture f;
+  f.InitAndOpen();
+  f.AppendN(12, 6);
+  f.Reopen();  // their keys in table files; the keys of what follows stay in the write-ahead log
+  f.AppendN(48, 6);
+  f.Close();
+  const std::vector<fs::path> wals = FilesEnding(f.data() / "keys", ".log");
+  REQUIRE(wals.size() == 1);
+  const uint64_t wal_size = fs::file_size(wals[0]);
+  REQUIRE(wal_size > 4 * 1024);
+  // RocksDB's recovery stops at the damaged record and drops every write after it: without the
+  // log's record of the key store, the people whose keys those were would read as erased.
+  FlipBit(wals[0], wal_size / 2, 5);
 
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::ColumnFamilyHandle* datakeys_ = nullptr;
-};
+  Status s = f.Open();
+  CHECK(s.IsCorruption());
+  CheckRefusal(s, "key store");
+  CHECK(Contains(s.message(), "lost writes"));
+  f.Close();
+  CheckVerifyCommandRefuses(f, "lost writes the log relies on");
+}
+
+TEST_CASE("a key store restored from an older copy is refused on open and by verify; the log's "
+          "own copy still opens", "[corruption]") {
+  LedgerFixture f;
+  f.InitAndOpen();
+  f.AppendN(10, 5);
+  f.Close();
+  const fs::path keys = f.data() / "keys", older = f.tmp().path() / "keys-older";
+  fs::copy(keys, older, fs::copy_options::recursive);
+  f.Reopen();
+  f.AppendN(10, 5);
+  f.Close();
+  const fs::path newer = f.tmp().path() / "keys-newer";
+  fs::rename(keys, newer);
+  fs::copy(older, keys, fs::copy_options::recursive);
+
+  Status s = f.Open();
+  CHECK(s.IsCorruption());
+  CheckRefusal(s, "restored from an older copy");
+  f.Close();
+  CheckVerifyCommandRefuses(f, "lost writes the log relies on");
+
+  // Put back, the ledger opens and verifies: the check measures, it does not latch.
+  fs::remove_all(keys);
+  fs::rename(newer, keys);
+  RequireOk(OpenAndVerify(f), "the key store put back");
+}
 
 TEST_CASE("a key-store entry replaced by another subject's wrapped key or by garbage is named by "
           "verify and on reading, with the subject and category", "[corruption]") {

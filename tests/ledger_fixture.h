@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,7 +133,68 @@ inline std::string CustomerLine(const std::string& subject, const std::string& t
   return s + "}\n";
 }
 
-// ---- raw RocksDB access to DATA/log ----
+// ---- raw RocksDB access to DATA/keys and DATA/log ----
+
+// DATA/keys opened directly, its data keys as they are stored: subject (16) || category ->
+// key id || wrapped key. Only while no Ledger has it open.
+class RawKeyStore {
+ public:
+  explicit RawKeyStore(const fs::path& dir) {
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir.string(), &names).ok());
+    REQUIRE(std::find(names.begin(), names.end(), "datakeys") != names.end());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), cfs, &handles_, &raw);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    db_.reset(raw);
+    for (auto* h : handles_) {
+      if (h->GetName() == "datakeys") datakeys_ = h;
+    }
+  }
+  ~RawKeyStore() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+  std::string Key(const SubjectId& subject, std::string_view category) const {
+    return std::string(reinterpret_cast<const char*>(subject.data()), subject.size()) +
+           std::string(category);
+  }
+  RawKeyStore(const RawKeyStore&) = delete;
+  RawKeyStore& operator=(const RawKeyStore&) = delete;
+
+  std::string Get(const SubjectId& subject, std::string_view category) {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), datakeys_, Key(subject, category), &v);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    return v;
+  }
+  void Put(const SubjectId& subject, std::string_view category, std::string_view value) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    REQUIRE(db_->Put(wo, datakeys_, Key(subject, category), value).ok());
+  }
+  // Every data key of `subject`: category -> stored value.
+  std::map<std::string, std::string> All(const SubjectId& subject) {
+    const std::string prefix = Key(subject, "");
+    std::map<std::string, std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), datakeys_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out[it->key().ToString().substr(prefix.size())] = it->value().ToString();
+    }
+    REQUIRE(it->status().ok());
+    return out;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* datakeys_ = nullptr;
+};
 
 // DATA/log opened directly with all its column families (events, tree, checkpoints, subjects,
 // default and any the ledger has added since). Only while no Ledger has it open.

@@ -972,6 +972,11 @@ Status KeyStore::Shred(const SubjectId& subject, std::span<const std::string> ca
   return Status::Ok();
 }
 
+uint64_t KeyStore::LastWrite() const {
+  std::shared_lock db_lock(impl_->db_mu);
+  return impl_->db->GetLatestSequenceNumber();
+}
+
 Status KeyStore::ResumeWrites() {
   std::shared_lock db_lock(impl_->db_mu);
   std::lock_guard write_lock(impl_->write_mu);

@@ -154,6 +154,12 @@ class KeyStore {
   // of the first bad key. *keys gets the number of data keys checked.
   Status Verify(uint64_t* keys) const;
 
+  // RocksDB's sequence number of the last write: it only grows, survives reopening, and counts
+  // synced writes only (every write here is synced, and RocksDB makes a write visible after its
+  // log record is synced). A key store recovered short or restored from an older copy is below
+  // a value read before.
+  uint64_t LastWrite() const;
+
   // After a failed write (a full disk, say) RocksDB refuses every write until it has recovered:
   // tries that now. OK if it writes again (or had nothing to recover from).
   Status ResumeWrites();

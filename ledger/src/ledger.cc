@@ -548,6 +548,12 @@ Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
     });
   }
   if (extra) extra(*batch);
+  if (keys) {
+    // Every key this batch's events need was written (synced) before now.
+    std::string last_write(8, '\0');
+    store::PutBigEndian64(keys->LastWrite(), last_write.data());
+    batch->Put(meta, store::kMetaKeyStoreWrites, last_write);
+  }
   const uint64_t new_size = base + events.size();
   const std::string note = SignCheckpoint(new_size, f.Root());
   batch->Put(checkpoints, store::SeqKey(new_size), note);

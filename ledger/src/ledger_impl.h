@@ -299,7 +299,28 @@ struct Ledger::Impl {
     return Status::Ok();
   }
 
-  // Rebuilds the frontier from stored nodes and checks it against the latest checkpoint.
+  // Corruption if the key store is behind what the log recorded of it at its latest append
+  // (store::kMetaKeyStoreWrites): keys the log relies on were lost, and the people they open
+  // would otherwise read as erased. OK for ledgers written before the record existed.
+  Status CheckKeyStoreNotBehind(const rocksdb::ReadOptions& ro) const {
+    if (!keys) return Status::Ok();
+    std::string recorded;
+    rocksdb::Status s = db->Get(ro, meta, store::kMetaKeyStoreWrites, &recorded);
+    if (s.IsNotFound()) return Status::Ok();
+    KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading metadata"));
+    if (recorded.size() != 8) return Status::Corruption("the log's record of the key store is damaged");
+    const uint64_t expected = store::GetBigEndian64(recorded.data());
+    if (const uint64_t found = keys->LastWrite(); found < expected) {
+      return Status::Corruption(
+          "the key store in " + (dir / store::kKeysDir).string() + " lost writes the log relies "
+          "on (it ends at write " + std::to_string(found) + ", the log saw it at " +
+          std::to_string(expected) + "): a damaged write-ahead log, or restored from an older copy");
+    }
+    return Status::Ok();
+  }
+
+  // Rebuilds the frontier from stored nodes and checks it against the latest checkpoint, and the
+  // key store against the log's record of it.
   Status LoadAndCheck() {
     uint64_t n = 0;
     KIRJURI_RETURN_IF_ERROR(ReadSize(&n));
@@ -351,6 +372,7 @@ struct Ledger::Impl {
     } else if (!copy.ok()) {
       return copy;
     }
+    KIRJURI_RETURN_IF_ERROR(CheckKeyStoreNotBehind(rocksdb::ReadOptions()));
     frontier = std::move(f);
     size = n;
     return Status::Ok();

@@ -51,6 +51,11 @@ inline constexpr const char* kCheckpointFile = "checkpoint";
 // Present in the log's metadata once the ledger keeps that copy: from then on a missing copy is
 // a fault, not an older ledger.
 inline constexpr std::string_view kMetaCheckpointCopy = "checkpoint-copy";
+// The key store's write count (KeyStore::LastWrite, 8 bytes big-endian) as it was when the latest
+// append was written: the log's keys are all in the key store at or below it. A key store found
+// below it lost writes the log relies on (a damaged write-ahead log record, from which RocksDB's
+// recovery drops everything after it, or a key store restored from an older copy).
+inline constexpr std::string_view kMetaKeyStoreWrites = "keys/last-write";
 inline constexpr const char* kLogDir = "log";
 inline constexpr const char* kKeysDir = "keys";
 

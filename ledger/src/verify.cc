@@ -307,8 +307,9 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     }
   }
   if (fault.ok() && !options.tree_only && impl.keys) {
+    fault = impl.CheckKeyStoreNotBehind(ro);
     uint64_t keys = 0;
-    fault = impl.keys->Verify(&keys);
+    if (fault.ok()) fault = impl.keys->Verify(&keys);
   }
   result->root = frontier.Root();
   if (fault.ok()) {
