@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <map>
 #include <set>
@@ -122,10 +123,17 @@ class Auditor {
     registers_.push_back(std::move(register_name));
   }
 
-  Status Replay(uint64_t begin, uint64_t end);
+  // The integrity part of the report: the full `verify` (from ext.old_size on for signatures).
+  struct Integrity {
+    Status status;
+    VerifyResult result;
+  };
+
+  Status Replay(uint64_t begin, uint64_t end, const ProgressFn& progress);
   Status CheckEvent(const EventView& e, PersonState& person, const Rules& rules);
   Status CheckStores(uint64_t begin, uint64_t end);
-  Status Build(uint64_t begin, uint64_t end, AuditResult* out);
+  Status Build(uint64_t begin, uint64_t end, const ExtendsResult& ext,
+               const Integrity* integrity, AuditResult* out);
 
   const Ledger& ledger_;
   const AuditOptions& o_;
@@ -152,12 +160,35 @@ Status Auditor::Run(AuditResult* out) {
   if (o_.to_micros) KIRJURI_RETURN_IF_ERROR(ledger_.SizeAtTime(*o_.to_micros, &end));
   end = std::min(end, size);
   begin = std::min(begin, end);
-  KIRJURI_RETURN_IF_ERROR(Replay(begin, end));
-  KIRJURI_RETURN_IF_ERROR(CheckStores(begin, end));
-  return Build(begin, end, out);
+  // Continuity first: with the previous audit's checkpoint proven to be a prefix of today's log,
+  // the signatures it covered need not be checked again.
+  ExtendsResult ext;
+  if (!o_.since_checkpoint.empty()) {
+    KIRJURI_RETURN_IF_ERROR(ledger_.CheckExtends(o_.since_checkpoint, &ext));
+  }
+  if (!o_.verify) {
+    KIRJURI_RETURN_IF_ERROR(Replay(begin, end, o_.progress));
+    KIRJURI_RETURN_IF_ERROR(CheckStores(begin, end));
+    return Build(begin, end, ext, nullptr, out);
+  }
+  // The verify and the replay both read the whole log and share nothing but the (thread-safe)
+  // Ledger, so they run side by side: the replay is one thread's work, the verify's signature
+  // checks fill the other cores. The verify, the longer of the two, reports the progress.
+  Integrity integrity;
+  auto verified = std::async(std::launch::async, [&] {
+    VerifyOptions vo;
+    vo.progress = o_.progress;
+    vo.signatures_from = ext.old_size;
+    integrity.status = ledger_.Verify(vo, &integrity.result);
+  });
+  Status replayed = Replay(begin, end, nullptr);
+  if (replayed.ok()) replayed = CheckStores(begin, end);
+  verified.get();  // before returning, whichever way: the verify writes into `integrity`
+  KIRJURI_RETURN_IF_ERROR(replayed);
+  return Build(begin, end, ext, &integrity, out);
 }
 
-Status Auditor::Replay(uint64_t begin, uint64_t end) {
+Status Auditor::Replay(uint64_t begin, uint64_t end, const ProgressFn& progress) {
   std::string initial;
   KIRJURI_RETURN_IF_ERROR(ledger_.PolicyJson(/*initial=*/true, &initial));
   Rules rules;
@@ -166,7 +197,7 @@ Status Auditor::Replay(uint64_t begin, uint64_t end) {
   // The state the period starts from needs the events before it too: the whole prefix is
   // replayed, and only the period's events are judged and counted.
   return ledger_.ReadEvents(0, end, [&](const EventView& e) -> Status {
-    if (o_.progress && (e.seq & 4095) == 0) o_.progress(e.seq, end);
+    if (progress && (e.seq & 4095) == 0) progress(e.seq, end);
     auto env = e.signed_event.getEvent().getEnvelope();
     const T type = env.getType();
     if (type == T::POLICY_CHANGED) {
@@ -536,7 +567,8 @@ std::string Html(schema::AuditReport::Reader r) {
   return h;
 }
 
-Status Auditor::Build(uint64_t begin, uint64_t end, AuditResult* out) {
+Status Auditor::Build(uint64_t begin, uint64_t end, const ExtendsResult& ext,
+                      const Integrity* integrity, AuditResult* out) {
   capnp::MallocMessageBuilder message;
   auto r = message.initRoot<schema::AuditReport>();
   r.setFormat(std::string(kFormat));
@@ -547,21 +579,12 @@ Status Auditor::Build(uint64_t begin, uint64_t end, AuditResult* out) {
   r.setGeneratedAt(FormatRfc3339(NowMicros()));
   r.setAuditor(o_.auditor);
 
-  // Continuity first: with the previous audit's checkpoint proven to be a prefix of today's log,
-  // the signatures it covered need not be checked again.
-  ExtendsResult ext;
-  if (!o_.since_checkpoint.empty()) {
-    KIRJURI_RETURN_IF_ERROR(ledger_.CheckExtends(o_.since_checkpoint, &ext));
-  }
   auto integ = r.initIntegrity();
   out->integrity_ok = false;
-  if (o_.verify) {
-    VerifyOptions vo;
-    vo.progress = o_.progress;
-    vo.signatures_from = ext.old_size;
+  if (integrity) {
     integ.setSignaturesFrom(std::to_string(ext.old_size));
-    VerifyResult vr;
-    Status s = ledger_.Verify(vo, &vr);
+    const Status& s = integrity->status;
+    const VerifyResult& vr = integrity->result;
     integ.setVerified(s.ok());
     integ.setError(s.ok() ? "" : s.message());
     integ.setEvents(std::to_string(vr.events));
