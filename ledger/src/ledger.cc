@@ -480,6 +480,7 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   if (!encoding) impl_->pool->ParallelFor(events.size(), 16, encode);  // keys_ready always runs on OK
 
   // The write, in turn: once every batch reserved before this one is written.
+  std::string checkpoint;
   {
     std::unique_lock<std::mutex> c(impl_->commit_mu);
     impl_->committed_cv.wait(c, [&] {
@@ -489,10 +490,12 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
       r.FinishLocked(/*failed=*/true);
       return Status::IOError("an append before this one failed to write; nothing of this one was written");
     }
-    Status written = impl_->WriteLocked(pending, nullptr, &batch);
+    Status written = impl_->WriteLocked(pending, nullptr, &batch, &checkpoint);
     r.FinishLocked(/*failed=*/!written.ok());
     KIRJURI_RETURN_IF_ERROR(written);
   }
+  // The next batch writes while this one's copy is kept: the acknowledgement still waits for it.
+  impl_->KeepCheckpointCopy(r.base + events.size(), checkpoint);
 
   out->reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -537,7 +540,7 @@ void Ledger::Impl::IndexLocked(uint64_t base, const std::vector<Pending>& events
 
 Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
                                  const std::function<void(rocksdb::WriteBatch&)>& extra,
-                                 rocksdb::WriteBatch* batch) {
+                                 rocksdb::WriteBatch* batch, std::string* checkpoint) {
   const uint64_t base = size.load();
   merkle::Frontier f = frontier;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -555,8 +558,8 @@ Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
     batch->Put(meta, store::kMetaKeyStoreWrites, last_write);
   }
   const uint64_t new_size = base + events.size();
-  const std::string note = SignCheckpoint(new_size, f.Root());
-  batch->Put(checkpoints, store::SeqKey(new_size), note);
+  *checkpoint = SignCheckpoint(new_size, f.Root());
+  batch->Put(checkpoints, store::SeqKey(new_size), *checkpoint);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (Status s = FromRocks(db->Write(wo, batch), "appending"); !s.ok()) {
@@ -565,7 +568,6 @@ Status Ledger::Impl::WriteLocked(const std::vector<Pending>& events,
   }
   frontier = std::move(f);
   size = new_size;
-  KeepCheckpointCopy(note);
   return Status::Ok();
 }
 
@@ -574,7 +576,10 @@ Status Ledger::Impl::CommitLocked(std::vector<Pending>& events,
                                   const std::function<void(rocksdb::WriteBatch&)>& extra) {
   rocksdb::WriteBatch batch;
   IndexLocked(size.load(), events, states, &batch);
-  return WriteLocked(events, extra, &batch);
+  std::string checkpoint;
+  KIRJURI_RETURN_IF_ERROR(WriteLocked(events, extra, &batch, &checkpoint));
+  KeepCheckpointCopy(size.load(), checkpoint);
+  return Status::Ok();
 }
 
 uint64_t Ledger::size() const { return impl_->size.load(); }

@@ -136,6 +136,9 @@ struct Ledger::Impl {
   // The first sequence number of a batch that failed (commit_mu): the batches reserved after
   // it fail too, and numbering restarts from size once none is left in flight.
   uint64_t broken_from = UINT64_MAX;
+  // The checkpoint copy beside the log (KeepCheckpointCopy) and the tree size it covers.
+  std::mutex copy_mu;
+  uint64_t copy_size = 0;  // copy_mu
   // Guarded by append_mu: the next number to reserve, and the summaries of the subjects of
   // batches in flight as those batches leave them (with the end of the last such batch), for
   // checking the next batch against its real predecessors.
@@ -246,9 +249,19 @@ struct Ledger::Impl {
   //
   // The directory is not fsync'd: a crash may then leave the previous copy, which covers less
   // and so still holds; the file itself is synced before the rename, so it is never half.
-  void KeepCheckpointCopy(const std::string& note) {
+  //
+  // Any thread, no lock needed: the append pipeline writes its batch's copy after letting the
+  // next batch write, so two may race here; the copy only moves forward (a batch finding a
+  // later batch's copy in place leaves it).
+  void KeepCheckpointCopy(uint64_t tree_size, const std::string& note) {
+    std::lock_guard lock(copy_mu);
+    if (tree_size < copy_size) return;
     Status s = ReplaceFileDurably(dir / store::kCheckpointFile, note, /*sync_dir=*/false);
-    if (!s.ok()) spdlog::error("the checkpoint copy lags the log: {}", s.ToString());
+    if (!s.ok()) {
+      spdlog::error("the checkpoint copy lags the log: {}", s.ToString());
+      return;
+    }
+    copy_size = tree_size;
   }
 
   // Checks the checkpoint copy against the log of `n` events whose frontier is `f`: NotFound if
@@ -364,7 +377,7 @@ struct Ledger::Impl {
                                   " (the checkpoint kept beside the log) is missing");
       }
       // A ledger from before the copy existed: it starts keeping one now.
-      KeepCheckpointCopy(it->value().ToString());
+      KeepCheckpointCopy(n, it->value().ToString());
       rocksdb::WriteOptions wo;
       wo.sync = true;
       KIRJURI_RETURN_IF_ERROR(FromRocks(
@@ -421,9 +434,11 @@ struct Ledger::Impl {
   // pipeline remembers for the batches after.
   static void AdvanceStates(uint64_t base, const std::vector<Pending>& events,
                             std::map<SubjectId, SubjectState>& states);
+  // *checkpoint gets the new checkpoint: the caller passes it to KeepCheckpointCopy, which it
+  // may do after releasing its lock.
   Status WriteLocked(const std::vector<Pending>& events,
                      const std::function<void(rocksdb::WriteBatch&)>& extra,
-                     rocksdb::WriteBatch* batch);
+                     rocksdb::WriteBatch* batch, std::string* checkpoint);
 
   // Events Kirjuri writes itself (erasure, requests): the envelope of a new event about
   // `subject` at the next sequence number, recorded now, basis legal_obligation.
