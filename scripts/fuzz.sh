@@ -46,16 +46,29 @@ cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/kirjuri-fuzz-run.XXXXXX")"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# One target's run, into $scratch/<target>/: its log, and its exit status in `status` (0: no
+# finding).
+run_target() {
+  local t="$1" seeds="$KIRJURI_ROOT/tests/fuzz/corpus/$1" rc=0
+  mkdir -p "$scratch/$t/corpus" "$scratch/$t/crashes"
+  # The scratch corpus comes first: libFuzzer writes new entries into the first directory.
+  "$dir/tests/fuzz/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$scratch/$t/crashes/" \
+    "$scratch/$t/corpus" "$seeds" >"$scratch/$t/log" 2>&1 || rc=$?
+  echo "$rc" >"$scratch/$t/status"
+}
+
+# As many targets at once as there are cores: each libFuzzer run is one thread.
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
+  echo "fuzz: $t for ${seconds}s (seeds: tests/fuzz/corpus/$t, $(ls "$KIRJURI_ROOT/tests/fuzz/corpus/$t" | wc -l) files)"
+  run_target "$t" &
+done
+wait
 failed=0
 for t in "${targets[@]}"; do
-  seeds="$KIRJURI_ROOT/tests/fuzz/corpus/$t"
-  mkdir -p "$scratch/$t/corpus" "$scratch/$t/crashes"
   log="$scratch/$t/log"
-  echo "fuzz: $t for ${seconds}s (seeds: tests/fuzz/corpus/$t, $(ls "$seeds" | wc -l) files)"
-  # The scratch corpus comes first: libFuzzer writes new entries into the first directory.
-  if "$dir/tests/fuzz/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
-       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$scratch/$t/crashes/" \
-       "$scratch/$t/corpus" "$seeds" >"$log" 2>&1; then
+  if [ "$(cat "$scratch/$t/status" 2>/dev/null)" = 0 ]; then
     done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)"
     echo "fuzz: $t ok: ${done_line:-(no DONE line)}"
   else
