@@ -44,10 +44,6 @@ void ReadEverything(capnp::DynamicValue::Reader value) {
   }
 }
 
-std::span<const uint8_t> AsSpan(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 }  // namespace
 
 namespace {

@@ -22,6 +22,10 @@
 
 namespace kirjuri {
 
+inline std::span<const uint8_t> AsSpan(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 struct EncodedEvent {
   std::string leaf;  // canonical SignedEvent bytes
   merkle::Hash leaf_hash{};

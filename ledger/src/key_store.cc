@@ -225,13 +225,13 @@ std::string FinnishNational(std::string_view rest) {
 
 // ---- RocksDB ---------------------------------------------------------------------------------
 
-const std::vector<std::string>& ColumnFamilyNames() {
+const std::vector<std::string>& KeyStoreColumnFamilyNames() {
   static const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kDataKeysCf,
                                                  kBlindCf, kSubjectBlindCf};
   return names;
 }
 
-rocksdb::DBOptions MakeDbOptions(bool create) {
+rocksdb::DBOptions MakeKeyStoreDbOptions(bool create) {
   rocksdb::DBOptions o = BaseDbOptions(create);
   o.create_missing_column_families = create;
   // An archived WAL file would keep destroyed keys for good: no archive, ever.
@@ -467,9 +467,9 @@ struct KeyStore::Impl {
 
   Status OpenDb(Mode mode) {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : ColumnFamilyNames()) descriptors.emplace_back(name, MakeCfOptions());
+    for (const auto& name : KeyStoreColumnFamilyNames()) descriptors.emplace_back(name, MakeCfOptions());
     rocksdb::DB* raw = nullptr;
-    rocksdb::DBOptions options = MakeDbOptions(mode == Mode::kCreate);
+    rocksdb::DBOptions options = MakeKeyStoreDbOptions(mode == Mode::kCreate);
     if (env) options.env = env;
     rocksdb::Status s =
         mode == Mode::kReadOnly
