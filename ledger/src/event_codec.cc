@@ -272,7 +272,12 @@ Status OpenGroup(schema::Event::Reader event, schema::SealedGroup::Reader group,
   return status;
 }
 
-Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {
+Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) { return Decode(bytes, /*deep=*/true); }
+Status DecodedLeaf::DecodeLayout(std::span<const uint8_t> bytes) {
+  return Decode(bytes, /*deep=*/false);
+}
+
+Status DecodedLeaf::Decode(std::span<const uint8_t> bytes, bool deep) {
   if (bytes.size() == 0 || bytes.size() % sizeof(capnp::word) != 0 ||
       bytes.size() > kMaxLeafBytes) {
     return Status::Corruption("stored event has an impossible size (" +
@@ -298,7 +303,7 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes) {
     root_ = reader_->getRoot<schema::SignedEvent>();
     // Read it all once, so that a malformed part fails here, as Corruption, and never later in
     // a reader that trusts a decoded event (a kj::Exception there would escape a Status API).
-    ReadEverything(capnp::DynamicStruct::Reader(root_));
+    if (deep) ReadEverything(capnp::DynamicStruct::Reader(root_));
   });
   KJ_IF_MAYBE(e, error) {
     (void)e;

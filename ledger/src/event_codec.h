@@ -62,8 +62,13 @@ Status OpenGroup(schema::Event::Reader event, schema::SealedGroup::Reader group,
 // A decoded leaf; keeps the words the reader points into.
 class DecodedLeaf {
  public:
-  // Corruption if `bytes` is not a canonical SignedEvent within the read limits.
+  // Corruption if `bytes` is not a canonical SignedEvent within the read limits. Decode reads
+  // every field once, so that a malformed part fails here and never in a reader that trusts a
+  // decoded event. DecodeLayout checks the canonical layout only: a caller that then finds the
+  // ledger's signature valid (CheckEventSignature) may read the event as it would a decoded one,
+  // since the ledger only signs events it built; otherwise it must not read fields.
   Status Decode(std::span<const uint8_t> bytes);
+  Status DecodeLayout(std::span<const uint8_t> bytes);
   schema::SignedEvent::Reader get() const { return root_; }
 
   // The message the event's signature is over: "kirjuri/event/v1\n" || canonical(event).
@@ -75,6 +80,8 @@ class DecodedLeaf {
   bool SignedMessageFromLayout(std::string* out) const;
 
  private:
+  Status Decode(std::span<const uint8_t> bytes, bool deep);
+
   kj::Array<capnp::word> words_;
   std::unique_ptr<capnp::SegmentArrayMessageReader> reader_;
   kj::ArrayPtr<const capnp::word> segments_[1];

@@ -146,10 +146,18 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     for (Item* item = begin; item != end; ++item) {
       if (!item->seq) continue;
       item->leaf_hash = merkle::LeafHash(AsSpan(item->value));
+      // An event whose signature is checked is read only once it verifies (DecodeLayout's
+      // contract); the others are read whole first.
+      const bool check_signature = !options.tree_only && *item->seq >= options.signatures_from;
       DecodedLeaf leaf;
-      Status s = leaf.Decode(AsSpan(item->value));
+      Status s = check_signature ? leaf.DecodeLayout(AsSpan(item->value))
+                                 : leaf.Decode(AsSpan(item->value));
       if (!s.ok()) {
         item->error = s.message();
+        continue;
+      }
+      if (check_signature && !CheckEventSignature(leaf, pub)) {
+        item->error = "signature does not verify (the event was altered)";
         continue;
       }
       auto subject = leaf.get().getEvent().getEnvelope().getSubject();
@@ -160,11 +168,6 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       if (claimed != *item->seq) {
         item->error = "holds the event signed for seq " + std::to_string(claimed) +
                       " (events reordered, copied or replaced)";
-        continue;
-      }
-      if (!options.tree_only && *item->seq >= options.signatures_from &&
-          !CheckEventSignature(leaf, pub)) {
-        item->error = "signature does not verify (the event was altered)";
       }
     }
   };
