@@ -107,7 +107,7 @@ TEST_CASE("the change feed delivers every event once and in order, woken from ot
   f.svc->SetOnCommit(nullptr);
 }
 
-TEST_CASE("a subscriber whose delivery fails ends alone; a later subscriber starts where asked",
+TEST_CASE("a subscriber whose delivery fails ends alone, and a later subscriber starts where asked",
           "[service][feed]") {
   FeedFixture f;
   auto io = kj::setupAsyncIo();

@@ -322,7 +322,7 @@ TEST_CASE("a bit flipped in the key store's write-ahead log, losing keys the log
   CheckVerifyCommandRefuses(f, "lost writes the log relies on");
 }
 
-TEST_CASE("a key store restored from an older copy is refused on open and by verify; the log's "
+TEST_CASE("a key store restored from an older copy is refused on open and by verify, and the log's "
           "own copy still opens", "[corruption]") {
   LedgerFixture f;
   f.InitAndOpen();

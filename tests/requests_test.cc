@@ -169,7 +169,7 @@ TEST_CASE("fulfilling an objection or a restriction takes effect in the views at
         Status::Code::kFailedPrecondition);
 }
 
-TEST_CASE("a rectification records the corrected values; a refusal records its reason") {
+TEST_CASE("a rectification records the corrected values, and a refusal records its reason") {
   RequestsFixture t;
   t.Open("rectification", "REQ-C");
   t.Fulfil("REQ-C", R"({"city":"Kuopio"})");
@@ -193,7 +193,7 @@ TEST_CASE("a rectification records the corrected values; a refusal records its r
   CHECK(r.state == "refused");
 }
 
-TEST_CASE("fulfilling access writes the export; fulfilling erasure erases and writes the report") {
+TEST_CASE("fulfilling access writes the export, and fulfilling erasure erases and writes the report") {
   RequestsFixture t;
   t.Open("access", "REQ-A");
   FulfilResult a = t.Fulfil("REQ-A");

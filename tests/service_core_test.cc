@@ -318,7 +318,7 @@ TEST_CASE("the service: each policy role may do exactly its actions") {
         Status::Code::kPermissionDenied);
 }
 
-TEST_CASE("the service: appends keep to the role's categories; reads are redacted and logged") {
+TEST_CASE("the service: appends keep to the role's categories, and reads are redacted and logged") {
   ServiceFixture f;
   auto [s, out] = f.Append(f.Caller("staff"), kCustomer + "\n");
   INFO(s.ToString());
