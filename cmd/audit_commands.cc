@@ -51,7 +51,10 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
     f.subject = id;
   }
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  // --with-data writes each read into the access log.
+  if (Status s = a.with_data ? OpenLedger(g, &ledger) : OpenLedgerToRead(g, &ledger); !s.ok()) {
+    return Fail(s);
+  }
   uint64_t shown = 0;
   std::vector<FieldValue> fields;
   std::map<SubjectId, AccessRecord> reads;  // --with-data: each person whose data was shown
@@ -122,7 +125,7 @@ int RunAudit(const Globals& g, const AuditArgs& a) {
     o.since_checkpoint.assign(std::istreambuf_iterator<char>(in), {});
   }
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger, /*check_on_open=*/false); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger, /*check_on_open=*/false); !s.ok()) return Fail(s);
   Progress progress("auditing");
   o.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
   AuditResult result;

@@ -17,11 +17,26 @@ int Fail(const Status& status) {
   return status.IsCorruption() || status.IsInvalidArgument() ? 1 : 2;
 }
 
-Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open) {
+namespace {
+Status Open(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open, bool read_only) {
   OpenOptions options;
   options.check_on_open = check_on_open;
+  options.read_only = read_only;
   options.master_key_file = g.master_key;
   return Ledger::Open(g.data, options, out);
+}
+}  // namespace
+
+Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open) {
+  return Open(g, out, check_on_open, /*read_only=*/false);
+}
+
+Status OpenLedgerToRead(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open) {
+  Status s = Open(g, out, check_on_open, /*read_only=*/true);
+  if (s.code() != Status::Code::kFailedPrecondition) return s;
+  // In use by another process, or one-time work to do first (an older ledger, an interrupted
+  // erasure): opened writable, as any command would; if that fails too, the first reason.
+  return Open(g, out, check_on_open, /*read_only=*/false).ok() ? Status::Ok() : s;
 }
 
 Status OpenViews(const Globals& g, Ledger* ledger, std::unique_ptr<Views>* out) {

@@ -186,7 +186,7 @@ int RunVerifySince(const Globals& g, Ledger& ledger, const std::string& file) {
 
 int RunVerify(const Globals& g, bool tree_only, const std::string& since) {
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger, /*check_on_open=*/false); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger, /*check_on_open=*/false); !s.ok()) return Fail(s);
   if (!since.empty()) return RunVerifySince(g, *ledger, since);
   Progress progress(tree_only ? "verifying the tree" : "verifying");
   VerifyOptions options;
@@ -216,7 +216,7 @@ int RunVerify(const Globals& g, bool tree_only, const std::string& since) {
 int RunCheckpoint(const Globals& g) {
   if (!g.server.empty()) return remote::Checkpoint(g);
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::string note;
   if (Status s = ledger->LatestCheckpoint(&note); !s.ok()) return Fail(s);
   std::fwrite(note.data(), 1, note.size(), stdout);
@@ -226,7 +226,7 @@ int RunCheckpoint(const Globals& g) {
 int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
   if (!g.server.empty()) return remote::ProveInclusion(g, seq, size);
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   InclusionProofResult p;
   if (Status s = ledger->ProveInclusion(seq, size, &p); !s.ok()) return Fail(s);
   if (g.json) {
@@ -244,7 +244,7 @@ int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
 
 int RunProveConsistency(const Globals& g, uint64_t first, uint64_t second) {
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   ConsistencyProofResult p;
   if (Status s = ledger->ProveConsistency(first, second, &p); !s.ok()) return Fail(s);
   if (g.json) {
@@ -265,7 +265,7 @@ int RunProveConsistency(const Globals& g, uint64_t first, uint64_t second) {
 
 int RunPubkey(const Globals& g, bool note) {
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   if (note) {
     std::printf("%s\n", NoteVerifierKey(ledger->origin(), ledger->public_key()).c_str());
   } else {

@@ -434,7 +434,8 @@ TEST_CASE("a full disk during a rebuild of the views: a one-line error, and once
 }
 
 TEST_CASE("a read-only data directory: writing commands refuse with a one-line error, nothing is "
-          "written, and the ledger works once it is writable again", "[fault]") {
+          "written, the reading ones (verify, audit, checkpoint, pubkey, history) work, and the "
+          "ledger works once it is writable again", "[fault]") {
   TempDir tmp("kirjuri-fault");
   Tmpfs disk(tmp / "disk", 32 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
@@ -445,14 +446,14 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   std::map<uint64_t, std::string> acked;
   REQUIRE(AppendAcked(cli, input, &acked).code == 0);
   const std::string subject = acked.at(3);
+  const RunResult checkpoint = cli.Run("checkpoint");
+  REQUIRE(checkpoint.code == 0);
 
   disk.SetReadOnly(true);  // binds root too, unlike a chmod
   CheckOneLineError(AppendAcked(cli, input, &acked), "Read-only file system");
   CheckOneLineError(cli.Run("erase " + subject + " --request REQ-1 --actor emp-0001"),
                     "Read-only file system");
   CheckOneLineError(cli.Run("rebuild"), "Read-only file system");
-  RunResult v = cli.Run("verify");
-  if (v.code != 0) CheckOneLineError(v, "Read-only file system");
   OpenOptions o;
   o.master_key_file = cli.key;
   o.threads = 2;
@@ -462,6 +463,31 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   CheckOneLineStatus(opened, "Read-only file system");
   CHECK(acked.size() == 20);
 
+  // An auditor's read-only copy: what only reads the log opens it read-only.
+  RunResult v = cli.Run("verify");
+  INFO(Describe(v));
+  CHECK(v.code == 0);
+  CHECK(v.out.starts_with(VerifiedLine(20)));
+  RunResult r = cli.Run("checkpoint");
+  CHECK(r.code == 0);
+  CHECK(r.out == checkpoint.out);
+  CHECK(cli.Run("pubkey --pem").out.starts_with("-----BEGIN PUBLIC KEY-----"));
+  r = cli.Run("history --subject " + subject);
+  CHECK(r.code == 0);
+  CHECK(Contains(r.out, "recorded"));
+  r = cli.Run("audit --out " + (tmp / "audit").string());
+  INFO(Describe(r));
+  CHECK(r.code == 0);
+  CHECK(fs::exists(tmp / "audit" / "audit.json"));
+  o.read_only = true;
+  REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
+  CHECK(ledger->size() == 20);
+  std::vector<Appended> none;
+  Status refused = ledger->Append(std::vector<NewEvent>{ValidEvent(100)}, &none);
+  CHECK(refused.code() == Status::Code::kFailedPrecondition);
+  CheckOneLineStatus(refused, "read-only");
+  ledger.reset();
+
   disk.SetReadOnly(false);
   CheckHoldsExactly(cli, acked);
   REQUIRE(AppendAcked(cli, input, &acked).code == 0);
@@ -470,6 +496,57 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   REQUIRE(v.code == 0);
   CHECK(v.out.starts_with(VerifiedLine(40)));
   CheckHoldsExactly(cli, acked);
+}
+
+TEST_CASE("a read-only open refuses a ledger another process holds open, naming the lock, and "
+          "the reading commands then say so on one line", "[fault]") {
+  TempDir tmp("kirjuri-fault");
+  const Cli cli{tmp.path(), tmp / "data", tmp / "master-key"};
+  REQUIRE(cli.Run("init").code == 0);
+  const fs::path input = tmp / "batch.jsonl";
+  WriteText(input, ValidLines(0, 5));
+  std::map<uint64_t, std::string> acked;
+  REQUIRE(AppendAcked(cli, input, &acked).code == 0);
+
+  // Another process takes the log's lock as RocksDB does for a writer (a POSIX write lock on
+  // LOG/LOCK), and holds it until told to let go.
+  int ready[2], release[2];
+  REQUIRE(::pipe(ready) == 0);
+  REQUIRE(::pipe(release) == 0);
+  const std::string lock_path = (cli.data / "log" / "LOCK").string();
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const int fd = ::open(lock_path.c_str(), O_RDWR);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    const char ok = fd >= 0 && ::fcntl(fd, F_SETLK, &lock) == 0 ? 'y' : 'n';
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+    char done;
+    if (::read(release[0], &done, 1) < 0) ::_exit(1);
+    ::_exit(0);
+  }
+  char locked = 0;
+  REQUIRE(::read(ready[0], &locked, 1) == 1);
+  REQUIRE(locked == 'y');
+
+  OpenOptions o;
+  o.master_key_file = cli.key;
+  o.threads = 2;
+  o.read_only = true;
+  std::unique_ptr<Ledger> ledger;
+  Status opened = Ledger::Open(cli.data, o, &ledger);
+  CHECK(opened.code() == Status::Code::kFailedPrecondition);
+  CheckOneLineStatus(opened, lock_path + " is locked by another process");
+  CheckOneLineError(cli.Run("verify"), "is locked by another process");
+
+  REQUIRE(::write(release[1], "x", 1) == 1);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  for (int fd : {ready[0], ready[1], release[0], release[1]}) ::close(fd);
+  REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
+  CHECK(ledger->size() == 5);
 }
 
 // A FileSystem on which the files whose path holds `dir` and ends with `suffix` (once Break()

@@ -76,6 +76,8 @@ Status Ledger::Impl::CompletePendingErasures() {
     pending.push_back(it->value().ToString());
   }
   KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading pending erasures"));
+  if (pending.empty()) return Status::Ok();
+  if (read_only) return NeedsWritableOpen("an erasure interrupted by a crash is to be finished");
   auto lock = LockForWrite();
   for (const std::string& p : pending) {
     spdlog::warn("finishing an erasure that was interrupted");

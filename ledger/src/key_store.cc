@@ -463,6 +463,23 @@ struct KeyStore::Impl {
     return FromRocks(s, "closing the key store in " + dir.string());
   }
 
+  // A key store opened read-only with `master` checked, or NotFound if `dir` holds none.
+  static Status OpenReadOnly(const std::filesystem::path& dir, const MasterKey& master,
+                             rocksdb::Env* env, std::unique_ptr<Impl>* out) {
+    KIRJURI_RETURN_IF_ERROR(InitCrypto());
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec) || !fs::exists(dir / "CURRENT", ec)) {
+      return Status::NotFound("there is no key store in " + dir.string());
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->dir = dir;
+    impl->env = env;
+    KIRJURI_RETURN_IF_ERROR(impl->OpenDb(Mode::kReadOnly));
+    KIRJURI_RETURN_IF_ERROR(impl->Load(master));
+    *out = std::move(impl);
+    return Status::Ok();
+  }
+
   enum class Mode { kCreate, kReadOnly, kReadWrite };
 
   Status OpenDb(Mode mode) {
@@ -641,23 +658,21 @@ Status KeyStore::Create(const std::filesystem::path& dir, const MasterKey& maste
   return Status::Ok();
 }
 
+Status KeyStore::OpenReadOnly(const std::filesystem::path& dir, const MasterKey& master,
+                              std::unique_ptr<KeyStore>* out, rocksdb::Env* env) {
+  std::unique_ptr<Impl> impl;
+  KIRJURI_RETURN_IF_ERROR(Impl::OpenReadOnly(dir, master, env, &impl));
+  out->reset(new KeyStore(std::move(impl)));
+  return Status::Ok();
+}
+
 Status KeyStore::Open(const std::filesystem::path& dir, const MasterKey& master,
                       std::unique_ptr<KeyStore>* out, rocksdb::Env* env) {
-  KIRJURI_RETURN_IF_ERROR(InitCrypto());
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec) || !fs::exists(dir / "CURRENT", ec)) {
-    return Status::NotFound("there is no key store in " + dir.string());
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->dir = dir;
-  impl->env = env;
   // First read-only, which writes nothing at all (not even an info log): a wrong master key
   // leaves the directory exactly as it was.
-  KIRJURI_RETURN_IF_ERROR(impl->OpenDb(Impl::Mode::kReadOnly));
-  Status s = impl->Load(master);
-  Status closed = impl->CloseDb();
-  KIRJURI_RETURN_IF_ERROR(s);
-  KIRJURI_RETURN_IF_ERROR(closed);
+  std::unique_ptr<Impl> impl;
+  KIRJURI_RETURN_IF_ERROR(Impl::OpenReadOnly(dir, master, env, &impl));
+  KIRJURI_RETURN_IF_ERROR(impl->CloseDb());
   KIRJURI_RETURN_IF_ERROR(impl->OpenDb(Impl::Mode::kReadWrite));
   // Again, on what the writable instance sees (the files could have changed in between).
   KIRJURI_RETURN_IF_ERROR(impl->Load(master));

@@ -110,6 +110,9 @@ class KeyStore {
   // nothing is written in that case.
   static Status Open(const std::filesystem::path& dir, const MasterKey& master,
                      std::unique_ptr<KeyStore>* out, rocksdb::Env* env = nullptr);
+  // The same, read-only (OpenOptions::read_only): writes nothing, and every write fails.
+  static Status OpenReadOnly(const std::filesystem::path& dir, const MasterKey& master,
+                             std::unique_ptr<KeyStore>* out, rocksdb::Env* env = nullptr);
   ~KeyStore();
 
   // Returns the keys for `requests` (out[i] for requests[i]), creating the missing ones and

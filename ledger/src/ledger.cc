@@ -8,6 +8,9 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,6 +31,28 @@
 
 namespace kirjuri {
 namespace fs = std::filesystem;
+
+namespace {
+
+// The path of a RocksDB LOCK file under `dir` (the log's or the key store's) that another
+// process holds, or empty. RocksDB takes a POSIX write lock on it while a database is open
+// for writing; testing for one needs only read access.
+std::string LockedDatabase(const fs::path& dir) {
+  for (const char* db : {store::kLogDir, store::kKeysDir}) {
+    const fs::path lock = dir / db / "LOCK";
+    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct flock probe {};
+    probe.l_type = F_WRLCK;
+    probe.l_whence = SEEK_SET;
+    const bool held = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+    ::close(fd);
+    if (held) return lock.string();
+  }
+  return {};
+}
+
+}  // namespace
 
 std::string SubjectIdHex(const SubjectId& id) { return HexEncode(id); }
 
@@ -150,13 +175,26 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->env = options.env;
+  impl->read_only = options.read_only;
   KIRJURI_RETURN_IF_ERROR(SigningKey::ReadFile(dir / store::kKeyFile, &impl->key));
   // The key store first: a wrong master key must stop us before the log is opened for writing.
   MasterKey master;
   bool has_keys = fs::exists(dir / store::kKeysDir, ec);
+  if (options.read_only) {
+    // The key store is read before the log, and the log checked against it: a writer between
+    // the two would make a sound ledger look damaged.
+    if (std::string holder = LockedDatabase(dir); !holder.empty()) {
+      return Status::FailedPrecondition(holder + " is locked by another process (kirjuri serve?): "
+                                        "stop it, or open a copy read-only");
+    }
+    if (!has_keys) return impl->NeedsWritableOpen("it was written before sealing");
+  }
   // A ledger from before sealing has no key store yet: it gets one (and a master key) now.
   KIRJURI_RETURN_IF_ERROR(LoadMasterKeyFile(dir, options.master_key_file, /*create=*/!has_keys, &master));
-  if (has_keys) {
+  if (options.read_only) {
+    KIRJURI_RETURN_IF_ERROR(
+        KeyStore::OpenReadOnly(dir / store::kKeysDir, master, &impl->keys, options.env));
+  } else if (has_keys) {
     KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys, options.env));
   } else {
     KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys, options.env));
@@ -209,6 +247,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     std::string built;
     if (impl->db->Get(rocksdb::ReadOptions(), impl->meta,
                       std::string(store::kMetaSubjectInfoBuilt), &built).IsNotFound()) {
+      if (impl->read_only) return impl->NeedsWritableOpen("its subject summaries are not built");
       KIRJURI_RETURN_IF_ERROR(impl->BuildSubjectInfo());
     }
     KIRJURI_RETURN_IF_ERROR(impl->CompletePendingErasures());
@@ -300,6 +339,9 @@ Status Ledger::Reserve(std::span<const NewEvent> events, std::unique_ptr<Reserva
 
   std::lock_guard<std::mutex> lock(impl_->append_mu);
   KIRJURI_RETURN_IF_ERROR(impl_->health.Prefixed("the ledger is damaged, appends are refused"));
+  if (impl_->read_only) {
+    return Status::FailedPrecondition("the ledger was opened read-only: appends are refused");
+  }
   {
     // A failed batch fails the ones after it; numbering restarts once they are all out.
     std::unique_lock<std::mutex> c(impl_->commit_mu);

@@ -124,6 +124,12 @@ struct Ledger::Impl {
   // Lock order: append_mu before commit_mu.
   std::mutex append_mu;
   Status health;                 // set on open only; appends refused unless OK
+  bool read_only = false;        // OpenOptions::read_only: nothing may be written
+  // Why a read-only open cannot go on: `why` needs a write first.
+  Status NeedsWritableOpen(const std::string& why) const {
+    return Status::FailedPrecondition("cannot open " + dir.string() + " read-only: " + why +
+                                      "; open it writable once first");
+  }
   std::atomic<uint64_t> size{0};
   // Guarded by commit_mu, or by append_mu with nothing in flight.
   merkle::Frontier frontier;
@@ -209,8 +215,10 @@ struct Ledger::Impl {
     rocksdb::DB* raw = nullptr;
     rocksdb::DBOptions options = MakeDbOptions(create);
     if (env) options.env = env;
-    rocksdb::Status s = rocksdb::DB::Open(options, (dir / store::kLogDir).string(),
-                                          descriptors, &handles, &raw);
+    const std::string path = (dir / store::kLogDir).string();
+    rocksdb::Status s =
+        read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
+                  : rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
     if (!s.ok()) return FromRocks(s, "cannot open the log in " + dir.string());
     db.reset(raw);
     meta = handles[0];
@@ -374,6 +382,7 @@ struct Ledger::Impl {
                                   " (the checkpoint kept beside the log) is missing");
       }
       // A ledger from before the copy existed: it starts keeping one now.
+      if (read_only) return NeedsWritableOpen("it has no checkpoint copy yet");
       KeepCheckpointCopy(n, it->value().ToString());
       rocksdb::WriteOptions wo;
       wo.sync = true;
