@@ -646,8 +646,10 @@ int Run(int argc, char** argv) {
   RawIterateHash(big / "log", args.events, &iterated);  // warm-up pass
   double iterate_hash = RawIterateHash(big / "log", args.events, &iterated);
   if (iterated != args.events) Die("iterated " + std::to_string(iterated) + " events");
-  const double verify_full = VerifyRate(big, false, args.events);
+  double verify_full = VerifyRate(big, false, args.events);
   const double verify_tree = VerifyRate(big, true, args.events);
+  // The better of two, as for each baseline below.
+  verify_full = std::max(verify_full, VerifyRate(big, false, args.events));
   // Iterate again after the verifies and keep the better figure (the stricter baseline).
   iterate_hash = std::max(iterate_hash, RawIterateHash(big / "log", args.events, &iterated));
   sign1 = std::max(sign1, crypto(false, 1));

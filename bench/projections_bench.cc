@@ -482,7 +482,8 @@ int Run(int argc, char** argv) {
   const double build_rate = std::max(open_rate, rebuild_rate);
 
   // 3b. The audit (issue 8) over the same log: the replay of every check alone, and the whole
-  // audit an auditor runs (full verify first, then the replay and the report).
+  // audit an auditor runs (the full verify beside the replay, then the report). The audit with
+  // its verify is the better of two runs, as the rebuild it is compared with is.
   double audit_replay_secs = 0, audit_full_secs = 0, audit_since_secs = 0;
   size_t audit_findings = 0;
   {
@@ -496,10 +497,14 @@ int Run(int argc, char** argv) {
     Progress progress("audit with verify", n);
     o.verify = true;
     o.progress = ProgressTo(&progress);
-    t0 = Now();
-    Check(kirjuri::RunAudit(*ledger, o, &result), "audit");
-    audit_full_secs = Now() - t0;
-    if (!result.integrity_ok) Die("the audit's verification failed");
+    for (int run = 0; run < 2; ++run) {
+      t0 = Now();
+      Check(kirjuri::RunAudit(*ledger, o, &result), "audit");
+      const double secs = Now() - t0;
+      audit_full_secs = run == 0 ? secs : std::min(audit_full_secs, secs);
+      if (!result.integrity_ok) Die("the audit's verification failed");
+      CheckInterrupted();
+    }
     audit_findings = result.findings.size();
     // The next audit: since the previous one's checkpoint (here at 90% of the log), whose
     // events' signatures the consistency proof vouches for.
