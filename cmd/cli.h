@@ -32,9 +32,10 @@ struct Globals {
 int Fail(const Status& status);
 
 Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open = true);
-// For commands that only read the log (verify, audit, history, checkpoint, prove, pubkey): opens
-// it read-only (OpenOptions::read_only), so that they also run on a read-only copy. A ledger
-// that cannot be opened read-only (in use, or with one-time work to do) is opened writable.
+// For commands that only read the log (verify, audit, log, history, checkpoint, prove,
+// pubkey): opens it read-only (OpenOptions::read_only), so that they also run on a read-only
+// copy. A ledger that cannot be opened read-only (in use, or with one-time work to do) is
+// opened writable.
 Status OpenLedgerToRead(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open = true);
 
 // Opens the views of `ledger` and catches them up, with progress on a terminal.

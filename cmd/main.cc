@@ -110,7 +110,7 @@ int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const st
            bool access) {
   if (!g.server.empty()) return remote::Log(g, from, subject);
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   uint64_t end = to ? *to + 1 : ledger->size();
   if (access && !g.json) {
     std::printf("%6s  %-27s  %-20s %-9s %-4s %-18s %-21s %s\n", "SEQ", "TIME", "ACTOR", "ROLE",

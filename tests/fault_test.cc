@@ -434,8 +434,8 @@ TEST_CASE("a full disk during a rebuild of the views: a one-line error, and once
 }
 
 TEST_CASE("a read-only data directory: writing commands refuse with a one-line error, nothing is "
-          "written, the reading ones (verify, audit, checkpoint, pubkey, history) work, and the "
-          "ledger works once it is writable again", "[fault]") {
+          "written, the reading ones (verify, audit, log, history, checkpoint, pubkey) work, "
+          "and the ledger works once it is writable again", "[fault]") {
   TempDir tmp("kirjuri-fault");
   Tmpfs disk(tmp / "disk", 32 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
@@ -472,6 +472,9 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   CHECK(r.code == 0);
   CHECK(r.out == checkpoint.out);
   CHECK(cli.Run("pubkey --pem").out.starts_with("-----BEGIN PUBLIC KEY-----"));
+  r = cli.Run("log --json");
+  CHECK(r.code == 0);
+  CHECK(CompleteLines(r.out).size() == 20);
   r = cli.Run("history --subject " + subject);
   CHECK(r.code == 0);
   CHECK(Contains(r.out, "recorded"));
