@@ -13,8 +13,9 @@
 //     breaks the bound and one of 4 KiB breaks it 2.5 times over. Not asserted under ASan, whose
 //     quarantine keeps freed memory resident: LeakSanitizer checks the server's exit instead;
 //   - file handles flat: the last third's max fd count at most 16 above the middle third's max;
-//   - latency stable: the last third's p50 at most 3x + 2 ms, and p99 at most 4x + 100 ms, the
-//     first third's (generous: the CI machine has 2 cores and runs other tests beside this one);
+//   - latency stable: the last third's p50 at most 3x + 2 ms, and p99 at most 4x + 100 ms
+//     (+ 300 ms under the sanitizers), the first third's (generous: the CI machine has 2 cores
+//     and runs other tests beside this one);
 //   - no errors: every request answered 200 with the expected content;
 //   - every acknowledged append in the log under its seq and subject, the log gap-free, the
 //     change feed every event once in order, a clean exit on SIGTERM and `kirjuri verify` passing.
@@ -62,7 +63,11 @@ constexpr double kRssSlackBytes = 16.0 * 1024 * 1024;
 constexpr double kRssBytesPerRequest = 2048;
 constexpr int kFdSlack = 16;
 constexpr double kP50Factor = 3, kP50SlackMs = 2;
-constexpr double kP99Factor = 4, kP99SlackMs = 100;
+// Under ASan a stall of the server (a memtable flush, say) lasts 200-300 ms, and a third of a
+// 30 s soak holds ~2,500 requests: one stall can move its p99 that far whichever third it falls
+// in (seen: a first third with p99 20 ms and max 285 ms, a last third with p99 179 ms). The
+// sanitized run keeps the check for latency that grows, with room for one such stall.
+constexpr double kP99Factor = 4, kP99SlackMs = kSanitized ? 300 : 100;
 
 // KIRJURI_SOAK_SECONDS, else 75 (30 under the sanitizers).
 double SoakSeconds() {
