@@ -8,12 +8,15 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -34,20 +37,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The path of a RocksDB LOCK file under `dir` (the log's or the key store's) that another
-// process holds, or empty. RocksDB takes a POSIX write lock on it while a database is open
-// for writing; testing for one needs only read access.
+// The path of a RocksDB LOCK file under `dir` (the log's or the key store's) that a process,
+// this one included, holds, or empty. RocksDB takes a POSIX lock on it while a database is open
+// for writing. The kernel's lock table (/proc/locks) is read rather than the file opened and
+// probed: closing any descriptor of a file drops this process's POSIX locks on it, RocksDB's
+// included.
 std::string LockedDatabase(const fs::path& dir) {
+  std::ifstream table("/proc/locks");
+  const std::string locks(std::istreambuf_iterator<char>(table), {});
   for (const char* db : {store::kLogDir, store::kKeysDir}) {
     const fs::path lock = dir / db / "LOCK";
-    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    struct flock probe {};
-    probe.l_type = F_WRLCK;
-    probe.l_whence = SEEK_SET;
-    const bool held = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
-    ::close(fd);
-    if (held) return lock.string();
+    struct stat st {};
+    if (::stat(lock.c_str(), &st) != 0) continue;
+    // As the kernel writes a lock's file: major:minor in hex, then the inode.
+    char id[64];
+    std::snprintf(id, sizeof id, " %02x:%02x:%llu ", major(st.st_dev), minor(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino));
+    if (locks.find(id) != std::string::npos) return lock.string();
   }
   return {};
 }

@@ -40,7 +40,6 @@ inline std::span<const uint8_t> AsSpan(const rocksdb::Slice& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-
 inline rocksdb::DBOptions MakeDbOptions(bool create) {
   rocksdb::DBOptions o = BaseDbOptions(create);
   // Column families added by later versions are created when an older ledger is opened.

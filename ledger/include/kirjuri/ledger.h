@@ -87,10 +87,10 @@ struct OpenOptions {
   bool check_on_open = true;
   // Open without writing anything to the data directory: an auditor's copy on read-only media
   // or a read-only mount. The log and the key store are opened read-only and every write
-  // (append, erasure, requests, tokens, policy changes) is refused. Refused as well: a ledger in
-  // use by another process (its state could change between reading the key store and the log),
-  // and one that needs one-time work on open (written by an older version, or an erasure
-  // interrupted by a crash) — open it writable once.
+  // (append, erasure, requests, tokens, policy changes) is refused. Refused as well: a ledger
+  // open for writing elsewhere, in another process or this one (its state could change between
+  // reading the key store and the log), and one that needs one-time work on open (written by an
+  // older version, or an erasure interrupted by a crash) — open it writable once.
   bool read_only = false;
   // For tests only (fault injection, e.g. a file system that drops unsynced writes): the RocksDB
   // Env both databases (the log and the key store) run on. Null: the default Env. Not owned;
