@@ -19,6 +19,12 @@ int Fail(const Status& status) {
 
 namespace {
 Status Open(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open, bool read_only) {
+  // A command with a --server form has returned before opening anything local: this one would
+  // otherwise run on --data while its user believes it ran on the server.
+  if (!g.server.empty()) {
+    return Status::InvalidArgument("this command does not run over --server; run it where the "
+                                   "data directory is (--data)");
+  }
   OpenOptions options;
   options.check_on_open = check_on_open;
   options.read_only = read_only;

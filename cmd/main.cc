@@ -31,6 +31,9 @@ namespace kirjuri::cli {
 namespace {
 
 int RunInit(const Globals& g, const std::string& policy_file, const std::string& origin) {
+  if (!g.server.empty()) {
+    return Fail(Status::InvalidArgument("init does not run over --server"));
+  }
   InitOptions options;
   options.origin = origin;
   options.master_key_file = g.master_key;

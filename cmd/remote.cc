@@ -183,4 +183,32 @@ int Log(const Globals& g, uint64_t from, const std::string& subject) {
   });
 }
 
+int TokenIssue(const Globals& g, const std::string& actor, const std::string& role) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.issueTokenRequest();
+    request.setActor(actor);
+    request.setRole(role);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int TokenList(const Globals& g) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto response = session.listTokensRequest().send().wait(ws);
+    auto json = response.getJson();
+    std::fwrite(json.begin(), 1, json.size(), stdout);
+    return 0;
+  });
+}
+
+int TokenRevoke(const Globals& g, const std::string& token_or_id) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.revokeTokenRequest();
+    request.setTokenOrId(token_or_id);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
 }  // namespace kirjuri::cli::remote

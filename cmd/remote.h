@@ -21,5 +21,9 @@ int Export(const Globals& g, const std::string& subject);
 int Erase(const Globals& g, const std::string& subject, const std::string& request);
 // Envelopes from `from`; with a subject, that person's access log.
 int Log(const Globals& g, uint64_t from, const std::string& subject);
+// Bearer tokens on the server (the "tokens" action): issue, list, revoke by token or id.
+int TokenIssue(const Globals& g, const std::string& actor, const std::string& role);
+int TokenList(const Globals& g);
+int TokenRevoke(const Globals& g, const std::string& token_or_id);
 
 }  // namespace kirjuri::cli::remote

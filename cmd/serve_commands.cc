@@ -6,6 +6,8 @@
 #include <cstdlib>
 
 #include "kirjuri/json.h"
+#include "kirjuri/time.h"
+#include "remote.h"
 #include "service/rpc_front.h"
 #include "service/server.h"
 #include "service/service.h"
@@ -39,13 +41,15 @@ int RunServe(const Globals& g, const ServeArgs& a) {
 }
 
 int RunTokenIssue(const Globals& g, const TokenArgs& a) {
+  if (!g.server.empty()) return remote::TokenIssue(g, a.actor, a.role);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
-  std::string token;
-  if (Status s = ledger->IssueToken(a.actor, a.role, &token); !s.ok()) return Fail(s);
+  std::string token, id;
+  if (Status s = ledger->IssueToken(a.actor, a.role, &token, &id); !s.ok()) return Fail(s);
   if (g.json) {
     std::printf("%s\n", JsonWriter()
                             .String("token", token)
+                            .String("id", id)
                             .String("actor", a.actor)
                             .String("role", a.role)
                             .Finish()
@@ -56,14 +60,36 @@ int RunTokenIssue(const Globals& g, const TokenArgs& a) {
   return 0;
 }
 
+int RunTokenList(const Globals& g) {
+  if (!g.server.empty()) return remote::TokenList(g);
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
+  std::vector<TokenRecord> all;
+  if (Status s = ledger->ListTokens(&all); !s.ok()) return Fail(s);
+  if (!g.json) std::printf("%-16s  %-20s  %-12s  %s\n", "ID", "ISSUED", "ROLE", "ACTOR");
+  for (const TokenRecord& r : all) {
+    if (g.json) {
+      std::printf("%s\n", service::Service::TokenJson(r).c_str());
+    } else {
+      std::printf("%-16s  %-20s  %-12s  %s\n", r.id.c_str(),
+                  FormatRfc3339(r.info.issued_at_micros).substr(0, 19).c_str(),
+                  r.info.role.c_str(), r.info.actor.c_str());
+    }
+  }
+  return 0;
+}
+
 int RunTokenRevoke(const Globals& g, const TokenArgs& a) {
+  if (!g.server.empty()) return remote::TokenRevoke(g, a.token);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
-  if (Status s = ledger->RevokeToken(a.token); !s.ok()) return Fail(s);
+  TokenRecord revoked;
+  if (Status s = ledger->RevokeToken(a.token, &revoked); !s.ok()) return Fail(s);
   if (g.json) {
-    std::printf("%s\n", JsonWriter().Bool("revoked", true).Finish().c_str());
+    std::printf("%s\n", service::Service::TokenJson(revoked).c_str());
   } else {
-    std::printf("revoked\n");
+    std::printf("revoked %s (%s, %s)\n", revoked.id.c_str(), revoked.info.role.c_str(),
+                revoked.info.actor.c_str());
   }
   return 0;
 }
@@ -94,8 +120,10 @@ void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
   issue->add_option("--role", token_args.role, "dpo, staff, marketing, auditor, service, ...")
       ->required();
   issue->callback([&] { rc = RunTokenIssue(g, token_args); });
-  auto* revoke = token->add_subcommand("revoke", "revoke a token");
-  revoke->add_option("token", token_args.token, "the token")->required();
+  auto* list = token->add_subcommand("list", "list live tokens: id, issued, role, actor (never the token)");
+  list->callback([&] { rc = RunTokenList(g); });
+  auto* revoke = token->add_subcommand("revoke", "revoke a token, named by itself or by its id");
+  revoke->add_option("token", token_args.token, "the token, or its id from `token list`")->required();
   revoke->callback([&] { rc = RunTokenRevoke(g, token_args); });
 }
 

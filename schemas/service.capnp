@@ -29,7 +29,8 @@ $Cxx.namespace("kirjuri::schema");
 # The bootstrap capability of a connection.
 interface Gateway {
   # A Session under the token's actor and role. 401 (see Errors) for a missing, malformed,
-  # unknown or revoked token.
+  # unknown or revoked token. The token is checked again on every call of the Session (and
+  # before each delivery of its change feeds): once revoked, calls get 401 and feeds end.
   login @0 (token :Text) -> (session :Session);
 }
 
@@ -91,6 +92,15 @@ interface Session {
   # resume after a disconnect, subscribe again from the last seq seen + 1.
   # Needs the "envelopes" or the "query" action.
   subscribe @14 (from :UInt64, sink :ChangeSink) -> (subscription :Subscription);
+
+  # Bearer tokens, while the server runs (the "tokens" action: the dpo in the shipped policy).
+  # issueToken answers {"token","id","actor","role"}: the token is shown this once, only its
+  # hash is stored. listTokens: one {"id","actor","role","issued_at"} line per live token,
+  # oldest first, never a token. revokeToken takes the token or its id and answers the revoked
+  # token's line (404 if there is none); the token is refused from its next request on.
+  issueToken @15 (actor :Text, role :Text) -> (json :Text);
+  listTokens @16 () -> (json :Text);
+  revokeToken @17 (tokenOrId :Text) -> (json :Text);
 }
 
 interface ChangeSink {

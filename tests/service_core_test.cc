@@ -284,6 +284,28 @@ TEST_CASE("tokens are stored hashed, name their actor and role, and can be revok
   CHECK(f.ledger().Authenticate(other, &info).code() == Status::Code::kUnauthenticated);
   REQUIRE(f.ledger().Authenticate(token, &info).ok());
 
+  // Listed by id, oldest first; revoked by that id too.
+  std::string third, third_id;
+  REQUIRE(f.ledger().IssueToken("crm-2", "auditor", &third, &third_id).ok());
+  std::vector<TokenRecord> listed;
+  REQUIRE(f.ledger().ListTokens(&listed).ok());
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].info.actor == "crm-1");
+  CHECK(listed[1].id == third_id);
+  CHECK(listed[1].info.role == "auditor");
+  CHECK(listed[0].info.issued_at_micros <= listed[1].info.issued_at_micros);
+  CHECK(f.ledger().RevokeToken("0123456789abcdef").IsNotFound());
+  CHECK(f.ledger().RevokeToken("xyz").IsInvalidArgument());
+  std::string upper = third_id;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  TokenRecord revoked;
+  REQUIRE(f.ledger().RevokeToken(upper, &revoked).ok());
+  CHECK(revoked.id == third_id);
+  CHECK(revoked.info.actor == "crm-2");
+  CHECK(f.ledger().Authenticate(third, &info).code() == Status::Code::kUnauthenticated);
+  REQUIRE(f.ledger().ListTokens(&listed).ok());
+  CHECK(listed.size() == 1);
+
   f.Close();
   const std::string stored = AllBytes(f.data());
   CHECK(stored.find(token) == std::string::npos);
@@ -296,7 +318,7 @@ TEST_CASE("the service: each policy role may do exactly its actions") {
   // The shipped Almerin policy's roles.
   const std::map<std::string, std::set<A>> allowed = {
       {"dpo", {A::kAppend, A::kQuery, A::kMarketingAudience, A::kExport, A::kRequests, A::kErase,
-               A::kProofs, A::kEnvelopes, A::kReports, A::kAudit}},
+               A::kProofs, A::kEnvelopes, A::kReports, A::kAudit, A::kTokens}},
       {"staff", {A::kAppend, A::kQuery, A::kExport, A::kRequests, A::kProofs}},
       {"marketing", {A::kMarketingAudience}},
       {"auditor", {A::kProofs, A::kEnvelopes, A::kReports, A::kAudit}},
@@ -304,7 +326,7 @@ TEST_CASE("the service: each policy role may do exactly its actions") {
   };
   for (const auto& [role, actions] : allowed) {
     for (A a : {A::kAppend, A::kQuery, A::kMarketingAudience, A::kExport, A::kRequests,
-                A::kErase, A::kProofs, A::kEnvelopes, A::kReports, A::kAudit}) {
+                A::kErase, A::kProofs, A::kEnvelopes, A::kReports, A::kAudit, A::kTokens}) {
       INFO(role << " " << service::ActionName(a));
       Status s = f.service->Authorize(f.Caller(role), a);
       if (actions.count(a)) {

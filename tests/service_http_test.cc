@@ -97,6 +97,8 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
       {"GET", "/v1/proofs/consistency?first=1&second=2", "", {"dpo", "staff", "auditor"}},
       {"GET", "/v1/events?from=0&limit=5", "", {"dpo", "auditor"}},
       {"GET", "/v1/subjects/" + subject + "/access-log", "", {"dpo", "auditor"}},
+      {"GET", "/v1/tokens", "", {"dpo"}},
+      {"POST", "/v1/tokens", R"({"actor":"crm-9","role":"staff"})", {"dpo"}},
       {"POST", "/v1/subjects/" + subject + "/erase?request=REQ-2", "", {"dpo"}},
   };
 
@@ -481,9 +483,21 @@ TEST_CASE("token issue prints a token once, revoke makes it useless, roles must 
   CHECK(JsonString(issued.out, "role") == "staff");
   const std::string other = ledger.Token("emp-0008", "staff");
   CHECK(ledger.Kirjuri({"token", "issue", "--actor", "emp-0009", "--role", "janitor"}).code != 0);
+
+  // The list names each token by an id, never by the token.
+  RunResult listed = ledger.Kirjuri({"token", "list", "--json"});
+  INFO(Describe(listed));
+  REQUIRE(listed.code == 0);
+  REQUIRE(Lines(listed.out).size() == 2);
+  CHECK(JsonString(Lines(listed.out)[0], "id") == JsonString(issued.out, "id"));
+  CHECK(JsonString(Lines(listed.out)[0], "actor") == "emp-0007");
+  CHECK(listed.out.find("kjr_") == std::string::npos);
+
   RunResult revoked = ledger.Kirjuri({"token", "revoke", token});
   INFO(Describe(revoked));
   REQUIRE(revoked.code == 0);
+  CHECK(ledger.Kirjuri({"token", "revoke", token}).code != 0);  // already gone
+  CHECK(Lines(ledger.Kirjuri({"token", "list", "--json"}).out).size() == 1);
 
   ServerProcess server(ledger);
   server.Start();
@@ -491,4 +505,59 @@ TEST_CASE("token issue prints a token once, revoke makes it useless, roles must 
   CHECK(Http(port, "GET", "/v1/requests", "", token).status == 401);
   CHECK(Http(port, "GET", "/v1/requests", "", other).status == 200);
   CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("the dpo issues, lists and revokes tokens while the server runs, effective at once",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+
+  HttpResponse issued =
+      Http(port, "POST", "/v1/tokens", R"({"actor":"crm-2","role":"staff"})", tokens["dpo"]);
+  INFO(issued.body);
+  REQUIRE(issued.status == 200);
+  const std::string token = JsonString(issued.body, "token");
+  const std::string id = JsonString(issued.body, "id");
+  REQUIRE(token.starts_with("kjr_"));
+  REQUIRE(id.size() == 16);
+  CHECK(JsonString(issued.body, "role") == "staff");
+  // Usable on the very next request, with the role it was given.
+  CHECK(Http(port, "GET", "/v1/requests", "", token).status == 200);
+  CHECK(Http(port, "GET", "/v1/marketing-audience", "", token).status == 403);
+
+  // Bad bodies and roles the policy does not declare are refused, and issue nothing.
+  CHECK(Http(port, "POST", "/v1/tokens", R"({"actor":"crm-3","role":"janitor"})", tokens["dpo"])
+            .status == 400);
+  CHECK(Http(port, "POST", "/v1/tokens", R"({"actor":"crm-3"})", tokens["dpo"]).status == 400);
+  CHECK(Http(port, "POST", "/v1/tokens", R"({"actor":"crm-3","role":"staff","x":"y"})",
+             tokens["dpo"])
+            .status == 400);
+  CHECK(Http(port, "POST", "/v1/tokens", "not json", tokens["dpo"]).status == 400);
+
+  HttpResponse listed = Http(port, "GET", "/v1/tokens", "", tokens["dpo"]);
+  REQUIRE(listed.status == 200);
+  CHECK(Lines(listed.body).size() == tokens.by_role.size() + 1);
+  CHECK(listed.body.find("\"id\":\"" + id + "\"") != std::string::npos);
+  CHECK(listed.body.find("kjr_") == std::string::npos);
+
+  // Revoked by id (never the token in a URL): refused from the next request on.
+  CHECK(Http(port, "DELETE", "/v1/tokens/" + token, "", tokens["dpo"]).status == 400);
+  CHECK(Http(port, "DELETE", "/v1/tokens/" + id, "", tokens["staff"]).status == 403);
+  HttpResponse revoked = Http(port, "DELETE", "/v1/tokens/" + id, "", tokens["dpo"]);
+  INFO(revoked.body);
+  CHECK(revoked.status == 200);
+  CHECK(JsonString(revoked.body, "actor") == "crm-2");
+  CHECK(Http(port, "GET", "/v1/requests", "", token).status == 401);
+  CHECK(Http(port, "DELETE", "/v1/tokens/" + id, "", tokens["dpo"]).status == 404);
+  CHECK(Http(port, "GET", "/v1/requests", "", tokens["staff"]).status == 200);
+  CHECK(server.Stop() == 0);
+
+  // The server's log names token ids and actors, never a token.
+  const std::string log = server.log();
+  CHECK(log.find(id) != std::string::npos);
+  CHECK(log.find(token) == std::string::npos);
+  CHECK(log.find("kjr_") == std::string::npos);
 }

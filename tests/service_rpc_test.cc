@@ -482,6 +482,69 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(unknown.err.find("kjr_wrong") == std::string::npos);
 }
 
+TEST_CASE("tokens issued and revoked over RPC while serving take effect at once, also on open "
+          "sessions and change feeds",
+          "[service][rpc]") {
+  RpcServer server;
+  const std::filesystem::path& scratch = server.scratch();
+  auto run = [&](const std::string& token, const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--server", server.rpc_address(), "--token", token};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunKirjuri(all, scratch);
+  };
+  // `kirjuri --server … token issue` as the dpo; staff may not.
+  auto issued = run(server.token("dpo"), {"token", "issue", "--actor", "crm-7", "--role", "auditor"});
+  INFO(kirjuri::testing::Describe(issued));
+  REQUIRE(issued.code == 0);
+  const std::string token = JsonString(issued.out, "token");
+  const std::string id = JsonString(issued.out, "id");
+  REQUIRE(token.starts_with("kjr_"));
+  auto refused = run(server.token("staff"), {"token", "issue", "--actor", "crm-8", "--role", "dpo"});
+  CHECK(refused.code == 1);
+  CHECK(refused.err == "kirjuri: role 'staff' may not tokens\n");
+
+  auto listed = run(server.token("dpo"), {"token", "list"});
+  REQUIRE(listed.code == 0);
+  CHECK(Lines(listed.out).size() == 6);  // the five of RpcServer and crm-7
+  CHECK(listed.out.find(id) != std::string::npos);
+  CHECK(listed.out.find("kjr_") == std::string::npos);
+
+  // The new token logs in at once; a session and a change feed are open with it when it is
+  // revoked.
+  Client auditor(server.rpc_address(), token);
+  CHECK(auditor.CodeOf(auditor.session.checkpointRequest()) == 200);
+  std::vector<uint64_t> seqs;
+  auto subscribe = auditor.session.subscribeRequest();
+  subscribe.setFrom(0);
+  subscribe.setSink(kj::heap<RecordingSink>(&seqs));
+  auto subscription = subscribe.send().wait(auditor.ws()).getSubscription();
+  Client staff(server.rpc_address(), server.token("staff"));
+  const std::string subject = staff.Append(NewCustomer("Token Person")).at(0).second;
+  for (int i = 0; i < 300 && seqs.empty(); ++i) auditor.Pump(std::chrono::milliseconds(10));
+  REQUIRE(!seqs.empty());
+
+  auto revoked = run(server.token("dpo"), {"token", "revoke", id});
+  INFO(kirjuri::testing::Describe(revoked));
+  REQUIRE(revoked.code == 0);
+  CHECK(JsonString(revoked.out, "actor") == "crm-7");
+  // The open session's next call is refused, and the feed delivers nothing more.
+  CHECK(auditor.CodeOf(auditor.session.checkpointRequest()) == 401);
+  const size_t delivered = seqs.size();
+  staff.Append(Usage(subject));
+  auditor.Pump(std::chrono::milliseconds(300));
+  CHECK(seqs.size() == delivered);
+  Client again(server.rpc_address(), token);
+  CHECK(again.CodeOf(again.session.checkpointRequest()) == 401);
+  // Revoking what is gone is 404; the others' tokens still work.
+  CHECK(run(server.token("dpo"), {"token", "revoke", id}).code == 1);
+  CHECK(staff.CodeOf(staff.session.checkpointRequest()) == 200);
+
+  // A command with no --server form refuses it rather than run on a local directory.
+  auto verify = run(server.token("dpo"), {"verify"});
+  CHECK(verify.code == 1);
+  CHECK(verify.err.find("does not run over --server") != std::string::npos);
+}
+
 TEST_CASE("RPC appends acknowledged before a SIGKILL are in the log after a restart",
           "[service][rpc]") {
   RpcServer server;

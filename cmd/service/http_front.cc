@@ -19,6 +19,9 @@
 //   GET  /v1/subjects/{id}/access-log      NDJSON
 //   GET  /v1/changes                       ?from=SEQ   a chunked NDJSON stream of envelopes,
 //                                          never ending while the server runs
+//   POST /v1/tokens                        {"actor","role"}: a new token
+//   GET  /v1/tokens                        NDJSON, no token itself
+//   DELETE /v1/tokens/{id}                 revokes; by id only, never the token in a URL
 //
 // The change feed is open to roles with "envelopes" or "query": envelopes hold no personal
 // data, and a copy of the register kept by a staff tool must learn of erasures to drop people.
@@ -34,6 +37,7 @@
 #include <kj/debug.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -43,6 +47,7 @@
 #include <mutex>
 #include <thread>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,7 +93,7 @@ Status ParseU64(std::string_view name, std::string_view text, uint64_t* out) {
 enum class RouteId {
   kHealthz, kMetrics, kAppend, kCustomer, kPartner, kAudience, kExport, kErase, kOpenRequest,
   kListRequests, kFulfil, kDeletionReport, kCheckpoint, kInclusion, kConsistency, kEvents,
-  kAccessLog, kChanges,
+  kAccessLog, kChanges, kIssueToken, kListTokens, kRevokeToken,
 };
 struct Route {
   RouteId id;
@@ -115,6 +120,9 @@ constexpr Route kRoutes[] = {
     {RouteId::kInclusion, kj::HttpMethod::GET, "/v1/proofs/inclusion/{seq}", false},
     {RouteId::kConsistency, kj::HttpMethod::GET, "/v1/proofs/consistency", false},
     {RouteId::kChanges, kj::HttpMethod::GET, "/v1/changes", false},
+    {RouteId::kIssueToken, kj::HttpMethod::POST, "/v1/tokens", true},
+    {RouteId::kListTokens, kj::HttpMethod::GET, "/v1/tokens", false},
+    {RouteId::kRevokeToken, kj::HttpMethod::DELETE, "/v1/tokens/{id}", false},
 };
 
 // Whether `path` fits `pattern`; the values of its "{…}" segments go to *params.
@@ -189,9 +197,13 @@ class BodyReader {
   kj::byte buffer_[16384];
 };
 
-// {"subject","kind","ref"}: the body of POST /v1/requests, with capnp's JSON codec.
-Status ParseOpenRequest(std::string_view body, std::string* subject, std::string* kind,
-                        std::string* ref) {
+// A body that is a JSON object of exactly the string members `names` (each non-empty), with
+// capnp's JSON codec: {"subject","kind","ref"} for POST /v1/requests, {"actor","role"} for
+// POST /v1/tokens. values[i] gets member names[i].
+Status ParseStringObject(std::string_view body, std::span<const std::string_view> names,
+                         std::vector<std::string>* values) {
+  std::string listed;
+  for (std::string_view n : names) listed += (listed.empty() ? "" : ", ") + std::string(n);
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<capnp::JsonValue>();
   capnp::JsonCodec codec;
@@ -200,24 +212,22 @@ Status ParseOpenRequest(std::string_view body, std::string* subject, std::string
     codec.decodeRaw(kj::ArrayPtr<const char>(body.data(), body.size()), root);
   });
   if (error != nullptr || !root.isObject()) {
-    return Status::InvalidArgument("the body must be a JSON object {\"subject\",\"kind\",\"ref\"}");
+    return Status::InvalidArgument("the body must be a JSON object with " + listed);
   }
+  values->assign(names.size(), std::string());
   for (auto field : root.getObject()) {
-    std::string_view name(field.getName().cStr());
-    std::string* target = name == "subject" ? subject
-                          : name == "kind"  ? kind
-                          : name == "ref"   ? ref
-                                            : nullptr;
-    if (target == nullptr) {
-      return Status::InvalidArgument("unknown key in the request body (subject, kind, ref)");
+    const std::string_view name(field.getName().cStr());
+    const auto at = std::find(names.begin(), names.end(), name);
+    if (at == names.end()) {
+      return Status::InvalidArgument("unknown key in the request body (" + listed + ")");
     }
     if (!field.getValue().isString()) {
       return Status::InvalidArgument(std::string(name) + " must be a string");
     }
-    *target = field.getValue().getString().cStr();
+    (*values)[static_cast<size_t>(at - names.begin())] = field.getValue().getString().cStr();
   }
-  if (subject->empty() || kind->empty() || ref->empty()) {
-    return Status::InvalidArgument("the body needs subject, kind and ref");
+  if (std::any_of(values->begin(), values->end(), [](const std::string& v) { return v.empty(); })) {
+    return Status::InvalidArgument("the body needs " + listed);
   }
   return Status::Ok();
 }
@@ -403,6 +413,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     if (id == RouteId::kOpenRequest || id == RouteId::kFulfil) {
       s = service.Authorize(call.caller, Action::kRequests);
     }
+    if (id == RouteId::kIssueToken) s = service.Authorize(call.caller, Action::kTokens);
     if (!s.ok()) return ReplyError(call, s);
     call.body = kj::heap<BodyReader>(call.body_stream, options.max_body_bytes);
     auto timeout = timer.afterDelay(options.body_timeout).then([] { return BodyRead::kTimedOut; });
@@ -462,9 +473,19 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
       case RouteId::kOpenRequest:
         return OffLoop(call, kJson, [svc, caller, body = std::move(body)] {
           Answer a;
-          std::string subject, kind, ref;
-          a.status = ParseOpenRequest(body, &subject, &kind, &ref);
-          if (a.status.ok()) a.status = svc->OpenRequest(caller, subject, kind, ref, &a.body);
+          static constexpr std::string_view kNames[] = {"subject", "kind", "ref"};
+          std::vector<std::string> v;
+          a.status = ParseStringObject(body, kNames, &v);
+          if (a.status.ok()) a.status = svc->OpenRequest(caller, v[0], v[1], v[2], &a.body);
+          return a;
+        });
+      case RouteId::kIssueToken:
+        return OffLoop(call, kJson, [svc, caller, body = std::move(body)] {
+          Answer a;
+          static constexpr std::string_view kNames[] = {"actor", "role"};
+          std::vector<std::string> v;
+          a.status = ParseStringObject(body, kNames, &v);
+          if (a.status.ok()) a.status = svc->IssueToken(caller, v[0], v[1], &a.body);
           return a;
         });
       case RouteId::kFulfil:
@@ -594,6 +615,22 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
           a.status = svc->AccessLog(caller, param, &a.body);
           return a;
         });
+      case RouteId::kListTokens:
+        return OffLoop(call, kNdjson, [svc, caller] {
+          Answer a;
+          a.status = svc->ListTokens(caller, &a.body);
+          return a;
+        });
+      case RouteId::kRevokeToken:
+        // By id only: a token in a URL would end up in logs.
+        return OffLoop(call, kJson, [svc, caller, param] {
+          Answer a;
+          a.status = param.starts_with("kjr_")
+                         ? Status::InvalidArgument(
+                               "revoke by the token's id (GET /v1/tokens), never the token")
+                         : svc->RevokeToken(caller, param, &a.body);
+          return a;
+        });
       case RouteId::kChanges: return Changes(call);
       default: break;
     }
@@ -612,7 +649,13 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     headers.set(kj::HttpHeaderId::CONTENT_TYPE, kNdjson);
     kj::Own<kj::AsyncOutputStream> stream = call.response.send(200, "OK", headers);
     kj::AsyncOutputStream& out = *stream;
-    auto deliver = [this, &out](uint64_t from, uint64_t to) -> kj::Promise<void> {
+    // The token is checked again before each delivery: revoking it ends the stream.
+    auto deliver = [this, &out, token = BearerToken(call.headers.get(authorization))](
+                       uint64_t from, uint64_t to) -> kj::Promise<void> {
+      Caller still;
+      if (!service.Authenticate(token, "http", &still).ok()) {
+        return KJ_EXCEPTION(DISCONNECTED, "change feed: the token was revoked");
+      }
       auto lines = kj::heap<std::string>();
       uint64_t next = 0;
       Status s = service.ReadEnvelopes(

@@ -136,10 +136,13 @@ class SubscriptionImpl final : public schema::Subscription::Server {
   kj::Promise<void> feed_;  // destroying it cancels the subscription
 };
 
+// A logged-in client. Its token is checked again on every call (and before every delivery of a
+// change feed), so that a token revoked while the server runs stops working at once.
 class SessionImpl final : public schema::Session::Server {
  public:
-  SessionImpl(Service& service, ChangeFeed& feed, std::shared_ptr<Workers> workers, Caller caller)
-      : service_(service), feed_(feed), workers_(std::move(workers)), caller_(std::move(caller)) {}
+  SessionImpl(Service& service, ChangeFeed& feed, std::shared_ptr<Workers> workers,
+              std::string token)
+      : service_(service), feed_(feed), workers_(std::move(workers)), token_(std::move(token)) {}
 
  protected:
   kj::Promise<void> append(AppendContext context) override {
@@ -148,6 +151,11 @@ class SessionImpl final : public schema::Session::Server {
       std::vector<Appended> appended;
     };
     const auto started = std::chrono::steady_clock::now();
+    Caller caller;
+    if (Status s = service_.Authenticate(token_, "rpc", &caller); !s.ok()) {
+      Count(service_, "append", s, started);
+      return StatusException(s);
+    }
     auto outcome = std::make_shared<Outcome>();
     auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
     auto fulfiller =
@@ -155,7 +163,7 @@ class SessionImpl final : public schema::Session::Server {
     // Checked and queued here, on the loop, not on a worker: calls on one capability arrive in
     // the order sent, and so a client's pipelined appends reach the log in that order too.
     // `done` runs on the committer thread, or here at once if the lines are refused.
-    service_.Append(caller_, Str(context.getParams().getLines()),
+    service_.Append(caller, Str(context.getParams().getLines()),
                     [outcome, fulfiller](const Status& s, std::vector<Appended> appended) {
                       outcome->status = s;
                       outcome->appended = std::move(appended);
@@ -236,6 +244,32 @@ class SessionImpl final : public schema::Session::Server {
                 [](FulfilRequestContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
   }
 
+  kj::Promise<void> issueToken(IssueTokenContext context) override {
+    auto p = context.getParams();
+    return Text("issueToken", context,
+                [actor = Str(p.getActor()), role = Str(p.getRole())](
+                    Service& s, const Caller& c, std::string* out) {
+                  return s.IssueToken(c, actor, role, out);
+                },
+                [](IssueTokenContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
+  kj::Promise<void> listTokens(ListTokensContext context) override {
+    return Text(
+        "listTokens", context,
+        [](Service& s, const Caller& c, std::string* out) { return s.ListTokens(c, out); },
+        [](ListTokensContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
+  kj::Promise<void> revokeToken(RevokeTokenContext context) override {
+    return Text("revokeToken", context,
+                [token = Str(context.getParams().getTokenOrId())](Service& s, const Caller& c,
+                                                                  std::string* out) {
+                  return s.RevokeToken(c, token, out);
+                },
+                [](RevokeTokenContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
   kj::Promise<void> erase(EraseContext context) override {
     auto p = context.getParams();
     return Text("erase", context,
@@ -314,8 +348,13 @@ class SessionImpl final : public schema::Session::Server {
   kj::Promise<void> subscribe(SubscribeContext context) override {
     const auto started = std::chrono::steady_clock::now();
     // Envelopes hold no personal data; a role that may query may follow the log too.
-    Status s = service_.Authorize(caller_, Action::kEnvelopes);
-    if (!s.ok() && service_.Authorize(caller_, Action::kQuery).ok()) s = Status::Ok();
+    Caller caller;
+    Status s = service_.Authenticate(token_, "rpc", &caller);
+    if (s.ok()) s = service_.Authorize(caller, Action::kEnvelopes);
+    if (s.code() == Status::Code::kPermissionDenied &&
+        service_.Authorize(caller, Action::kQuery).ok()) {
+      s = Status::Ok();
+    }
     Count(service_, "subscribe", s, started);
     if (!s.ok()) return StatusException(s);
     auto params = context.getParams();
@@ -323,7 +362,11 @@ class SessionImpl final : public schema::Session::Server {
     Service& service = service_;
     kj::Promise<void> feed = feed_.Subscribe(
         params.getFrom(),
-        [&service, sink](uint64_t from, uint64_t to) mutable -> kj::Promise<void> {
+        [&service, sink, token = token_](uint64_t from, uint64_t to) mutable -> kj::Promise<void> {
+          Caller still;
+          if (Status live = service.Authenticate(token, "rpc", &still); !live.ok()) {
+            return StatusException(live);  // revoked: the subscription ends
+          }
           std::vector<std::string> lines;
           uint64_t next = from;
           Status read = service.ReadEnvelopes(
@@ -360,7 +403,9 @@ class SessionImpl final : public schema::Session::Server {
     auto out = std::make_shared<std::string>();
     Service* service = &service_;
     return workers_
-        ->Run([service, caller = caller_, call = std::move(call), out]() {
+        ->Run([service, token = token_, call = std::move(call), out]() {
+          Caller caller;
+          KIRJURI_RETURN_IF_ERROR(service->Authenticate(token, "rpc", &caller));
           return call(*service, caller, out.get());
         })
         .then([service, context, route, answer = std::move(answer), out,
@@ -375,7 +420,7 @@ class SessionImpl final : public schema::Session::Server {
   Service& service_;
   ChangeFeed& feed_;
   std::shared_ptr<Workers> workers_;
-  const Caller caller_;
+  const std::string token_;
 };
 
 class GatewayImpl final : public schema::Gateway::Server {
@@ -387,11 +432,12 @@ class GatewayImpl final : public schema::Gateway::Server {
   kj::Promise<void> login(LoginContext context) override {
     const auto started = std::chrono::steady_clock::now();
     Caller caller;
-    Status s = service_.Authenticate(Str(context.getParams().getToken()), "rpc", &caller);
+    std::string token = Str(context.getParams().getToken());
+    Status s = service_.Authenticate(token, "rpc", &caller);
     Count(service_, "login", s, started);
     if (!s.ok()) return StatusException(s);
     context.getResults().setSession(
-        kj::heap<SessionImpl>(service_, feed_, workers_, std::move(caller)));
+        kj::heap<SessionImpl>(service_, feed_, workers_, std::move(token)));
     return kj::READY_NOW;
   }
 

@@ -36,7 +36,7 @@ constexpr ActionInfo kActions[] = {
     {Action::kExport, "export"},     {Action::kRequests, "requests"},
     {Action::kErase, "erase"},       {Action::kProofs, "proofs"},
     {Action::kEnvelopes, "envelopes"}, {Action::kReports, "reports"},
-    {Action::kAudit, "audit"},
+    {Action::kAudit, "audit"},       {Action::kTokens, "tokens"},
 };
 
 // Whether a policy list ("actions", "readCategories", ...) allows `name` ("*" allows all).
@@ -614,6 +614,54 @@ Status Service::Envelopes(const Caller& caller, uint64_t from, size_t max, std::
   ndjson->clear();
   return ReadEnvelopes(
       from, max, [&](const EventView& e) { *ndjson += EnvelopeJson(e, false) + "\n"; }, next);
+}
+
+Status Service::IssueToken(const Caller& caller, std::string_view actor, std::string_view role,
+                           std::string* json) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kTokens));
+  std::string token, id;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger.IssueToken(actor, role, &token, &id));
+  // Ids only: the token goes to the caller and nowhere else.
+  spdlog::info("token {} issued for {} ({}) by {}", id, actor, role, caller.actor);
+  *json = JsonWriter()
+              .String("token", token)
+              .String("id", id)
+              .String("actor", actor)
+              .String("role", role)
+              .Finish();
+  return Status::Ok();
+}
+
+Status Service::ListTokens(const Caller& caller, std::string* ndjson) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kTokens));
+  std::vector<TokenRecord> all;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger.ListTokens(&all));
+  ndjson->clear();
+  for (const TokenRecord& r : all) *ndjson += TokenJson(r) + "\n";
+  return Status::Ok();
+}
+
+Status Service::RevokeToken(const Caller& caller, std::string_view token_or_id,
+                            std::string* json) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kTokens));
+  TokenRecord revoked;
+  Status s = impl_->ledger.RevokeToken(token_or_id, &revoked);
+  // An unknown token named whole is the request's fault, not the caller's login.
+  if (s.code() == Status::Code::kUnauthenticated) return Status::NotFound(s.message());
+  KIRJURI_RETURN_IF_ERROR(s);
+  spdlog::info("token {} of {} ({}) revoked by {}", revoked.id, revoked.info.actor,
+               revoked.info.role, caller.actor);
+  *json = TokenJson(revoked);
+  return Status::Ok();
+}
+
+std::string Service::TokenJson(const TokenRecord& r) {
+  return JsonWriter()
+      .String("id", r.id)
+      .String("actor", r.info.actor)
+      .String("role", r.info.role)
+      .String("issued_at", FormatRfc3339(r.info.issued_at_micros))
+      .Finish();
 }
 
 Status Service::AccessLog(const Caller& caller, std::string_view subject_hex,

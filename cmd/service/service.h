@@ -50,6 +50,8 @@ enum class Action {
   kEnvelopes,          // "envelopes": event envelopes and the change feed (no personal data)
   kReports,            // "reports": deletion reports
   kAudit,              // "audit": the access log of a person
+  kTokens,             // "tokens": issue, list and revoke bearer tokens (as good as every role:
+                       // a role that issues tokens can give itself any other)
 };
 std::string_view ActionName(Action action);
 
@@ -139,6 +141,17 @@ class Service {
                        const std::function<void(const EventView&)>& fn, uint64_t* next) const;
   // Who read a person's data, and when: one EnvelopeJson line per dataAccessed event.
   Status AccessLog(const Caller& caller, std::string_view subject_hex, std::string* ndjson);
+
+  // Bearer tokens, while serving (action "tokens"). IssueToken answers
+  // {"token","id","actor","role"} (the token is shown this once); ListTokens one TokenJson line
+  // per live token, oldest first; RevokeToken (`token_or_id`: the token, or its id) the revoked
+  // token's TokenJson. A revoked token is refused from its next request on.
+  Status IssueToken(const Caller& caller, std::string_view actor, std::string_view role,
+                    std::string* json);
+  Status ListTokens(const Caller& caller, std::string* ndjson);
+  Status RevokeToken(const Caller& caller, std::string_view token_or_id, std::string* json);
+  // {"id","actor","role","issued_at"}: a token as listed, never the token itself.
+  static std::string TokenJson(const TokenRecord& record);
 
   // Counts a finished request for /metrics.
   void CountRequest(std::string_view front, std::string_view route, int status, double seconds);

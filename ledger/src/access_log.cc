@@ -5,6 +5,9 @@
 #include <capnp/message.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "kirjuri/crypto.h"
 #include "ledger_impl.h"
 #include "policy.h"
@@ -15,11 +18,31 @@ namespace {
 constexpr std::string_view kTokenPrefix = "token/";
 constexpr std::string_view kTokenTag = "kjr_";  // so that a token is recognisable in a leak scan
 
+constexpr size_t kTokenIdDigits = 16;
+
 std::string TokenKey(std::string_view token) {
   std::array<uint8_t, 32> hash{};
   crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const uint8_t*>(token.data()),
                      token.size(), nullptr, 0);
   return std::string(kTokenPrefix) + HexEncode(hash);
+}
+
+// A token's id from its stored key: the first digits of its hash.
+std::string TokenIdOf(std::string_view key) {
+  return std::string(key.substr(kTokenPrefix.size(), kTokenIdDigits));
+}
+
+// role "\n" actor "\n" issued-at micros, as IssueToken stores them.
+Status DecodeTokenValue(std::string_view value, TokenInfo* out) {
+  const size_t a = value.find('\n');
+  const size_t b = a == std::string_view::npos ? a : value.find('\n', a + 1);
+  if (b == std::string_view::npos) return Status::Corruption("a stored token record is damaged");
+  TokenInfo info;
+  info.role = value.substr(0, a);
+  info.actor = value.substr(a + 1, b - a - 1);
+  info.issued_at_micros = std::strtoll(std::string(value.substr(b + 1)).c_str(), nullptr, 10);
+  *out = std::move(info);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -85,7 +108,8 @@ Status Ledger::RecordAccesses(std::span<const AccessRecord> accesses,
   return Status::Ok();
 }
 
-Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::string* token) {
+Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::string* token,
+                          std::string* id) {
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
   if (!impl_->CurrentPolicy()->HasRole(role)) {
     std::string known;
@@ -101,9 +125,10 @@ Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::st
                             std::to_string(NowMicros());
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  KIRJURI_RETURN_IF_ERROR(
-      FromRocks(impl_->db->Put(wo, impl_->meta, TokenKey(t), value), "storing a token"));
+  const std::string key = TokenKey(t);
+  KIRJURI_RETURN_IF_ERROR(FromRocks(impl_->db->Put(wo, impl_->meta, key, value), "storing a token"));
   *token = std::move(t);
+  if (id) *id = TokenIdOf(key);
   return Status::Ok();
 }
 
@@ -115,23 +140,61 @@ Status Ledger::Authenticate(std::string_view token, TokenInfo* out) const {
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, TokenKey(token), &value);
   if (s.IsNotFound()) return Status::Unauthenticated("unknown or revoked token");
   KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading tokens"));
-  const size_t a = value.find('\n');
-  const size_t b = a == std::string::npos ? a : value.find('\n', a + 1);
-  if (b == std::string::npos) return Status::Corruption("a stored token record is damaged");
-  TokenInfo info;
-  info.role = value.substr(0, a);
-  info.actor = value.substr(a + 1, b - a - 1);
-  info.issued_at_micros = std::strtoll(value.c_str() + b + 1, nullptr, 10);
-  *out = std::move(info);
+  return DecodeTokenValue(value, out);
+}
+
+Status Ledger::ListTokens(std::vector<TokenRecord>* out) const {
+  out->clear();
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(std::string(kTokenPrefix)); it->Valid() && it->key().starts_with(kTokenPrefix);
+       it->Next()) {
+    TokenRecord r;
+    r.id = TokenIdOf(it->key().ToStringView());
+    KIRJURI_RETURN_IF_ERROR(DecodeTokenValue(it->value().ToStringView(), &r.info));
+    out->push_back(std::move(r));
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading tokens"));
+  std::stable_sort(out->begin(), out->end(), [](const TokenRecord& a, const TokenRecord& b) {
+    return a.info.issued_at_micros < b.info.issued_at_micros;
+  });
   return Status::Ok();
 }
 
-Status Ledger::RevokeToken(std::string_view token) {
-  TokenInfo info;
-  KIRJURI_RETURN_IF_ERROR(Authenticate(token, &info));
+Status Ledger::RevokeToken(std::string_view token_or_id, TokenRecord* record) {
+  std::string key;
+  TokenRecord found;
+  if (token_or_id.starts_with(kTokenTag)) {
+    KIRJURI_RETURN_IF_ERROR(Authenticate(token_or_id, &found.info));
+    key = TokenKey(token_or_id);
+  } else {
+    if (token_or_id.size() != kTokenIdDigits ||
+        !std::all_of(token_or_id.begin(), token_or_id.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+      return Status::InvalidArgument("not a token (kjr_…) nor a token id (" +
+                                     std::to_string(kTokenIdDigits) + " hex digits, `token list`)");
+    }
+    std::string lower(token_or_id);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string prefix = std::string(kTokenPrefix) + lower;
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!key.empty()) {
+        return Status::FailedPrecondition("token id " + lower +
+                                          " names more than one token: revoke it by the token");
+      }
+      key = it->key().ToString();
+      KIRJURI_RETURN_IF_ERROR(DecodeTokenValue(it->value().ToStringView(), &found.info));
+    }
+    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading tokens"));
+    if (key.empty()) return Status::NotFound("no token with id " + lower);
+  }
+  found.id = TokenIdOf(key);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(impl_->db->Delete(wo, impl_->meta, TokenKey(token)), "revoking a token");
+  KIRJURI_RETURN_IF_ERROR(FromRocks(impl_->db->Delete(wo, impl_->meta, key), "revoking a token"));
+  if (record) *record = std::move(found);
+  return Status::Ok();
 }
 
 }  // namespace kirjuri

@@ -190,6 +190,13 @@ struct TokenInfo {
   int64_t issued_at_micros = 0;
 };
 
+// A token as the ledger lists it, without the token: `id` is the first 16 hex digits of the
+// hash the ledger stores in its place, enough to name the token and useless to log in with.
+struct TokenRecord {
+  std::string id;
+  TokenInfo info;
+};
+
 // `micros` plus `months` calendar months (UTC; the day clamped to the month's end): 31 January
 // plus one month is the end of February.
 int64_t AddMonths(int64_t micros, unsigned months);
@@ -396,11 +403,19 @@ class Ledger {
 
   // Bearer tokens for `kirjuri serve`. IssueToken makes a new random token for `actor` in
   // `role` (a role the policy declares; InvalidArgument otherwise) and stores only its hash;
-  // the token itself is returned once and never again. Authenticate: Unauthenticated for a
-  // token the ledger did not issue (or revoked).
-  Status IssueToken(std::string_view actor, std::string_view role, std::string* token);
+  // the token itself is returned once and never again (*id, if given, gets its TokenRecord id).
+  // Authenticate: Unauthenticated for a token the ledger did not issue (or revoked). Tokens
+  // may be issued, listed and revoked while the ledger is served: each takes effect on the
+  // next request.
+  Status IssueToken(std::string_view actor, std::string_view role, std::string* token,
+                    std::string* id = nullptr);
   Status Authenticate(std::string_view token, TokenInfo* out) const;
-  Status RevokeToken(std::string_view token);
+  // Every live token, oldest first.
+  Status ListTokens(std::vector<TokenRecord>* out) const;
+  // Revokes the token that `token_or_id` is, or whose ListTokens id it is; *record, if given,
+  // gets what was revoked. NotFound if there is no such token (Unauthenticated for a malformed
+  // or unknown token given whole, as Authenticate).
+  Status RevokeToken(std::string_view token_or_id, TokenRecord* record = nullptr);
 
   // Shreds the retained categories whose due date is at or before `now_micros`, each with a
   // retentionExpired event; *event_seqs gets their sequence numbers.
