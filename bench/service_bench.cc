@@ -345,7 +345,7 @@ int Run(int argc, char** argv) {
     done += batch.size();
   }
   std::string staff_token;
-  Check(ledger->IssueToken("bench-staff", "staff", &staff_token), "token");
+  Check(ledger->IssueToken("bench-staff", "staff", "bench", &staff_token), "token");
   std::unique_ptr<Views> views;
   Check(Views::Open(ledger.get(), data, nullptr, &views), "views");
   service::Service svc(*ledger, *views);

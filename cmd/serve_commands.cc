@@ -45,7 +45,7 @@ int RunTokenIssue(const Globals& g, const TokenArgs& a) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::string token, id;
-  if (Status s = ledger->IssueToken(a.actor, a.role, &token, &id); !s.ok()) return Fail(s);
+  if (Status s = ledger->IssueToken(a.actor, a.role, LocalActor(g), &token, &id); !s.ok()) return Fail(s);
   if (g.json) {
     std::printf("%s\n", JsonWriter()
                             .String("token", token)
@@ -72,7 +72,7 @@ int RunTokenList(const Globals& g) {
       std::printf("%s\n", service::Service::TokenJson(r).c_str());
     } else {
       std::printf("%-16s  %-20s  %-12s  %s\n", r.id.c_str(),
-                  FormatRfc3339(r.info.issued_at_micros).substr(0, 19).c_str(),
+                  (FormatRfc3339(r.info.issued_at_micros).substr(0, 19) + "Z").c_str(),
                   r.info.role.c_str(), r.info.actor.c_str());
     }
   }
@@ -84,7 +84,7 @@ int RunTokenRevoke(const Globals& g, const TokenArgs& a) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   TokenRecord revoked;
-  if (Status s = ledger->RevokeToken(a.token, &revoked); !s.ok()) return Fail(s);
+  if (Status s = ledger->RevokeToken(a.token, LocalActor(g), &revoked); !s.ok()) return Fail(s);
   if (g.json) {
     std::printf("%s\n", service::Service::TokenJson(revoked).c_str());
   } else {

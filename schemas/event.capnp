@@ -30,6 +30,8 @@ enum EventType {
   requestRefused @13;    # refused, with the reason (e.g. a retention duty)
   policyChanged @14;     # `kirjuri policy apply`: a new policy in force (Event.policyChange)
   dataAccessed @15;      # someone read the person's data (the access log; Event.access)
+  tokenIssued @16;       # `kirjuri token issue`: a bearer token of `kirjuri serve` given (Event.token)
+  tokenRevoked @17;      # `kirjuri token revoke`: one taken back (Event.token)
 }
 
 struct Envelope {
@@ -90,6 +92,15 @@ struct Event {
   requestInfo @4 :RequestInfo;  # set in request* events only
   policyChange @5 :PolicyChange;  # set in policyChanged events only
   access @6 :Access;            # set in dataAccessed events only
+  token @7 :TokenChange;        # set in tokenIssued and tokenRevoked events only
+}
+
+struct TokenChange {
+  # Who may reach the ledger through `kirjuri serve`: a bearer token given or taken back. The
+  # envelope's actor is who did it. Never the token itself, nor anything that opens it.
+  id @0 :Text;                        # the token's id (`kirjuri token list`): 16 hex digits
+  actor @1 :Text;                     # whom the token is for
+  role @2 :Text;                      # its policy role
 }
 
 struct Access {

@@ -265,28 +265,28 @@ TEST_CASE("tokens are stored hashed, name their actor and role, and can be revok
   LedgerFixture f;
   f.InitAndOpen();
   std::string token;
-  REQUIRE(f.ledger().IssueToken("crm-1", "staff", &token).ok());
+  REQUIRE(f.ledger().IssueToken("crm-1", "staff", "dpo-1", &token).ok());
   TokenInfo info;
   REQUIRE(f.ledger().Authenticate(token, &info).ok());
   CHECK(info.actor == "crm-1");
   CHECK(info.role == "staff");
-  CHECK(f.ledger().IssueToken("x-1", "janitor", &token).IsInvalidArgument());
-  CHECK(f.ledger().IssueToken("Aino Example", "staff", &token).IsInvalidArgument());
+  CHECK(f.ledger().IssueToken("x-1", "janitor", "dpo-1", &token).IsInvalidArgument());
+  CHECK(f.ledger().IssueToken("Aino Example", "staff", "dpo-1", &token).IsInvalidArgument());
 
   std::string other;
-  REQUIRE(f.ledger().IssueToken("mailer-1", "marketing", &other).ok());
+  REQUIRE(f.ledger().IssueToken("mailer-1", "marketing", "dpo-1", &other).ok());
   std::string forged = other;
   forged.back() = forged.back() == '0' ? '1' : '0';
   CHECK(f.ledger().Authenticate(forged, &info).code() == Status::Code::kUnauthenticated);
   CHECK(f.ledger().Authenticate("", &info).code() == Status::Code::kUnauthenticated);
 
-  REQUIRE(f.ledger().RevokeToken(other).ok());
+  REQUIRE(f.ledger().RevokeToken(other, "dpo-1").ok());
   CHECK(f.ledger().Authenticate(other, &info).code() == Status::Code::kUnauthenticated);
   REQUIRE(f.ledger().Authenticate(token, &info).ok());
 
   // Listed by id, oldest first; revoked by that id too.
   std::string third, third_id;
-  REQUIRE(f.ledger().IssueToken("crm-2", "auditor", &third, &third_id).ok());
+  REQUIRE(f.ledger().IssueToken("crm-2", "auditor", "dpo-1", &third, &third_id).ok());
   std::vector<TokenRecord> listed;
   REQUIRE(f.ledger().ListTokens(&listed).ok());
   REQUIRE(listed.size() == 2);
@@ -294,17 +294,53 @@ TEST_CASE("tokens are stored hashed, name their actor and role, and can be revok
   CHECK(listed[1].id == third_id);
   CHECK(listed[1].info.role == "auditor");
   CHECK(listed[0].info.issued_at_micros <= listed[1].info.issued_at_micros);
-  CHECK(f.ledger().RevokeToken("0123456789abcdef").IsNotFound());
-  CHECK(f.ledger().RevokeToken("xyz").IsInvalidArgument());
+  CHECK(f.ledger().RevokeToken("0123456789abcdef", "dpo-1").IsNotFound());
+  CHECK(f.ledger().RevokeToken("xyz", "dpo-1").IsInvalidArgument());
   std::string upper = third_id;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   TokenRecord revoked;
-  REQUIRE(f.ledger().RevokeToken(upper, &revoked).ok());
+  REQUIRE(f.ledger().RevokeToken(upper, "dpo-1", &revoked).ok());
   CHECK(revoked.id == third_id);
   CHECK(revoked.info.actor == "crm-2");
   CHECK(f.ledger().Authenticate(third, &info).code() == Status::Code::kUnauthenticated);
   REQUIRE(f.ledger().ListTokens(&listed).ok());
   CHECK(listed.size() == 1);
+
+  // Each issue and revocation is a signed event about the ledger (the all-zero subject), naming
+  // who did it and the token's id, holder and role, never the token.
+  std::vector<std::tuple<schema::EventType, std::string, std::string, std::string>> changes;
+  REQUIRE(f.ledger()
+              .ReadEvents(0, f.ledger().size(),
+                          [&](const EventView& e) {
+                            auto env = e.signed_event.getEvent().getEnvelope();
+                            CHECK(env.getSubject().size() == 16);
+                            for (auto b : env.getSubject()) CHECK(b == 0);
+                            CHECK(std::string(env.getActor().cStr()) == "dpo-1");
+                            auto t = e.signed_event.getEvent().getToken();
+                            changes.emplace_back(env.getType(), t.getId(), t.getActor(),
+                                                 t.getRole());
+                            return Status::Ok();
+                          })
+              .ok());
+  using T = schema::EventType;
+  REQUIRE(changes.size() == 5);  // three issued (the janitor's was refused), two revoked
+  CHECK(std::get<0>(changes[0]) == T::TOKEN_ISSUED);
+  CHECK(std::get<2>(changes[0]) == "crm-1");
+  CHECK(std::get<3>(changes[0]) == "staff");
+  CHECK(std::get<0>(changes[2]) == T::TOKEN_REVOKED);
+  CHECK(std::get<2>(changes[2]) == "mailer-1");
+  CHECK(std::get<0>(changes[4]) == T::TOKEN_REVOKED);
+  CHECK(std::get<1>(changes[4]) == third_id);
+  CHECK(std::get<1>(changes[3]) == third_id);
+  auto [verified, result] = f.Verify();
+  INFO(verified.ToString());
+  CHECK(verified.ok());
+  // Who issues or revokes is an id like any actor; a refused change writes nothing.
+  const uint64_t size = f.ledger().size();
+  CHECK(f.ledger().IssueToken("crm-3", "staff", "Aino Example", &third).IsInvalidArgument());
+  CHECK(f.ledger().RevokeToken(token, "").IsInvalidArgument());
+  CHECK(f.ledger().size() == size);
+  REQUIRE(f.ledger().Authenticate(token, &info).ok());
 
   f.Close();
   const std::string stored = AllBytes(f.data());

@@ -236,12 +236,15 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
   ServerProcess server(ledger);
   server.Start();
   const int port = server.http_port();
+  // The log holds the tokens' tokenIssued events already: the feed is followed from after them.
+  const long long base = LogSize(port);
+  REQUIRE(base == static_cast<long long>(tokens.by_role.size()));
   Append(port, ProfileLine() + ProfileLine(), tokens["dpo"]);  // a backlog of two
 
   std::vector<long long> seen;
   {
     HttpConnection feed(port);
-    REQUIRE(feed.Send("GET", "/v1/changes?from=0", "", tokens["auditor"]));
+    REQUIRE(feed.Send("GET", "/v1/changes?from=" + std::to_string(base), "", tokens["auditor"]));
     HttpResponse head;
     REQUIRE(feed.ReadHead(&head));
     REQUIRE(head.status == 200);
@@ -273,12 +276,12 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
     }
     CHECK_FALSE(feed.ReadLine(300));  // nothing more, nothing twice
   }
-  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == static_cast<long long>(i));
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == base + static_cast<long long>(i));
   CHECK(Http(port, "GET", "/v1/changes", "", tokens["marketing"]).status == 403);
 
   // A clean shutdown ends open feeds (they never end by themselves) and exits.
   HttpConnection open_feed(port);
-  REQUIRE(open_feed.Send("GET", "/v1/changes?from=" + std::to_string(seen.size()), "",
+  REQUIRE(open_feed.Send("GET", "/v1/changes?from=" + std::to_string(base + seen.size()), "",
                          tokens["auditor"]));
   HttpResponse head;
   REQUIRE(open_feed.ReadHead(&head));
@@ -292,6 +295,7 @@ TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[s
   ServerProcess server(ledger);
   server.Start();
   const int port = server.http_port();
+  const long long base = LogSize(port);  // the tokens' tokenIssued events
   constexpr int kThreads = 16, kPosts = 20;
   std::mutex mu;
   std::set<long long> seqs;
@@ -313,10 +317,11 @@ TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[s
   for (auto& t : threads) t.join();
   CHECK(failures == 0);
   REQUIRE(seqs.size() == kThreads * kPosts);
-  CHECK(*seqs.begin() == 0);
-  CHECK(*seqs.rbegin() == kThreads * kPosts - 1);  // distinct and gap-free
+  CHECK(*seqs.begin() == base);
+  CHECK(*seqs.rbegin() == base + kThreads * kPosts - 1);  // distinct and gap-free
 
-  HttpResponse events = Http(port, "GET", "/v1/events?from=0&limit=1000", "", tokens["auditor"]);
+  HttpResponse events = Http(port, "GET", "/v1/events?from=" + std::to_string(base) + "&limit=1000",
+                             "", tokens["auditor"]);
   REQUIRE(events.status == 200);
   CHECK(Lines(events.body).size() == kThreads * kPosts);
   HttpResponse metrics = Http(port, "GET", "/metrics");
@@ -553,7 +558,25 @@ TEST_CASE("the dpo issues, lists and revokes tokens while the server runs, effec
   CHECK(Http(port, "GET", "/v1/requests", "", token).status == 401);
   CHECK(Http(port, "DELETE", "/v1/tokens/" + id, "", tokens["dpo"]).status == 404);
   CHECK(Http(port, "GET", "/v1/requests", "", tokens["staff"]).status == 200);
+
+  // The log tells auditors who gave and took back the token, and to whom, never the token.
+  HttpResponse events = Http(port, "GET", "/v1/events?from=0", "", tokens["auditor"]);
+  REQUIRE(events.status == 200);
+  std::vector<std::string> changes;
+  for (const std::string& line : Lines(events.body)) {
+    if (line.find("\"id\":\"" + id + "\"") == std::string::npos) continue;
+    CHECK(JsonString(line, "actor") == "emp-dpo");
+    changes.push_back(JsonString(line, "type"));
+  }
+  CHECK(changes == std::vector<std::string>{"token_issued", "token_revoked"});
+  CHECK(events.body.find("kjr_") == std::string::npos);
   CHECK(server.Stop() == 0);
+  RunResult verify = ledger.Kirjuri({"verify"});
+  INFO(Describe(verify));
+  CHECK(verify.code == 0);
+  RunResult audit = ledger.Kirjuri({"audit", "--out", (ledger.dir() / "audit").string()});
+  INFO(Describe(audit));
+  CHECK(audit.code == 0);
 
   // The server's log names token ids and actors, never a token.
   const std::string log = server.log();

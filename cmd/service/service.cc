@@ -620,7 +620,7 @@ Status Service::IssueToken(const Caller& caller, std::string_view actor, std::st
                            std::string* json) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kTokens));
   std::string token, id;
-  KIRJURI_RETURN_IF_ERROR(impl_->ledger.IssueToken(actor, role, &token, &id));
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger.IssueToken(actor, role, caller.actor, &token, &id));
   // Ids only: the token goes to the caller and nowhere else.
   spdlog::info("token {} issued for {} ({}) by {}", id, actor, role, caller.actor);
   *json = JsonWriter()
@@ -645,7 +645,7 @@ Status Service::RevokeToken(const Caller& caller, std::string_view token_or_id,
                             std::string* json) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kTokens));
   TokenRecord revoked;
-  Status s = impl_->ledger.RevokeToken(token_or_id, &revoked);
+  Status s = impl_->ledger.RevokeToken(token_or_id, caller.actor, &revoked);
   // An unknown token named whole is the request's fault, not the caller's login.
   if (s.code() == Status::Code::kUnauthenticated) return Status::NotFound(s.message());
   KIRJURI_RETURN_IF_ERROR(s);

@@ -1,4 +1,5 @@
-// The access log (dataAccessed events) and the bearer tokens of `kirjuri serve`.
+// The access log (dataAccessed events) and the bearer tokens of `kirjuri serve` (with their
+// tokenIssued and tokenRevoked events).
 //
 // Tokens are stored only as BLAKE2b hashes, under "token/" || hex(hash) in the log's default
 // column family; a token is 32 random bytes, so a plain hash is enough (nothing to brute-force).
@@ -108,9 +109,27 @@ Status Ledger::RecordAccesses(std::span<const AccessRecord> accesses,
   return Status::Ok();
 }
 
-Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::string* token,
-                          std::string* id) {
+Status Ledger::Impl::CommitTokenChangeLocked(schema::EventType type, const TokenRecord& record,
+                                             std::string_view by,
+                                             const std::function<void(rocksdb::WriteBatch&)>& change) {
+  KIRJURI_RETURN_IF_ERROR(health.Prefixed("the ledger is damaged, tokens stay as they are"));
+  const SubjectId ledger_subject{};  // events about the ledger itself
+  SubjectState state;
+  if (Status s = LoadSubject(ledger_subject, &state); !s.ok() && !s.IsNotFound()) return s;
+  capnp::MallocMessageBuilder message;
+  auto event = StartInternalEventLocked(message, ledger_subject, state, type, by, "");
+  auto token = event.initToken();
+  token.setId(record.id);
+  token.setActor(record.info.actor);
+  token.setRole(record.info.role);
+  uint64_t seq = 0;
+  return CommitInternalLocked(event.asReader(), ledger_subject, state, change, &seq);
+}
+
+Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::string_view by,
+                          std::string* token, std::string* id) {
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
+  KIRJURI_RETURN_IF_ERROR(CheckActor(by).Prefixed("who issues the token"));
   if (!impl_->CurrentPolicy()->HasRole(role)) {
     std::string known;
     for (auto r : policy().getRoles()) known += (known.empty() ? "" : ", ") + std::string(r.getName().cStr());
@@ -121,14 +140,20 @@ Status Ledger::IssueToken(std::string_view actor, std::string_view role, std::st
   randombytes_buf(secret.data(), secret.size());
   std::string t = std::string(kTokenTag) + HexEncode(secret);
   sodium_memzero(secret.data(), secret.size());
-  const std::string value = std::string(role) + "\n" + std::string(actor) + "\n" +
-                            std::to_string(NowMicros());
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
   const std::string key = TokenKey(t);
-  KIRJURI_RETURN_IF_ERROR(FromRocks(impl_->db->Put(wo, impl_->meta, key, value), "storing a token"));
+  TokenRecord record;
+  record.id = TokenIdOf(key);
+  record.info.actor = actor;
+  record.info.role = role;
+  record.info.issued_at_micros = NowMicros();
+  const std::string value = std::string(role) + "\n" + std::string(actor) + "\n" +
+                            std::to_string(record.info.issued_at_micros);
+  auto lock = impl_->LockForWrite();
+  KIRJURI_RETURN_IF_ERROR(impl_->CommitTokenChangeLocked(
+      schema::EventType::TOKEN_ISSUED, record, by,
+      [&](rocksdb::WriteBatch& batch) { batch.Put(impl_->meta, key, value); }));
   *token = std::move(t);
-  if (id) *id = TokenIdOf(key);
+  if (id) *id = record.id;
   return Status::Ok();
 }
 
@@ -160,12 +185,14 @@ Status Ledger::ListTokens(std::vector<TokenRecord>* out) const {
   return Status::Ok();
 }
 
-Status Ledger::RevokeToken(std::string_view token_or_id, TokenRecord* record) {
-  std::string key;
-  TokenRecord found;
+Status Ledger::RevokeToken(std::string_view token_or_id, std::string_view by,
+                           TokenRecord* record) {
+  KIRJURI_RETURN_IF_ERROR(CheckActor(by).Prefixed("who revokes the token"));
+  std::string prefix;  // of the token's record key: the whole key, or "token/" || id
   if (token_or_id.starts_with(kTokenTag)) {
-    KIRJURI_RETURN_IF_ERROR(Authenticate(token_or_id, &found.info));
-    key = TokenKey(token_or_id);
+    TokenInfo ignored;
+    KIRJURI_RETURN_IF_ERROR(Authenticate(token_or_id, &ignored));
+    prefix = TokenKey(token_or_id);
   } else {
     if (token_or_id.size() != kTokenIdDigits ||
         !std::all_of(token_or_id.begin(), token_or_id.end(),
@@ -175,24 +202,30 @@ Status Ledger::RevokeToken(std::string_view token_or_id, TokenRecord* record) {
     }
     std::string lower(token_or_id);
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const std::string prefix = std::string(kTokenPrefix) + lower;
-    std::unique_ptr<rocksdb::Iterator> it(
-        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (!key.empty()) {
-        return Status::FailedPrecondition("token id " + lower +
-                                          " names more than one token: revoke it by the token");
-      }
-      key = it->key().ToString();
-      KIRJURI_RETURN_IF_ERROR(DecodeTokenValue(it->value().ToStringView(), &found.info));
+    prefix = std::string(kTokenPrefix) + lower;
+  }
+  // Found and revoked under the write lock: two revocations of one token make one event.
+  auto lock = impl_->LockForWrite();
+  std::string key;
+  TokenRecord found;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!key.empty()) {
+      return Status::FailedPrecondition("token id " + prefix.substr(kTokenPrefix.size()) +
+                                        " names more than one token: revoke it by the token");
     }
-    KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading tokens"));
-    if (key.empty()) return Status::NotFound("no token with id " + lower);
+    key = it->key().ToString();
+    KIRJURI_RETURN_IF_ERROR(DecodeTokenValue(it->value().ToStringView(), &found.info));
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading tokens"));
+  if (key.empty()) {
+    if (token_or_id.starts_with(kTokenTag)) return Status::Unauthenticated("unknown or revoked token");
+    return Status::NotFound("no token with id " + prefix.substr(kTokenPrefix.size()));
   }
   found.id = TokenIdOf(key);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  KIRJURI_RETURN_IF_ERROR(FromRocks(impl_->db->Delete(wo, impl_->meta, key), "revoking a token"));
+  KIRJURI_RETURN_IF_ERROR(impl_->CommitTokenChangeLocked(
+      schema::EventType::TOKEN_REVOKED, found, by,
+      [&](rocksdb::WriteBatch& batch) { batch.Delete(impl_->meta, key); }));
   if (record) *record = std::move(found);
   return Status::Ok();
 }

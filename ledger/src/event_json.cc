@@ -55,6 +55,15 @@ std::string EnvelopeJson(const EventView& e, bool with_leaf) {
                         .StringArray("categories", categories)
                         .Finish());
   }
+  const auto type = env.getType();
+  if (type == schema::EventType::TOKEN_ISSUED || type == schema::EventType::TOKEN_REVOKED) {
+    auto token = e.signed_event.getEvent().getToken();
+    w.Raw("token", JsonWriter()
+                       .String("id", token.getId().cStr())
+                       .String("actor", token.getActor().cStr())
+                       .String("role", token.getRole().cStr())
+                       .Finish());
+  }
   if (with_leaf) w.String("leaf", Base64Encode(e.leaf));
   return w.Finish();
 }

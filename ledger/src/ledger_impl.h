@@ -459,6 +459,11 @@ struct Ledger::Impl {
                               const SubjectState& state,
                               const std::function<void(rocksdb::WriteBatch&)>& extra,
                               uint64_t* seq);
+  // A tokenIssued or tokenRevoked event about `record` by `by`, committed with `change` (the
+  // token record's put or delete) in one batch (access_log.cc). REQUIRES: LockForWrite held.
+  Status CommitTokenChangeLocked(schema::EventType type, const TokenRecord& record,
+                                 std::string_view by,
+                                 const std::function<void(rocksdb::WriteBatch&)>& change);
 
   // Moves an open request on by one step (requests.cc): extended by `months`, or closed
   // (fulfilled with `outcome`, or refused), with `reason`.

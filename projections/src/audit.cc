@@ -210,6 +210,8 @@ Status Auditor::Replay(uint64_t begin, uint64_t end, const ProgressFn& progress)
       }
       return Status::Ok();
     }
+    // Tokens concern the ledger, not a person (the all-zero subject): nothing to judge here.
+    if (type == T::TOKEN_ISSUED || type == T::TOKEN_REVOKED) return Status::Ok();
     auto subject_bytes = env.getSubject();
     PersonState& person =
         people_[std::string(reinterpret_cast<const char*>(subject_bytes.begin()),

@@ -103,6 +103,8 @@ constexpr Words kEventTypes[] = {
     {"request_fulfilled", "Pyyntö toteutettiin", "Request carried out"},
     {"request_refused", "Pyyntö evättiin", "Request refused"},
     {"data_accessed", "Tietoja luettiin", "Data read"},
+    {"token_issued", "Käyttöoikeustunniste annettiin", "Access token issued"},
+    {"token_revoked", "Käyttöoikeustunniste peruttiin", "Access token revoked"},
 };
 
 // The lawful bases of GDPR Art. 6(1) the policies use, in plain words.

@@ -72,7 +72,7 @@ struct Server {
   }
   static std::string IssueToken(kirjuri::Ledger& ledger) {
     std::string token;
-    kirjuri::Status s = ledger.IssueToken("emp-fuzz", "dpo", &token);
+    kirjuri::Status s = ledger.IssueToken("emp-fuzz", "dpo", "fuzz", &token);
     if (!s.ok()) kirjuri::fuzz::Die("token", s);
     return token;
   }

@@ -404,18 +404,22 @@ class Ledger {
   // Bearer tokens for `kirjuri serve`. IssueToken makes a new random token for `actor` in
   // `role` (a role the policy declares; InvalidArgument otherwise) and stores only its hash;
   // the token itself is returned once and never again (*id, if given, gets its TokenRecord id).
+  // Issuing and revoking are each one signed event (tokenIssued, tokenRevoked: the all-zero
+  // subject, `by` as its actor, the token's id, actor and role) written in the same batch as
+  // the token's record, so the log shows who could reach the ledger, in which role, when.
   // Authenticate: Unauthenticated for a token the ledger did not issue (or revoked). Tokens
   // may be issued, listed and revoked while the ledger is served: each takes effect on the
   // next request.
-  Status IssueToken(std::string_view actor, std::string_view role, std::string* token,
-                    std::string* id = nullptr);
+  Status IssueToken(std::string_view actor, std::string_view role, std::string_view by,
+                    std::string* token, std::string* id = nullptr);
   Status Authenticate(std::string_view token, TokenInfo* out) const;
   // Every live token, oldest first.
   Status ListTokens(std::vector<TokenRecord>* out) const;
   // Revokes the token that `token_or_id` is, or whose ListTokens id it is; *record, if given,
   // gets what was revoked. NotFound if there is no such token (Unauthenticated for a malformed
   // or unknown token given whole, as Authenticate).
-  Status RevokeToken(std::string_view token_or_id, TokenRecord* record = nullptr);
+  Status RevokeToken(std::string_view token_or_id, std::string_view by,
+                     TokenRecord* record = nullptr);
 
   // Shreds the retained categories whose due date is at or before `now_micros`, each with a
   // retentionExpired event; *event_seqs gets their sequence numbers.
