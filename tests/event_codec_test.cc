@@ -3,12 +3,14 @@
 // from canonical(event) identical to capnp::canonicalize(SignedEvent), for every kind of event.
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
 #include <string>
 
 #include "event_codec.h"
+#include "kirjuri/canonical.h"
 #include "kirjuri/ledger.h"
 
 namespace fs = std::filesystem;
@@ -77,4 +79,73 @@ TEST_CASE("the signed message read from a stored leaf equals the re-encoded one"
   CHECK(checked == 4);
   ledger.reset();
   fs::remove_all(root);
+}
+
+namespace {
+
+template <typename Reader>
+std::string ViaCanonicalize(Reader reader) {
+  auto words = capnp::canonicalize(reader);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+bool AllZero(kj::ArrayPtr<const capnp::word> words) {
+  auto bytes = words.asBytes();
+  return std::all_of(bytes.begin(), bytes.end(), [](kj::byte b) { return b == 0; });
+}
+
+}  // namespace
+
+// CanonicalCopy stands in for capnp::canonicalize on the append path (events, sealing contexts,
+// sealed plaintexts): a byte of difference would make signatures and sealed data unreadable.
+TEST_CASE("CanonicalCopy makes exactly the bytes capnp::canonicalize makes (in the scratch or beside it)") {
+  std::vector<capnp::word> scratch_words(512);  // value-initialised: zero
+  auto scratch = kj::arrayPtr(scratch_words.data(), scratch_words.size());
+  auto check = [&](auto reader) {
+    {
+      CanonicalCopy copy(reader, scratch);
+      auto bytes = copy.bytes();
+      CHECK(std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()) ==
+            ViaCanonicalize(reader));
+      CHECK(CanonicalBytes(reader) == ViaCanonicalize(reader));
+    }
+    // Zeroed again once the copy is gone: the scratch serves the next copy, and no plaintext
+    // copied into it stays behind.
+    CHECK(AllZero(scratch));
+  };
+
+  // Canonical form drops trailing zero data words and null pointers: seq 0 and type 0
+  // ("recorded") leave no data word at all; a missing names list drops the last pointer.
+  for (uint64_t seq : {uint64_t{0}, uint64_t{7}, ~uint64_t{0}}) {
+    for (auto type : {schema::EventType::RECORDED, schema::EventType::SUBJECT_ERASED}) {
+      for (unsigned names : {0u, 1u, 9u}) {
+        capnp::MallocMessageBuilder message;
+        auto ctx = message.initRoot<schema::SealContext>();
+        ctx.setSeq(seq);
+        ctx.setType(type);
+        const uint8_t subject[16] = {1, 2, 3};
+        ctx.setSubject(kj::arrayPtr(subject, sizeof subject));
+        ctx.setRegister("customer");
+        ctx.setCategory(names ? "profile" : "");
+        ctx.setGroupCategory("network");
+        if (names) {
+          auto list = ctx.initNames(names);
+          for (unsigned i = 0; i < names; ++i) list.set(i, std::string(i * 5, 'n'));
+        }
+        INFO("seq " << seq << ", type " << static_cast<int>(type) << ", names " << names);
+        check(ctx.asReader());
+      }
+    }
+  }
+
+  // Sealed plaintexts, one value to many, and one too big for the scratch: made by
+  // capnp::canonicalize itself, the scratch still left zeroed.
+  for (size_t values : {size_t{1}, size_t{8}, size_t{300}}) {
+    capnp::MallocMessageBuilder message;
+    auto list = message.initRoot<schema::FieldValues>().initValues(static_cast<unsigned>(values));
+    for (size_t i = 0; i < values; ++i) list.set(static_cast<unsigned>(i), "\"value " + std::to_string(i) + "\"");
+    INFO(values << " values");
+    check(message.getRoot<schema::FieldValues>().asReader());
+  }
 }

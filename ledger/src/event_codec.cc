@@ -6,8 +6,10 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
+#include "kirjuri/canonical.h"
 #include "store_format.h"
 
 namespace kirjuri {
@@ -54,9 +56,12 @@ constexpr std::string_view kSealedAdPrefix = "kirjuri/sealed/v1\n";
 // would calloc (and zero) a fresh segment for every event. The builder zeroes what it used when
 // it is destroyed, as MallocMessageBuilder(ArrayPtr) requires — which also wipes the plaintext
 // that sealing puts in one. Each use (`Slot`) has its own, because they nest.
-enum class Slot { kEvent, kPlain, kAd, kCount };
+enum class Slot { kEvent, kEventCanonical, kPlain, kPlainCanonical, kAd, kAdCanonical, kCount };
 kj::ArrayPtr<capnp::word> Scratch(Slot slot) {
-  constexpr size_t kWords[] = {2048, 512, 256};  // an event is ~130 words; more spills over
+  // An event is ~130-160 words, its sealed groups' plaintexts and contexts a few dozen; more
+  // spills over (a builder's next segment; CanonicalCopy's heap fallback).
+  constexpr size_t kWords[] = {2048, 2048, 512, 512, 256, 256};
+  static_assert(std::size(kWords) == static_cast<size_t>(Slot::kCount));
   const size_t i = static_cast<size_t>(slot);
   thread_local std::unique_ptr<capnp::word[]> buffers[static_cast<size_t>(Slot::kCount)];
   if (!buffers[i]) buffers[i].reset(new capnp::word[kWords[i]]());  // value-initialised: zero
@@ -76,9 +81,11 @@ std::string SealAd(schema::Envelope::Reader env, std::string_view group_category
   ctx.setGroupCategory(kj::StringPtr(group_category.data(), group_category.size()));
   ctx.setKeyId(kj::arrayPtr(key_id.data(), key_id.size()));
   ctx.setNames(names);
-  auto words = capnp::canonicalize(ctx.asReader());
-  auto bytes = words.asBytes();
-  std::string ad(kSealedAdPrefix);
+  CanonicalCopy canonical(ctx.asReader(), Scratch(Slot::kAdCanonical));
+  auto bytes = canonical.bytes();
+  std::string ad;
+  ad.reserve(kSealedAdPrefix.size() + bytes.size());
+  ad.append(kSealedAdPrefix);
   ad.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
   return ad;
 }
@@ -108,8 +115,10 @@ void SealGroup(schema::Envelope::Reader env, const std::string& category,
     names.set(i, *fields[i].first);
     values.set(i, *fields[i].second);
   }
-  auto plain_words = capnp::canonicalize(plain_message.getRoot<schema::FieldValues>().asReader());
-  auto plain = plain_words.asBytes();
+  // The copy (and plain_message) zero their scratch when destroyed: no plaintext stays behind.
+  CanonicalCopy plain_words(plain_message.getRoot<schema::FieldValues>().asReader(),
+                            Scratch(Slot::kPlainCanonical));
+  auto plain = plain_words.bytes();
   std::string ad = SealAd(env, category, key.id, names.asReader());
   auto ct = group.initCiphertext(
       static_cast<unsigned>(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES));
@@ -118,7 +127,6 @@ void SealGroup(schema::Envelope::Reader env, const std::string& category,
       ct.begin(), &ct_len, plain.begin(), plain.size(),
       reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce.data(),
       key.key.data());
-  sodium_memzero(plain.begin(), plain.size());
 }
 
 }  // namespace
@@ -159,11 +167,11 @@ bool LeafFromCanonicalEvent(kj::ArrayPtr<const capnp::word> event, const Ed25519
 }
 
 void SignAndEncode(schema::Event::Reader event, const SigningKey& signer, EncodedEvent* out) {
-  kj::Array<capnp::word> canonical_event = capnp::canonicalize(event);
-  std::string to_sign = SignedMessage(canonical_event);
+  CanonicalCopy canonical_event(event, Scratch(Slot::kEventCanonical));
+  std::string to_sign = SignedMessage(canonical_event.words());
   Ed25519Signature sig = signer.Sign(AsSpan(to_sign));
   static_assert(sizeof(Ed25519Signature) == 64);
-  if (LeafFromCanonicalEvent(canonical_event, sig, &out->leaf)) {
+  if (LeafFromCanonicalEvent(canonical_event.words(), sig, &out->leaf)) {
     out->leaf_hash = merkle::LeafHash(AsSpan(out->leaf));
     return;
   }

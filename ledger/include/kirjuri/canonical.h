@@ -6,8 +6,10 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
+#include <sodium.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,11 +17,60 @@
 
 namespace kirjuri {
 
+// The canonical words of a struct `reader`, exactly as capnp::canonicalize computes them (a
+// canonical deep copy, PointerBuilder::setStruct(…, canonical = true), into a new message whose
+// root pointer is its first word), but made in `scratch` rather than on the heap: without
+// canonicalize's size pass, its two heap arrays and its self-check pass, which together cost as
+// much as the copy on the append path. A copy that does not fit in `scratch` is made by
+// capnp::canonicalize itself.
+//
+// REQUIRES: `scratch` is zeroed and outlives the copy, and nothing else uses it meanwhile. The
+// copy zeroes what it used when destroyed, so the scratch can serve again and a plaintext copied
+// into it does not linger (a heap fallback is wiped too).
+class CanonicalCopy {
+ public:
+  template <typename Reader>
+  CanonicalCopy(Reader reader, kj::ArrayPtr<capnp::word> scratch) : builder_(scratch) {
+    capnp::_::PointerHelpers<capnp::AnyPointer>::getInternalBuilder(
+        builder_.initRoot<capnp::AnyPointer>())
+        .setStruct(capnp::_::PointerHelpers<capnp::FromReader<Reader>>::getInternalReader(reader),
+                   /*canonical=*/true);
+    auto segments = builder_.getSegmentsForOutput();
+    if (segments.size() == 1) {
+      words_ = segments[0];
+    } else {
+      fallback_ = capnp::canonicalize(reader);
+      words_ = fallback_.asPtr();
+    }
+  }
+  ~CanonicalCopy() {
+    if (fallback_.size() > 0) sodium_memzero(fallback_.begin(), fallback_.asBytes().size());
+  }
+  CanonicalCopy(const CanonicalCopy&) = delete;
+  CanonicalCopy& operator=(const CanonicalCopy&) = delete;
+
+  kj::ArrayPtr<const capnp::word> words() const { return words_; }
+  kj::ArrayPtr<const kj::byte> bytes() const { return words_.asBytes(); }
+
+ private:
+  capnp::MallocMessageBuilder builder_;
+  kj::Array<capnp::word> fallback_;
+  kj::ArrayPtr<const capnp::word> words_;
+};
+
+// A zeroed scratch segment of this thread's for CanonicalBytes (never nested: each call is done
+// with it before it returns).
+inline kj::ArrayPtr<capnp::word> CanonicalBytesScratch() {
+  constexpr size_t kWords = 1024;
+  thread_local std::unique_ptr<capnp::word[]> words(new capnp::word[kWords]());  // zeroed
+  return kj::arrayPtr(words.get(), kWords);
+}
+
 // The canonical bytes of `reader` (a struct Reader).
 template <typename Reader>
 std::string CanonicalBytes(Reader reader) {
-  kj::Array<capnp::word> words = capnp::canonicalize(reader);  // kept alive for the copy
-  auto bytes = words.asBytes();
+  CanonicalCopy copy(reader, CanonicalBytesScratch());
+  auto bytes = copy.bytes();
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
