@@ -262,6 +262,12 @@ TEST_CASE("a key file is written with mode 0600 even under a permissive umask") 
   ::umask(old);
   REQUIRE(s.ok());
   CHECK(FileMode(dir / "k.pem") == 0600);
+  // Written under a temporary name and renamed: nothing else is left in the directory.
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    names.push_back(entry.path().filename().string());
+  }
+  CHECK(names == std::vector<std::string>{"k.pem"});
 }
 
 TEST_CASE("writing a key file refuses to replace an existing file") {

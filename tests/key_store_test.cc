@@ -10,6 +10,8 @@
 #include "test_util.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -744,6 +746,79 @@ TEST_CASE("RotateMaster re-wraps every key so that only the new master key opens
   CHECK(found == std::vector<SubjectId>{MakeSubject(3)});
   ks.reset();
   for (const auto& n : old_bytes) CHECK(FilesContaining(dir, n).empty());
+}
+
+// A FileSystem that, once Fill() is called, refuses to create table files: a disk that filled up
+// between a write and the flush after it.
+class NoNewTablesFs : public rocksdb::FileSystemWrapper {
+ public:
+  NoNewTablesFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  static const char* kClassName() { return "NoNewTablesFs"; }
+  const char* Name() const override { return kClassName(); }
+  void Fill() { full_ = true; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* out,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (full_ && name.ends_with(".sst")) {
+      return rocksdb::IOStatus::NoSpace("while creating " + name + ": No space left on device");
+    }
+    return target()->NewWritableFile(name, o, out, dbg);
+  }
+
+ private:
+  std::atomic<bool> full_{false};
+};
+
+TEST_CASE("a master-key rotation stopped after its write is purged by the next open: the old "
+          "master key then opens nothing in the files") {
+  TempDir tmp;
+  const fs::path dir = tmp / "keys";
+  const MasterKey old_master = MasterKey::Generate();
+  const MasterKey new_master = MasterKey::Generate();
+  std::map<uint32_t, std::string> secrets;
+  {
+    auto ks = CreateStore(dir, old_master);
+    for (uint32_t i = 0; i < 20; ++i) secrets[i] = KeyBytes(MustGetOrCreate(*ks, MakeSubject(i), "contact"));
+  }
+  std::vector<std::string> old_bytes;  // nonces and ciphertexts wrapped under the old key
+  auto records = RawRecords(dir);
+  for (const auto& [key, v] : records["datakeys"]) {
+    REQUIRE(v.size() == 88);
+    old_bytes.push_back(v.substr(16, 24));
+    old_bytes.push_back(v.substr(40));
+  }
+  REQUIRE(old_bytes.size() == 40);
+
+  {
+    auto nospace = std::make_shared<NoNewTablesFs>();
+    std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(nospace);
+    std::unique_ptr<KeyStore> ks;
+    REQUIRE(KeyStore::Open(dir, old_master, &ks, env.get()).ok());
+    nospace->Fill();
+    // The re-wrapped keys are written; the flush that starts the purge cannot make its file.
+    Status s = ks->RotateMaster(new_master);
+    INFO(s.ToString());
+    REQUIRE_FALSE(s.ok());
+    ks.reset();
+  }
+  size_t left = 0;
+  for (const auto& n : old_bytes) left += !FilesContaining(dir, n).empty();
+  REQUIRE(left > 0);  // what the old master key would still open
+
+  std::unique_ptr<KeyStore> refused;
+  CHECK(KeyStore::Open(dir, old_master, &refused).IsInvalidArgument());
+  {
+    auto ks = OpenStore(dir, new_master);  // finishes the purge
+    for (const auto& n : old_bytes) CHECK(FilesContaining(dir, n).empty());
+    for (const auto& [i, secret] : secrets) {
+      DataKey k;
+      REQUIRE(ks->Get(MakeSubject(i), "contact", &k).ok());
+      CHECK(KeyBytes(k) == secret);
+    }
+  }
+  // Done once: the mark is gone with the purge.
+  CHECK(RawRecords(dir)["default"].count("purge_pending") == 0);
 }
 
 // ---- concurrency ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -168,11 +169,17 @@ Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view by
 
 Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes) {
   const std::string where = "key file " + path.string();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::FailedPrecondition(where + " already exists");
-    return Status::IOError(where + ": create: " + Errno(errno));
-  }
+  // Refused early when it exists; the rename below refuses it again if one appears meanwhile.
+  struct stat existing;
+  if (::lstat(path.c_str(), &existing) == 0) return Status::FailedPrecondition(where + " already exists");
+  // Written whole under a temporary name beside it, then given its name: a process killed while
+  // writing leaves at most a stray temporary file, never a partial key under `path`.
+  std::array<uint8_t, 8> r;
+  randombytes_buf(r.data(), r.size());
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + HexEncode(r);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::IOError(where + ": create: " + Errno(errno));
   Status s;
   if (::fchmod(fd, 0600) != 0) {  // whatever the umask
     s = Status::IOError(where + ": chmod: " + Errno(errno));
@@ -183,10 +190,18 @@ Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes
   }
   if (s.ok() && ::fsync(fd) != 0) s = Status::IOError(where + ": fsync: " + Errno(errno));
   if (::close(fd) != 0 && s.ok()) s = Status::IOError(where + ": close: " + Errno(errno));
-  if (!s.ok()) {
-    ::unlink(path.c_str());  // leave no half-written key behind
-    return s;
+  // Never over a file that appeared under `path` meanwhile: RENAME_NOREPLACE, or where the file
+  // system lacks it, a hard link (which refuses an existing name too) and the unlink below.
+  if (s.ok()) {
+    int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && errno == EINVAL) rc = ::link(tmp.c_str(), path.c_str());
+    if (rc != 0) {
+      s = errno == EEXIST ? Status::FailedPrecondition(where + " already exists")
+                          : Status::IOError(where + ": rename: " + Errno(errno));
+    }
   }
+  ::unlink(tmp.c_str());  // gone after a rename; after a link, or a failure, removed here
+  if (!s.ok()) return s;  // no half-written key left behind
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   return FsyncDir(dir);

@@ -27,6 +27,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,8 @@ constexpr const char* kBlindCf = "blind";
 constexpr const char* kSubjectBlindCf = "subject_blind";
 constexpr std::string_view kCheckRecord = "check";
 constexpr std::string_view kIndexKeyRecord = "index_key";
+// Present from a master-key rotation's write until its purge is done (see RotateMaster).
+constexpr std::string_view kPurgePendingRecord = "purge_pending";
 
 constexpr std::string_view kDataKeyAd = "kirjuri/datakey/v1";
 constexpr std::string_view kCheckAd = "kirjuri/check/v1";
@@ -576,6 +579,27 @@ struct KeyStore::Impl {
     return Status::Ok();
   }
 
+  // Finishes the purge of a master-key rotation that stopped after its write (the mark
+  // kPurgePendingRecord is there): the copies wrapped under the old master key may still be in
+  // the files, where the old key would open them. The physical check cannot be repeated (the old
+  // wrapped bytes are gone from the store, as they should be); the purge itself is what removes
+  // them. REQUIRES: db_mu held exclusively.
+  Status FinishPendingPurge() {
+    std::string what;
+    rocksdb::Status rs = db->Get(rocksdb::ReadOptions(), meta, kPurgePendingRecord, &what);
+    if (rs.IsNotFound()) return Status::Ok();
+    KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store in " + dir.string()));
+    spdlog::warn("the key store's last master-key rotation stopped before purging the copies "
+                 "wrapped under the old master key: purging them now");
+    KIRJURI_RETURN_IF_ERROR(CompactAndPurge("completing the interrupted rotation"));
+    return ClearPurgePending("completing the interrupted rotation");
+  }
+
+  Status ClearPurgePending(std::string_view what) {
+    return FromRocks(db->Delete(SyncWrite(), meta, kPurgePendingRecord),
+                     std::string(what) + ": clearing the purge mark");
+  }
+
   // Reads every regular file under `dir` and fails with Corruption naming the first one that
   // holds a needle. The message never holds the needle.
   Status PhysicalCheck(const NeedleSet& needles, std::string_view what, uint64_t* files,
@@ -676,6 +700,10 @@ Status KeyStore::Open(const std::filesystem::path& dir, const MasterKey& master,
   KIRJURI_RETURN_IF_ERROR(impl->OpenDb(Impl::Mode::kReadWrite));
   // Again, on what the writable instance sees (the files could have changed in between).
   KIRJURI_RETURN_IF_ERROR(impl->Load(master));
+  {
+    std::unique_lock db_lock(impl->db_mu);
+    KIRJURI_RETURN_IF_ERROR(impl->FinishPendingPurge());
+  }
   out->reset(new KeyStore(std::move(impl)));
   return Status::Ok();
 }
@@ -1071,13 +1099,18 @@ Status KeyStore::RotateMaster(const MasterKey& new_master) {
   KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "rotate: reading the key store"));
   it.reset();  // no iterator may pin a file during the compaction below
 
+  // The re-wrapped keys and the mark that their purge is pending, in one write: if the purge
+  // does not happen now (a crash, a full disk), the next writable open does it (Open).
+  KIRJURI_RETURN_IF_ERROR(
+      FromRocks(batch.Put(s.meta, kPurgePendingRecord, "rotate"), "rotate: re-wrapping"));
   KIRJURI_RETURN_IF_ERROR(
       FromRocks(s.db->Write(s.SyncWrite(), &batch), "rotate: writing re-wrapped keys"));
   s.master = new_master;
   uint64_t files = 0;
   uint64_t bytes = 0;
   KIRJURI_RETURN_IF_ERROR(s.CompactAndPurge("rotate"));
-  return s.PhysicalCheck(needles, "rotate", &files, &bytes);
+  KIRJURI_RETURN_IF_ERROR(s.PhysicalCheck(needles, "rotate", &files, &bytes));
+  return s.ClearPurgePending("rotate");
 }
 
 }  // namespace kirjuri

@@ -79,9 +79,11 @@ class SigningKey {
 // Secret files (key files), shared by SigningKey and the key store's MasterKey so that there is
 // one piece of code for them. Messages say "key file PATH ..." and never hold the file's bytes.
 //
-// Creates `path` holding `bytes`: O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask, the file and
-// its directory fsync'd. FailedPrecondition if it exists; IOError on any other failure, in which
-// case no file is left behind.
+// Creates `path` holding `bytes`, mode 0600 whatever the umask: written and fsync'd under a
+// temporary name beside it, then renamed to `path` without replacing anything, and the
+// directory fsync'd. So `path` holds the whole key or nothing, even if the process is killed
+// (which may leave a stray "<path>.tmp-<hex>"). FailedPrecondition if `path` exists; IOError on
+// any other failure, in which case no file is left behind.
 Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes);
 // Reads a whole secret file into `out`. NotFound if missing; FailedPrecondition if group or
 // others may read it (mode wider than 0600); InvalidArgument if it is not a regular file or is
