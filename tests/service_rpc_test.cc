@@ -470,10 +470,10 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   // Refused: one line, exit 1, no token or personal data in it.
   auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x"});
   CHECK(erase.code == 1);
-  CHECK(erase.err == "kirjuri: role 'staff' may not erase\n");
+  CHECK(erase.err == "kirjuri: role 'staff' may not erase (policy action 'erase')\n");
   auto denied = run("marketing", {"query", "customer", subject});
   CHECK(denied.code == 1);
-  CHECK(denied.err == "kirjuri: role 'marketing' may not query\n");
+  CHECK(denied.err == "kirjuri: role 'marketing' may not query the views (policy action 'query')\n");
   auto unknown = RunKirjuri({"--server", server.rpc_address(), "--token", "kjr_wrong",
                              "checkpoint"},
                             scratch);
@@ -501,7 +501,7 @@ TEST_CASE("tokens issued and revoked over RPC while serving take effect at once,
   REQUIRE(token.starts_with("kjr_"));
   auto refused = run(server.token("staff"), {"token", "issue", "--actor", "crm-8", "--role", "dpo"});
   CHECK(refused.code == 1);
-  CHECK(refused.err == "kirjuri: role 'staff' may not tokens\n");
+  CHECK(refused.err == "kirjuri: role 'staff' may not manage tokens (policy action 'tokens')\n");
 
   auto listed = run(server.token("dpo"), {"token", "list"});
   REQUIRE(listed.code == 0);

@@ -28,16 +28,29 @@ constexpr std::string_view kConsentsCategory = "consents";
 
 struct ActionInfo {
   Action action;
-  std::string_view name;
+  std::string_view name;    // as the policy's roles list it
+  std::string_view phrase;  // what it lets a role do, for refusals
 };
 constexpr ActionInfo kActions[] = {
-    {Action::kAppend, "append"},     {Action::kQuery, "query"},
-    {Action::kMarketingAudience, "marketing_audience"},
-    {Action::kExport, "export"},     {Action::kRequests, "requests"},
-    {Action::kErase, "erase"},       {Action::kProofs, "proofs"},
-    {Action::kEnvelopes, "envelopes"}, {Action::kReports, "reports"},
-    {Action::kAudit, "audit"},       {Action::kTokens, "tokens"},
+    {Action::kAppend, "append", "append events"},
+    {Action::kQuery, "query", "query the views"},
+    {Action::kMarketingAudience, "marketing_audience", "read the marketing audience"},
+    {Action::kExport, "export", "export a person's data"},
+    {Action::kRequests, "requests", "handle data subject requests"},
+    {Action::kErase, "erase", "erase"},
+    {Action::kProofs, "proofs", "fetch checkpoints and proofs"},
+    {Action::kEnvelopes, "envelopes", "read event envelopes"},
+    {Action::kReports, "reports", "read reports"},
+    {Action::kAudit, "audit", "run the audit"},
+    {Action::kTokens, "tokens", "manage tokens"},
 };
+
+const ActionInfo* FindAction(Action action) {
+  for (const ActionInfo& a : kActions) {
+    if (a.action == action) return &a;
+  }
+  return nullptr;
+}
 
 // Whether a policy list ("actions", "readCategories", ...) allows `name` ("*" allows all).
 bool Allows(capnp::List<capnp::Text>::Reader list, std::string_view name) {
@@ -72,10 +85,8 @@ Status AsClientError(const Status& s) {
 }  // namespace
 
 std::string_view ActionName(Action action) {
-  for (const ActionInfo& a : kActions) {
-    if (a.action == action) return a.name;
-  }
-  return "unknown";
+  const ActionInfo* a = FindAction(action);
+  return a ? a->name : "unknown";
 }
 
 int HttpStatus(const Status& status) {
@@ -310,8 +321,10 @@ Status Service::Authorize(const Caller& caller, Action action) const {
   schema::Role::Reader role;
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   if (Allows(role.getActions(), ActionName(action))) return Status::Ok();
-  return Status::PermissionDenied("role '" + caller.role + "' may not " +
-                                  std::string(ActionName(action)));
+  const ActionInfo* a = FindAction(action);
+  return Status::PermissionDenied(
+      "role '" + caller.role + "' may not " + std::string(a ? a->phrase : "do that") +
+      " (policy action '" + std::string(ActionName(action)) + "')");
 }
 
 void Service::Append(const Caller& caller, std::string_view lines, GroupCommitter::Done done) {

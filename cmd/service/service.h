@@ -82,7 +82,8 @@ class Service {
 
   // Unauthenticated for a missing, malformed or unknown token.
   Status Authenticate(std::string_view bearer_token, std::string_view via, Caller* out) const;
-  // PermissionDenied "role 'marketing' may not erase" unless the caller's role has the action.
+  // PermissionDenied "role 'marketing' may not erase (policy action 'erase')" unless the
+  // caller's role has the action.
   Status Authorize(const Caller& caller, Action action) const;
 
   // JSON lines as `kirjuri append` takes them, appended atomically through group commit; `done`
