@@ -78,6 +78,18 @@ struct AuditReport {
   policies @12 :List(Text);           # the policy versions in force during the period
   generatedAt @13 :Text;
   auditor @14 :Text;                  # who ran it (an actor id)
+  access @15 :List(AuditAccessChange);  # the period's token changes: who could reach the ledger
+}
+
+struct AuditAccessChange {
+  # A bearer token for `kirjuri serve` given or taken back (tokenIssued, tokenRevoked).
+  seq @0 :Text;
+  at @1 :Text;                        # recordedAt, RFC 3339
+  change @2 :Text;                    # "issued" or "revoked"
+  tokenId @3 :Text;                   # the token's id (never the token)
+  holder @4 :Text;                    # whom the token is for
+  role @5 :Text;
+  by @6 :Text;                        # who issued or revoked it
 }
 
 struct AuditIntegrity {

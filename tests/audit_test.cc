@@ -1,6 +1,9 @@
 // The auditor's workbench: history with filters, the audit's checks (a history with one seeded
 // violation of each kind, and the same history keeping the rules), continuity across audits
 // (verify --since), and the signed audit report.
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +17,7 @@
 
 #include "kirjuri/audit.h"
 #include "kirjuri/note.h"
+#include "kirjuri/schemas/report.capnp.h"
 #include "kirjuri/time.h"
 #include "ledger_fixture.h"
 
@@ -439,4 +443,47 @@ TEST_CASE("audit report: the page renders in a real browser and shows every find
   }
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("<rect") != std::string::npos);
+}
+
+// The report's access list as "change id holder role by" lines, in order.
+std::vector<std::string> AccessLines(const std::string& json) {
+  capnp::MallocMessageBuilder message;
+  capnp::JsonCodec codec;
+  codec.decode(kj::ArrayPtr<const char>(json.data(), json.size()),
+               message.initRoot<schema::AuditReport>());
+  std::vector<std::string> out;
+  for (auto a : message.getRoot<schema::AuditReport>().getAccess()) {
+    CHECK(std::string(a.getAt().cStr()).size() >= 20);  // RFC 3339
+    out.push_back(std::string(a.getChange().cStr()) + " " + a.getTokenId().cStr() + " " +
+                  a.getHolder().cStr() + " " + a.getRole().cStr() + " " + a.getBy().cStr());
+  }
+  return out;
+}
+
+TEST_CASE("audit report: lists the period's token changes with holder and role and who made them") {
+  AuditFixture f;
+  std::string crm_token, crm_id, mailer_token, mailer_id;
+  REQUIRE(f.ledger().IssueToken("crm-01", "staff", "dpo-01", &crm_token, &crm_id).ok());
+  f.NewCustomer();
+  const int64_t between = NowMicros();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(f.ledger().IssueToken("mailer-01", "marketing", "dpo-01", &mailer_token, &mailer_id).ok());
+  REQUIRE(f.ledger().RevokeToken(crm_id, "dpo-02").ok());
+
+  AuditResult all = f.Audit();
+  for (const std::string& text : {all.json, all.html}) {
+    CHECK(text.find(crm_token) == std::string::npos);  // ids only, never a token
+    CHECK(text.find(mailer_token) == std::string::npos);
+  }
+  const std::string issued_crm = "issued " + crm_id + " crm-01 staff dpo-01";
+  const std::string issued_mailer = "issued " + mailer_id + " mailer-01 marketing dpo-01";
+  const std::string revoked_crm = "revoked " + crm_id + " crm-01 staff dpo-02";
+  CHECK(AccessLines(all.json) == std::vector<std::string>{issued_crm, issued_mailer, revoked_crm});
+  CHECK(all.html.find("Access to the ledger") != std::string::npos);
+  CHECK(all.html.find("revoked <code>" + crm_id + "</code>") != std::string::npos);
+
+  // A period lists its own changes only.
+  AuditOptions later;
+  later.from_micros = between;
+  CHECK(AccessLines(f.Audit(later).json) == std::vector<std::string>{issued_mailer, revoked_crm});
 }

@@ -141,6 +141,13 @@ class Auditor {
   std::vector<AuditFindingSummary> findings_;
   std::vector<std::string> registers_;  // per finding
   std::vector<std::string> policies_;   // in force during the period
+  struct AccessChange {
+    uint64_t seq = 0;
+    int64_t at_micros = 0;
+    bool issued = false;
+    std::string token_id, holder, role, by;
+  };
+  std::vector<AccessChange> access_;    // the period's token changes
   std::unordered_map<std::string, PersonState> people_;  // by subject bytes
   // Counts over the period.
   uint64_t events_ = 0;
@@ -210,8 +217,16 @@ Status Auditor::Replay(uint64_t begin, uint64_t end, const ProgressFn& progress)
       }
       return Status::Ok();
     }
-    // Tokens concern the ledger, not a person (the all-zero subject): nothing to judge here.
-    if (type == T::TOKEN_ISSUED || type == T::TOKEN_REVOKED) return Status::Ok();
+    // Tokens concern the ledger, not a person (the all-zero subject): nothing to judge, but the
+    // report lists who was given or lost access in the period.
+    if (type == T::TOKEN_ISSUED || type == T::TOKEN_REVOKED) {
+      if (e.seq >= begin) {
+        auto token = e.signed_event.getEvent().getToken();
+        access_.push_back({e.seq, env.getRecordedAtMicros(), type == T::TOKEN_ISSUED,
+                           token.getId(), token.getActor(), token.getRole(), env.getActor()});
+      }
+      return Status::Ok();
+    }
     auto subject_bytes = env.getSubject();
     PersonState& person =
         people_[std::string(reinterpret_cast<const char*>(subject_bytes.begin()),
@@ -538,6 +553,21 @@ std::string Html(schema::AuditReport::Reader r) {
   }
 
   auto counts = r.getCounts();
+  h += "<h2>Access to the ledger</h2>\n";
+  if (r.getAccess().size() == 0) {
+    h += "<p>No token for <code>kirjuri serve</code> was issued or revoked in the period.</p>\n";
+  } else {
+    h += "<table><tr><th>When</th><th>Token</th><th>For</th><th>Role</th><th>By</th>"
+         "<th>Event</th></tr>\n";
+    for (auto a : r.getAccess()) {
+      h += "<tr><td>" + Esc(a.getAt().cStr()) + "</td><td>" + Esc(a.getChange().cStr()) +
+           " <code>" + Esc(a.getTokenId().cStr()) + "</code></td><td>" +
+           Esc(a.getHolder().cStr()) + "</td><td>" + Esc(a.getRole().cStr()) + "</td><td>" +
+           Esc(a.getBy().cStr()) + "</td><td>" + Esc(a.getSeq().cStr()) + "</td></tr>\n";
+    }
+    h += "</table>\n";
+  }
+
   h += "<h2>Activity</h2>\n<p>" + Esc(counts.getEvents().cStr()) +
        " events in the period.</p>\n" + TimelineSvg(counts);
   auto table = [&](const char* title, capnp::List<schema::AuditCount>::Reader list) {
@@ -651,6 +681,18 @@ Status Auditor::Build(uint64_t begin, uint64_t end, const ExtendsResult& ext,
 
   auto policies = r.initPolicies(static_cast<unsigned>(policies_.size()));
   for (unsigned i = 0; i < policies.size(); ++i) policies.set(i, policies_[i]);
+
+  auto access = r.initAccess(static_cast<unsigned>(access_.size()));
+  for (unsigned i = 0; i < access.size(); ++i) {
+    const AccessChange& a = access_[i];
+    access[i].setSeq(std::to_string(a.seq));
+    access[i].setAt(FormatRfc3339(a.at_micros));
+    access[i].setChange(a.issued ? "issued" : "revoked");
+    access[i].setTokenId(a.token_id);
+    access[i].setHolder(a.holder);
+    access[i].setRole(a.role);
+    access[i].setBy(a.by);
+  }
 
   auto findings = r.initFindings(static_cast<unsigned>(findings_.size()));
   for (unsigned i = 0; i < findings.size(); ++i) {
