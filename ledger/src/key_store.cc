@@ -181,13 +181,16 @@ Status CheckCategory(std::string_view category) {
 // Decodes a datakeys value into `out` (id and unwrapped key).
 Status OpenDataKeyValue(std::string_view value, const SubjectId& subject, std::string_view category,
                         std::span<const uint8_t> master, DataKey* out) {
-  const std::string where = "key store: the data key of subject " + SubjectIdHex(subject) +
-                            ", category '" + std::string(category) + "'";
-  if (value.size() != kDataKeyValueBytes) return Status::Corruption(where + " has a bad size");
+  // Built only for an error: every key an append or a read opens comes through here.
+  auto where = [&] {
+    return "key store: the data key of subject " + SubjectIdHex(subject) + ", category '" +
+           std::string(category) + "'";
+  };
+  if (value.size() != kDataKeyValueBytes) return Status::Corruption(where() + " has a bad size");
   std::memcpy(out->id.data(), value.data(), kKeyIdBytes);
   if (!Unwrap(master, value.substr(kKeyIdBytes), DataKeyAd(subject, category, out->id),
               &out->key)) {
-    return Status::Corruption(where + " does not decrypt under the master key (damaged, or "
+    return Status::Corruption(where() + " does not decrypt under the master key (damaged, or "
                               "moved from another subject or category)");
   }
   return Status::Ok();
