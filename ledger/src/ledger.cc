@@ -190,8 +190,10 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     // The key store is read before the log, and the log checked against it: a writer between
     // the two would make a sound ledger look damaged.
     if (std::string holder = LockedDatabase(dir); !holder.empty()) {
-      return Status::FailedPrecondition(holder + " is locked by another process (kirjuri serve?): "
-                                        "stop it, or open a copy read-only");
+      return Status::FailedPrecondition(
+          holder + " is locked by another process (kirjuri serve?): stop it, run the command "
+                   "against it with --server ADDR --token T where the command has that form, or "
+                   "open a copy read-only");
     }
     if (!has_keys) return impl->NeedsWritableOpen("it was written before sealing");
   }
