@@ -322,9 +322,9 @@ Status Service::Authorize(const Caller& caller, Action action) const {
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   if (Allows(role.getActions(), ActionName(action))) return Status::Ok();
   const ActionInfo* a = FindAction(action);
-  return Status::PermissionDenied(
-      "role '" + caller.role + "' may not " + std::string(a ? a->phrase : "do that") +
-      " (policy action '" + std::string(ActionName(action)) + "')");
+  return Status::PermissionDenied("role '" + caller.role + "' may not " +
+                                  std::string(a ? a->phrase : "do that") + " (policy action '" +
+                                  std::string(a ? a->name : "unknown") + "')");
 }
 
 void Service::Append(const Caller& caller, std::string_view lines, GroupCommitter::Done done) {

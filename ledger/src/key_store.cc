@@ -588,8 +588,8 @@ struct KeyStore::Impl {
   // wrapped bytes are gone from the store, as they should be); the purge itself is what removes
   // them. REQUIRES: db_mu held exclusively.
   Status FinishPendingPurge() {
-    std::string what;
-    rocksdb::Status rs = db->Get(rocksdb::ReadOptions(), meta, kPurgePendingRecord, &what);
+    std::string mark;
+    rocksdb::Status rs = db->Get(rocksdb::ReadOptions(), meta, kPurgePendingRecord, &mark);
     if (rs.IsNotFound()) return Status::Ok();
     KIRJURI_RETURN_IF_ERROR(FromRocks(rs, "reading the key store in " + dir.string()));
     spdlog::warn("the key store's last master-key rotation stopped before purging the copies "
