@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kirjuri/status.h"
@@ -30,6 +31,13 @@ inline void OnSignal(int) { g_interrupted = true; }
 inline double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Seconds of CPU this process has used, all its threads (RocksDB's background ones included).
+inline double ProcessCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 [[noreturn]] inline void Die(const std::string& what) {

@@ -401,13 +401,6 @@ std::unique_ptr<Ledger> OpenLedger(const fs::path& dir) {
 }
 
 // Appends n events in batches of `batch` to a fresh ledger in `dir`; events/s over the Append calls.
-// Seconds of CPU this process has used, all its threads (RocksDB's background ones included).
-double ProcessCpuSeconds() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
 // *cpu_us (if given): the process's CPU time inside the Append calls, per event, in µs.
 double AppendRate(const fs::path& dir, const EventFactory& factory, uint64_t n, uint64_t batch,
                   double* cpu_us = nullptr) {

@@ -508,10 +508,19 @@ TEST_CASE("Shred destroys the keys of the given categories and keeps the others"
   REQUIRE(ks->Shred(subject, categories, false, &result).ok());
   CHECK(result.destroyed.empty());
 
+  // GetOrCreate keeps the keys it read or created in memory; a shredded one is gone from there
+  // too: asking for it again makes a new key (the ledger never asks for an erased subject's).
+  DataKey fresh = MustGetOrCreate(*ks, subject, "contact");
+  CHECK(IdBytes(fresh.id) != IdBytes(contact.id));
+  CHECK(KeyBytes(fresh) != KeyBytes(contact));
+  CHECK(KeyBytes(MustGetOrCreate(*ks, subject, "billing")) == KeyBytes(kept));
+
   // And it stays shredded across reopening.
   ks.reset();
   ks = OpenStore(dir, master);
-  CHECK(ks->Get(subject, "contact", &k).IsNotFound());
+  CHECK(ks->Get(subject, "health", &k).IsNotFound());
+  REQUIRE(ks->Get(subject, "contact", &k).ok());
+  CHECK(KeyBytes(k) == KeyBytes(fresh));
   REQUIRE(ks->Get(subject, "billing", &k).ok());
 }
 

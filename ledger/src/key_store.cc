@@ -448,11 +448,12 @@ struct KeyStore::Impl {
   std::mutex write_mu;
   MasterKey master;  // guarded by db_mu (written only under an exclusive lock)
 
-  // Unwrapped data keys recently read (subject || category -> key), so that reading a person's
-  // events does not unwrap the same key once per event. Only in memory, wiped on eviction (by
-  // DataKey's destructor). Filled under db_mu held shared together with the read it caches, and
-  // purged of a subject under db_mu held exclusively by Shred, so a shredded key never outlives
-  // its record here. Bounded: cleared whole when full.
+  // Unwrapped data keys recently read or created (subject || category -> key), so that reading
+  // a person's events, or appending more of them, does not look up and unwrap the same key once
+  // per event or batch. Only in memory, wiped on eviction (by DataKey's destructor). Filled under
+  // db_mu held shared together with the read or the durable write it caches, and purged of a
+  // subject under db_mu held exclusively by Shred, so a shredded key never outlives its record
+  // here. Bounded: cleared whole when full.
   static constexpr size_t kKeyCacheEntries = 1 << 16;
   mutable std::mutex cache_mu;
   mutable std::unordered_map<std::string, DataKey> key_cache;  // guarded by cache_mu
@@ -748,28 +749,37 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
   out->clear();
   out->resize(requests.size());
   std::vector<DataKey>& keys = *out;
-  std::map<std::string, size_t> created;  // record key -> index in `keys` of a new key
-  std::map<std::string, size_t> first;    // record key -> its first request
-  std::vector<size_t> copies;             // requests that repeat an earlier (subject, category)
-  std::vector<size_t> lookups;            // first requests of subjects that may have keys
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const KeyRequest& r = requests[i];
-    auto [it, inserted] = first.emplace(DataKeyRecordKey(r.subject, r.category), i);
-    if (!inserted) {
-      copies.push_back(i);
-    } else if (r.new_subject) {
-      created.emplace(it->first, i);
-    } else {
-      lookups.push_back(i);
+  // Each request's record key, built once; `first` refers to them.
+  std::vector<std::string> record_keys;
+  record_keys.reserve(requests.size());
+  for (const KeyRequest& r : requests) record_keys.push_back(DataKeyRecordKey(r.subject, r.category));
+  std::unordered_map<std::string_view, size_t> first;  // record key -> its first request
+  first.reserve(requests.size());
+  std::vector<size_t> created;  // first requests of keys that do not exist yet
+  std::vector<size_t> opened;   // first requests of keys read from the store
+  std::vector<std::pair<size_t, size_t>> copies;  // (request, its first) for repeated requests
+  std::vector<size_t> lookups;  // first requests of subjects that may have keys
+  {
+    // Keys read or created recently are not looked up and unwrapped again: a person's events
+    // tend to come together (an import, a session of usage events).
+    std::lock_guard cache_lock(impl_->cache_mu);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      auto [it, inserted] = first.emplace(record_keys[i], i);
+      if (!inserted) {
+        copies.emplace_back(i, it->second);
+      } else if (requests[i].new_subject) {
+        created.push_back(i);
+      } else if (auto hit = impl_->key_cache.find(record_keys[i]); hit != impl_->key_cache.end()) {
+        keys[i] = hit->second;
+      } else {
+        lookups.push_back(i);
+      }
     }
   }
   // One batched look-up for all the keys that may exist.
-  std::vector<std::string> lookup_keys;
-  lookup_keys.reserve(lookups.size());
-  for (size_t i : lookups) {
-    lookup_keys.push_back(DataKeyRecordKey(requests[i].subject, requests[i].category));
-  }
-  std::vector<rocksdb::Slice> slices(lookup_keys.begin(), lookup_keys.end());
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(lookups.size());
+  for (size_t i : lookups) slices.emplace_back(record_keys[i]);
   std::vector<rocksdb::PinnableSlice> values(lookups.size());
   std::vector<rocksdb::Status> statuses(lookups.size());
   if (!lookups.empty()) {
@@ -782,8 +792,9 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
     if (statuses[j].ok()) {
       KIRJURI_RETURN_IF_ERROR(
           OpenDataKeyValue(values[j].ToStringView(), r.subject, r.category, master, &keys[i]));
+      opened.push_back(i);
     } else if (statuses[j].IsNotFound()) {
-      created.emplace(std::move(lookup_keys[j]), i);
+      created.push_back(i);
     } else {
       return FromRocks(statuses[j], "reading the key store");
     }
@@ -799,14 +810,12 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
     }
   } wipe_fresh{&fresh};
   if (!fresh.empty()) randombytes_buf(fresh.data(), fresh.size());
-  size_t k = 0;
-  for (const auto& [record_key, i] : created) {
-    const uint8_t* r = fresh.data() + k++ * kPerKey;
-    std::memcpy(keys[i].id.data(), r, kKeyIdBytes);
-    std::memcpy(keys[i].key.data(), r + kKeyIdBytes, kKeyBytes);
+  for (size_t k = 0; k < created.size(); ++k) {
+    const uint8_t* r = fresh.data() + k * kPerKey;
+    std::memcpy(keys[created[k]].id.data(), r, kKeyIdBytes);
+    std::memcpy(keys[created[k]].key.data(), r + kKeyIdBytes, kKeyBytes);
   }
-  for (size_t i : copies) {
-    const size_t f = first.at(DataKeyRecordKey(requests[i].subject, requests[i].category));
+  for (const auto& [i, f] : copies) {
     keys[i].id = keys[f].id;
     keys[i].key = keys[f].key;
   }
@@ -815,18 +824,28 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
   // The wrapping, the blind indexes and the synced write overlap with whatever keys_ready began.
   std::vector<Put> puts;
   puts.reserve(created.size());
-  k = 0;
-  for (const auto& [record_key, i] : created) {
-    const KeyRequest& r = requests[i];
-    const uint8_t* nonce = fresh.data() + k++ * kPerKey + kKeyIdBytes + kKeyBytes;
-    puts.push_back({impl_->datakeys, record_key,
-                    DataKeyValue(r.subject, r.category, keys[i], master, nonce)});
+  for (size_t k = 0; k < created.size(); ++k) {
+    const size_t i = created[k];
+    const uint8_t* nonce = fresh.data() + k * kPerKey + kKeyIdBytes + kKeyBytes;
+    puts.push_back({impl_->datakeys, record_keys[i],
+                    DataKeyValue(requests[i].subject, requests[i].category, keys[i], master, nonce)});
   }
   KIRJURI_RETURN_IF_ERROR(IndexPutsLocked(index, &puts));
-  if (puts.empty()) return Status::Ok();
-  rocksdb::WriteBatch batch;
-  KIRJURI_RETURN_IF_ERROR(PutSorted(puts, &batch));
-  return FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch), "storing new data keys");
+  if (!puts.empty()) {
+    rocksdb::WriteBatch batch;
+    KIRJURI_RETURN_IF_ERROR(PutSorted(puts, &batch));
+    KIRJURI_RETURN_IF_ERROR(
+        FromRocks(impl_->db->Write(impl_->SyncWrite(), &batch), "storing new data keys"));
+  }
+  // Cached only once stored: a key whose write failed never serves a later append. (db_mu is
+  // held shared throughout, so no Shred of these subjects ran in between.)
+  std::lock_guard cache_lock(impl_->cache_mu);
+  if (impl_->key_cache.size() + opened.size() + created.size() > Impl::kKeyCacheEntries) {
+    impl_->key_cache.clear();
+  }
+  for (size_t i : opened) impl_->key_cache[std::move(record_keys[i])] = keys[i];
+  for (size_t i : created) impl_->key_cache[std::move(record_keys[i])] = keys[i];
+  return Status::Ok();
 }
 
 Status KeyStore::Get(const SubjectId& subject, std::string_view category, DataKey* out) const {

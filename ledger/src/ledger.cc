@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 
 #include "ledger_impl.h"
 #include "event_codec.h"
@@ -460,11 +462,25 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   // Data keys, one per (subject, category) that this append seals something under; new ones
   // are stored durably in the key store before the log refers to them.
   std::vector<KeyRequest> requests;
-  std::map<std::pair<SubjectId, std::string>, size_t> request_index;
-  auto want = [&](size_t i, const std::string& category) {
-    auto [it, inserted] =
-        request_index.emplace(std::make_pair(r.subject_ids[i], category), requests.size());
-    if (inserted) requests.push_back(KeyRequest{r.subject_ids[i], category, !events[i].subject});
+  struct Want {
+    const SubjectId* subject;
+    std::string_view category;
+    bool operator==(const Want& o) const { return *subject == *o.subject && category == o.category; }
+  };
+  struct WantHash {
+    size_t operator()(const Want& w) const {  // subject ids are random: 8 of their bytes will do
+      uint64_t h;
+      std::memcpy(&h, w.subject->data(), sizeof h);
+      return h ^ std::hash<std::string_view>{}(w.category);
+    }
+  };
+  std::unordered_map<Want, size_t, WantHash> request_index;
+  request_index.reserve(events.size());
+  auto want = [&](size_t i, std::string_view category) {
+    auto [it, inserted] = request_index.emplace(Want{&r.subject_ids[i], category}, requests.size());
+    if (inserted) {
+      requests.push_back(KeyRequest{r.subject_ids[i], std::string(category), !events[i].subject});
+    }
     return static_cast<int64_t>(it->second);
   };
   // Each event's (category, network) key: an index in `requests`, or -1.
@@ -478,10 +494,11 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   std::vector<IndexEntry> index_entries;
   for (size_t i = 0; i < events.size() && impl_->seal; ++i) {
     for (const auto& [name, value] : events[i].data) {
+      using namespace std::string_view_literals;
       BlindKind kind;
-      if (name == "email") kind = BlindKind::kEmail;
-      else if (name == "username") kind = BlindKind::kUsername;
-      else if (name == "phone") kind = BlindKind::kPhone;
+      if (name == "email"sv) kind = BlindKind::kEmail;
+      else if (name == "username"sv) kind = BlindKind::kUsername;
+      else if (name == "phone"sv) kind = BlindKind::kPhone;
       else continue;
       std::string text;
       if (DecodeJsonString(value, &text) && !NormaliseForIndex(kind, text).empty()) {
@@ -489,32 +506,31 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
       }
     }
   }
-  // Sealing nonces, two per event (its category's group, the network group), from one call.
-  std::vector<uint8_t> nonces;
-  if (impl_->seal) {
-    nonces.resize(events.size() * 2 * kSealNonceBytes);
-    randombytes_buf(nonces.data(), nonces.size());
-  }
-
   // Building, sealing and signing is ~all of the CPU cost of an append: it runs on the workers
   // while this thread writes the new data keys and index entries to the key store (one synced
   // write). The log refers to those keys only once that write has succeeded.
   std::vector<Impl::Pending>& pending = r.pending;
   std::vector<DataKey> data_keys;
   std::unique_ptr<WorkerPool::Running> encoding;
+  constexpr size_t kChunk = 16;  // events per task of the workers
   auto encode = [&](size_t begin, size_t end) {
+    // Sealing nonces, two per event (its category's group, the network group), from one call
+    // per task rather than two per event (a longer range, never given, draws them per group).
+    std::array<uint8_t, kChunk * 2 * kSealNonceBytes> nonces;
+    const bool drawn = impl_->seal && end - begin <= kChunk;
+    if (drawn) randombytes_buf(nonces.data(), (end - begin) * 2 * kSealNonceBytes);
     for (size_t i = begin; i < end; ++i) {
       SealingKeys keys;
       if (key_slots[i].first >= 0) keys.category = &data_keys[key_slots[i].first];
       if (key_slots[i].second >= 0) keys.network = &data_keys[key_slots[i].second];
-      if (!nonces.empty()) keys.nonces = nonces.data() + i * 2 * kSealNonceBytes;
+      if (drawn) keys.nonces = nonces.data() + (i - begin) * 2 * kSealNonceBytes;
       EncodeEvent(events[i], r.types[i], r.base + i, r.subject_ids[i], r.now, keys, impl_->key,
                   &pending[i].encoded);
     }
   };
   Status stored = impl_->keys->GetOrCreate(
       requests, &data_keys, index_entries, [&](const std::vector<DataKey>&) {
-        encoding = impl_->pool->StartParallelFor(events.size(), 16, encode);
+        encoding = impl_->pool->StartParallelFor(events.size(), kChunk, encode);
       });
   // The log's puts that need no encoded bytes, while the workers encode.
   rocksdb::WriteBatch batch;
@@ -527,7 +543,7 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
     r.Finish(/*failed=*/true);
     return stored;
   }
-  if (!encoding) impl_->pool->ParallelFor(events.size(), 16, encode);  // keys_ready always runs on OK
+  if (!encoding) impl_->pool->ParallelFor(events.size(), kChunk, encode);  // keys_ready always runs on OK
 
   // The write, in turn: once every batch reserved before this one is written.
   std::string checkpoint;
@@ -548,8 +564,8 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
   impl_->KeepCheckpointCopy(r.base + events.size(), checkpoint);
 
   out->reserve(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    out->push_back(Appended{r.base + i, r.subject_ids[i]});
+  for (size_t i = 0; i < events.size(); ++i) out->push_back(Appended{r.base + i, r.subject_ids[i]});
+  for (size_t i = 0; i < events.size() && spdlog::should_log(spdlog::level::trace); ++i) {
     // Envelope vocabulary and ids only: never a field value.
     spdlog::trace("seq {} subject {} {} {}/{}", r.base + i, SubjectIdHex(r.subject_ids[i]),
                   events[i].type, events[i].register_name, events[i].category);
