@@ -291,6 +291,43 @@ TEST_CASE("GetOrCreate answers every request in order, one key per subject and c
   CHECK(ks->GetOrCreate(bad, &keys).IsInvalidArgument());
 }
 
+TEST_CASE("a subject created here gets its later categories' keys without a look-up and keeps "
+          "every key also after the in-memory keys are dropped") {
+  TempDir tmp;
+  const fs::path dir = tmp / "keys";
+  const MasterKey master = MasterKey::Generate();
+  const SubjectId subject = MakeSubject(1);
+  std::string profile, usage;
+  {
+    auto ks = CreateStore(dir, master);
+    std::vector<DataKey> keys;
+    std::vector<KeyRequest> first = {KeyRequest{subject, "profile", /*new_subject=*/true}};
+    REQUIRE(ks->GetOrCreate(first, &keys).ok());
+    profile = KeyBytes(keys[0]);
+    // A later append: the subject is known, its "usage" key does not exist yet.
+    usage = KeyBytes(MustGetOrCreate(*ks, subject, "usage"));
+    CHECK(usage != profile);
+    CHECK(KeyBytes(MustGetOrCreate(*ks, subject, "profile")) == profile);
+    CHECK(KeyBytes(MustGetOrCreate(*ks, subject, "usage")) == usage);
+
+    // More new keys than the store keeps in memory: all of them are dropped from memory, and
+    // the subject's keys must then come from the store again, never be made anew.
+    std::vector<KeyRequest> many;
+    for (uint32_t i = 0; i < (1u << 16); ++i) {
+      many.push_back(KeyRequest{MakeSubject(1000 + i), "profile", /*new_subject=*/true});
+    }
+    REQUIRE(ks->GetOrCreate(many, &keys).ok());
+    CHECK(KeyBytes(MustGetOrCreate(*ks, subject, "profile")) == profile);
+    CHECK(KeyBytes(MustGetOrCreate(*ks, subject, "usage")) == usage);
+  }
+  auto ks = OpenStore(dir, master);
+  DataKey k;
+  REQUIRE(ks->Get(subject, "profile", &k).ok());
+  CHECK(KeyBytes(k) == profile);
+  REQUIRE(ks->Get(subject, "usage", &k).ok());
+  CHECK(KeyBytes(k) == usage);
+}
+
 TEST_CASE("Get of a key that was never created is NotFound") {
   TempDir tmp;
   auto ks = CreateStore(tmp / "keys", MasterKey::Generate());

@@ -40,6 +40,7 @@
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "kirjuri/crypto.h"
@@ -457,6 +458,11 @@ struct KeyStore::Impl {
   static constexpr size_t kKeyCacheEntries = 1 << 16;
   mutable std::mutex cache_mu;
   mutable std::unordered_map<std::string, DataKey> key_cache;  // guarded by cache_mu
+  // Subjects created here (KeyRequest::new_subject: an id this process drew), every key of whom
+  // was therefore created by GetOrCreate here and put in key_cache once stored: for them a key
+  // missing from key_cache does not exist, and is created without a look-up. Cleared together
+  // with key_cache. Guarded by cache_mu.
+  std::unordered_set<SubjectId, SubjectIdHash> complete_subjects;
 
   ~Impl() { static_cast<void>(CloseDb()); }
 
@@ -771,6 +777,8 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
         created.push_back(i);
       } else if (auto hit = impl_->key_cache.find(record_keys[i]); hit != impl_->key_cache.end()) {
         keys[i] = hit->second;
+      } else if (impl_->complete_subjects.contains(requests[i].subject)) {
+        created.push_back(i);
       } else {
         lookups.push_back(i);
       }
@@ -842,9 +850,13 @@ Status KeyStore::GetOrCreate(std::span<const KeyRequest> requests, std::vector<D
   std::lock_guard cache_lock(impl_->cache_mu);
   if (impl_->key_cache.size() + opened.size() + created.size() > Impl::kKeyCacheEntries) {
     impl_->key_cache.clear();
+    impl_->complete_subjects.clear();
   }
   for (size_t i : opened) impl_->key_cache[std::move(record_keys[i])] = keys[i];
-  for (size_t i : created) impl_->key_cache[std::move(record_keys[i])] = keys[i];
+  for (size_t i : created) {
+    if (requests[i].new_subject) impl_->complete_subjects.insert(requests[i].subject);
+    impl_->key_cache[std::move(record_keys[i])] = keys[i];
+  }
   return Status::Ok();
 }
 
@@ -870,7 +882,10 @@ Status KeyStore::Get(const SubjectId& subject, std::string_view category, DataKe
   KIRJURI_RETURN_IF_ERROR(
       OpenDataKeyValue(value.ToStringView(), subject, category, impl_->master.bytes(), out));
   std::lock_guard cache_lock(impl_->cache_mu);
-  if (impl_->key_cache.size() >= Impl::kKeyCacheEntries) impl_->key_cache.clear();
+  if (impl_->key_cache.size() >= Impl::kKeyCacheEntries) {
+    impl_->key_cache.clear();
+    impl_->complete_subjects.clear();
+  }
   impl_->key_cache[DataKeyRecordKey(subject, category)] = *out;
   return Status::Ok();
 }

@@ -468,10 +468,8 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
     bool operator==(const Want& o) const { return *subject == *o.subject && category == o.category; }
   };
   struct WantHash {
-    size_t operator()(const Want& w) const {  // subject ids are random: 8 of their bytes will do
-      uint64_t h;
-      std::memcpy(&h, w.subject->data(), sizeof h);
-      return h ^ std::hash<std::string_view>{}(w.category);
+    size_t operator()(const Want& w) const {
+      return SubjectIdHash{}(*w.subject) ^ std::hash<std::string_view>{}(w.category);
     }
   };
   std::unordered_map<Want, size_t, WantHash> request_index;

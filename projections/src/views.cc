@@ -48,14 +48,6 @@ rocksdb::WriteOptions ViewWrite() {
 // Folds of at least this many events run their shares on all cores.
 constexpr uint64_t kParallelFoldEvents = 20000;
 
-struct SubjectIdHash {
-  size_t operator()(const SubjectId& id) const {
-    size_t h;  // ids are random: any 8 of their bytes are a good hash
-    std::memcpy(&h, id.data(), sizeof h);
-    return h;
-  }
-};
-
 // The pass (of `passes`) that folds `id`.
 uint64_t Share(const SubjectId& id, uint64_t passes) {
   uint64_t v;

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -47,6 +48,16 @@ namespace kirjuri {
 
 // A data subject: 128 random bits, never derived from personal data. Printed as 32 hex digits.
 using SubjectId = std::array<uint8_t, 16>;
+// For unordered containers. Ids are random; both halves are mixed in all the same, so that ids
+// made otherwise (in tests, say) spread too.
+struct SubjectIdHash {
+  size_t operator()(const SubjectId& id) const {
+    uint64_t lo, hi;
+    std::memcpy(&lo, id.data(), sizeof lo);
+    std::memcpy(&hi, id.data() + sizeof lo, sizeof hi);
+    return static_cast<size_t>(lo ^ (hi * 0x9e3779b97f4a7c15ull));
+  }
+};
 std::string SubjectIdHex(const SubjectId& id);
 Status ParseSubjectId(std::string_view hex, SubjectId* out);
 
