@@ -501,8 +501,8 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   CheckHoldsExactly(cli, acked);
 }
 
-TEST_CASE("a read-only open refuses a ledger another process holds open, naming the lock, and "
-          "the reading commands then say so on one line", "[fault]") {
+TEST_CASE("an open refuses a ledger another process holds open, naming the lock and what to do, "
+          "and the commands then say so on one line", "[fault]") {
   TempDir tmp("kirjuri-fault");
   const Cli cli{tmp.path(), tmp / "data", tmp / "master-key"};
   REQUIRE(cli.Run("init").code == 0);
@@ -543,6 +543,18 @@ TEST_CASE("a read-only open refuses a ledger another process holds open, naming 
   CHECK(opened.code() == Status::Code::kFailedPrecondition);
   CheckOneLineStatus(opened, lock_path + " is locked by another process");
   CheckOneLineError(cli.Run("verify"), "is locked by another process");
+
+  // A writable open too; still an I/O error (a writer killed a moment ago lets go soon), said as
+  // what to do, not as RocksDB's "Resource temporarily unavailable".
+  o.read_only = false;
+  opened = Ledger::Open(cli.data, o, &ledger);
+  CHECK(opened.code() == Status::Code::kIOError);
+  CheckOneLineStatus(opened, lock_path + " is locked by another process (kirjuri serve?)");
+  CheckOneLineStatus(opened, "--server ADDR --token T");
+  const RunResult refused = AppendAcked(cli, input, &acked);
+  CheckOneLineError(refused, "is locked by another process");
+  CHECK(acked.size() == 5);
+  o.read_only = true;
 
   REQUIRE(::write(release[1], "x", 1) == 1);
   int status = 0;

@@ -60,6 +60,26 @@ std::string LockedDatabase(const fs::path& dir) {
   return {};
 }
 
+// What to do about a database that `holder` (a LOCK file) shows another process has open.
+std::string LockedMessage(const std::string& holder, bool read_only) {
+  return holder + " is locked by another process (kirjuri serve?): stop it, " +
+         (read_only ? "" : "or ") +
+         "run the command against it with --server ADDR --token T where the command has that "
+         "form" +
+         (read_only ? ", or open a copy read-only" : "");
+}
+
+// RocksDB's refusal to open a database for writing while another process holds it ("While lock
+// file: …: Resource temporarily unavailable"), said as LockedMessage. Still an IOError: callers
+// that wait for a killed writer to let go retry on that code.
+Status ExplainLock(const fs::path& dir, Status s) {
+  if (s.code() != Status::Code::kIOError || s.message().find("current process") != std::string::npos) {
+    return s;
+  }
+  const std::string holder = LockedDatabase(dir);
+  return holder.empty() ? s : Status::IOError(LockedMessage(holder, /*read_only=*/false));
+}
+
 }  // namespace
 
 std::string SubjectIdHex(const SubjectId& id) { return HexEncode(id); }
@@ -192,10 +212,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     // The key store is read before the log, and the log checked against it: a writer between
     // the two would make a sound ledger look damaged.
     if (std::string holder = LockedDatabase(dir); !holder.empty()) {
-      return Status::FailedPrecondition(
-          holder + " is locked by another process (kirjuri serve?): stop it, run the command "
-                   "against it with --server ADDR --token T where the command has that form, or "
-                   "open a copy read-only");
+      return Status::FailedPrecondition(LockedMessage(holder, /*read_only=*/true));
     }
     if (!has_keys) return impl->NeedsWritableOpen("it was written before sealing");
   }
@@ -205,7 +222,8 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
     KIRJURI_RETURN_IF_ERROR(
         KeyStore::OpenReadOnly(dir / store::kKeysDir, master, &impl->keys, options.env));
   } else if (has_keys) {
-    KIRJURI_RETURN_IF_ERROR(KeyStore::Open(dir / store::kKeysDir, master, &impl->keys, options.env));
+    KIRJURI_RETURN_IF_ERROR(ExplainLock(
+        dir, KeyStore::Open(dir / store::kKeysDir, master, &impl->keys, options.env)));
   } else {
     KIRJURI_RETURN_IF_ERROR(KeyStore::Create(dir / store::kKeysDir, master, &impl->keys, options.env));
     spdlog::warn("{} had no key store (written before sealing): created one, with the master "
@@ -214,7 +232,7 @@ Status Ledger::Open(const fs::path& dir, const OpenOptions& options, std::unique
                  (options.master_key_file.empty() ? DefaultMasterKeyPath(dir)
                                                   : options.master_key_file).string());
   }
-  KIRJURI_RETURN_IF_ERROR(impl->OpenDb(/*create=*/false));
+  KIRJURI_RETURN_IF_ERROR(ExplainLock(dir, impl->OpenDb(/*create=*/false)));
 
   std::string format, policy_json;
   KIRJURI_RETURN_IF_ERROR(FromRocks(
