@@ -320,6 +320,20 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes, bool deep) {
   return status;
 }
 
+Status DecodedLeaf::DecodeEnvelope(std::span<const uint8_t> bytes, uint64_t* seq,
+                                   SubjectId* subject) {
+  KIRJURI_RETURN_IF_ERROR(DecodeLayout(bytes));
+  *subject = SubjectId{};
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+    auto env = root_.getEvent().getEnvelope();
+    *seq = env.getSeq();
+    auto id = env.getSubject();
+    if (id.size() == subject->size()) std::memcpy(subject->data(), id.begin(), subject->size());
+  });
+  if (error != nullptr) return Status::Corruption("stored event's envelope does not decode");
+  return Status::Ok();
+}
+
 static_assert(std::endian::native == std::endian::little,
               "DecodedLeaf::SignedMessage reads Cap'n Proto's little-endian words directly");
 

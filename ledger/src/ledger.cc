@@ -73,8 +73,9 @@ std::string LockedMessage(const std::string& holder, bool read_only) {
 // file: …: Resource temporarily unavailable"), said as LockedMessage. Still an IOError: callers
 // that wait for a killed writer to let go retry on that code.
 Status ExplainLock(const fs::path& dir, Status s) {
-  if (s.code() != Status::Code::kIOError || s.message().find("current process") != std::string::npos) {
-    return s;
+  if (s.code() != Status::Code::kIOError || s.message().find("lock file") == std::string::npos ||
+      s.message().find("current process") != std::string::npos) {
+    return s;  // not a lock, or held by this very process
   }
   const std::string holder = LockedDatabase(dir);
   return holder.empty() ? s : Status::IOError(LockedMessage(holder, /*read_only=*/false));
