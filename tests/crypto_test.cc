@@ -14,6 +14,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -268,6 +269,23 @@ TEST_CASE("a key file is written with mode 0600 even under a permissive umask") 
     names.push_back(entry.path().filename().string());
   }
   CHECK(names == std::vector<std::string>{"k.pem"});
+}
+
+TEST_CASE("writing a key file removes the temporary files a killed earlier write of it left") {
+  TempDir dir;
+  // As a write killed before its rename leaves them; and look-alikes that are not ours.
+  WriteText(dir / "k.pem.tmp-0123456789abcdef", "an earlier key, never given its name\n", 0600);
+  WriteText(dir / "k.pem.tmp-fedcba9876543210", "another\n", 0600);
+  WriteText(dir / "k.pem.tmp-notours", "keep\n", 0600);
+  WriteText(dir / "k.pem.tmp-0123456789ABCDEF", "keep\n", 0600);
+  WriteText(dir / "other.pem.tmp-0123456789abcdef", "keep\n", 0600);
+  REQUIRE(TestKey(3).WriteFile(dir / "k.pem").ok());
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    names.insert(entry.path().filename().string());
+  }
+  CHECK(names == std::set<std::string>{"k.pem", "k.pem.tmp-notours", "k.pem.tmp-0123456789ABCDEF",
+                                       "other.pem.tmp-0123456789abcdef"});
 }
 
 TEST_CASE("writing a key file refuses to replace an existing file") {

@@ -167,13 +167,36 @@ Status ReplaceFileDurably(const std::filesystem::path& path, std::string_view by
   return FsyncDir(dir);
 }
 
+namespace {
+
+// The temporary files WriteSecretFile writes `path` under: "<name>.tmp-" and 16 hex digits.
+void RemoveStrayTemporaries(const std::filesystem::path& path) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string prefix = path.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != prefix.size() + 16 || !name.starts_with(prefix)) continue;
+    const std::string_view digits = std::string_view(name).substr(prefix.size());
+    if (digits.find_first_not_of("0123456789abcdef") != std::string_view::npos) continue;
+    std::error_code ignored;
+    if (entry.is_regular_file(ignored)) std::filesystem::remove(entry.path(), ignored);
+  }
+}
+
+}  // namespace
+
 Status WriteSecretFile(const std::filesystem::path& path, std::string_view bytes) {
   const std::string where = "key file " + path.string();
   // Refused early when it exists; the rename below refuses it again if one appears meanwhile.
   struct stat existing;
   if (::lstat(path.c_str(), &existing) == 0) return Status::FailedPrecondition(where + " already exists");
   // Written whole under a temporary name beside it, then given its name: a process killed while
-  // writing leaves at most a stray temporary file, never a partial key under `path`.
+  // writing leaves at most a stray temporary file, never a partial key under `path`. Such strays
+  // of an earlier write to `path` (a key that was never given its name) are removed first, so a
+  // secret does not linger beside it under a name nobody looks at.
+  RemoveStrayTemporaries(path);
   std::array<uint8_t, 8> r;
   randombytes_buf(r.data(), r.size());
   std::filesystem::path tmp = path;
