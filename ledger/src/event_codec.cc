@@ -320,9 +320,7 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes, bool deep) {
   return status;
 }
 
-Status DecodedLeaf::DecodeEnvelope(std::span<const uint8_t> bytes, uint64_t* seq,
-                                   SubjectId* subject) {
-  KIRJURI_RETURN_IF_ERROR(DecodeLayout(bytes));
+Status DecodedLeaf::ReadEnvelope(uint64_t* seq, SubjectId* subject) const {
   *subject = SubjectId{};
   kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
     auto env = root_.getEvent().getEnvelope();

@@ -69,10 +69,10 @@ class DecodedLeaf {
   // since the ledger only signs events it built; otherwise it must not read fields.
   Status Decode(std::span<const uint8_t> bytes);
   Status DecodeLayout(std::span<const uint8_t> bytes);
-  // DecodeLayout, then only the envelope's sequence number and subject id (zeros unless 16
-  // bytes), read as an event whose signature is not checked must be: a malformed envelope is
-  // Corruption. For `verify --tree-only`, which hashes events rather than reading them.
-  Status DecodeEnvelope(std::span<const uint8_t> bytes, uint64_t* seq, SubjectId* subject);
+  // After Decode or DecodeLayout: the envelope's sequence number and subject id (zeros unless
+  // 16 bytes) alone, read as an event whose signature is not checked must be (a malformed
+  // envelope is Corruption). For verify, which needs no more of an event than these.
+  Status ReadEnvelope(uint64_t* seq, SubjectId* subject) const;
   schema::SignedEvent::Reader get() const { return root_; }
 
   // The message the event's signature is over: "kirjuri/event/v1\n" || canonical(event).

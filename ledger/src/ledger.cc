@@ -582,10 +582,12 @@ Status Ledger::Commit(std::unique_ptr<Reservation> reservation, std::vector<Appe
 
   out->reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) out->push_back(Appended{r.base + i, r.subject_ids[i]});
-  for (size_t i = 0; i < events.size() && spdlog::should_log(spdlog::level::trace); ++i) {
-    // Envelope vocabulary and ids only: never a field value.
-    spdlog::trace("seq {} subject {} {} {}/{}", r.base + i, SubjectIdHex(r.subject_ids[i]),
-                  events[i].type, events[i].register_name, events[i].category);
+  if (spdlog::should_log(spdlog::level::trace)) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      // Envelope vocabulary and ids only: never a field value.
+      spdlog::trace("seq {} subject {} {} {}/{}", r.base + i, SubjectIdHex(r.subject_ids[i]),
+                    events[i].type, events[i].register_name, events[i].category);
+    }
   }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)

@@ -146,28 +146,22 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     for (Item* item = begin; item != end; ++item) {
       if (!item->seq) continue;
       item->leaf_hash = merkle::LeafHash(AsSpan(item->value));
-      // An event whose signature is checked is read only once it verifies (DecodeLayout's
-      // contract). Of the others (--tree-only, or before signatures_from) only the envelope's
-      // seq and subject are read: the tree and the signed checkpoints vouch for the rest.
+      // Of each event only the envelope's seq and subject are read, guarded, and after its
+      // signature where that is checked (DecodeLayout's contract); without one (--tree-only, or
+      // before signatures_from) the tree and the signed checkpoints vouch for the rest.
       const bool check_signature = !options.tree_only && *item->seq >= options.signatures_from;
       DecodedLeaf leaf;
       SubjectId id{};
       uint64_t claimed = 0;
-      Status s = check_signature ? leaf.DecodeLayout(AsSpan(item->value))
-                                 : leaf.DecodeEnvelope(AsSpan(item->value), &claimed, &id);
-      if (!s.ok()) {
-        item->error = s.message();
-        continue;
-      }
-      if (check_signature && !CheckEventSignature(leaf, pub)) {
+      Status s = leaf.DecodeLayout(AsSpan(item->value));
+      if (s.ok() && check_signature && !CheckEventSignature(leaf, pub)) {
         item->error = "signature does not verify (the event was altered)";
         continue;
       }
-      if (check_signature) {
-        auto env = leaf.get().getEvent().getEnvelope();
-        auto subject = env.getSubject();
-        if (subject.size() == id.size()) std::memcpy(id.data(), subject.begin(), id.size());
-        claimed = env.getSeq();
+      if (s.ok()) s = leaf.ReadEnvelope(&claimed, &id);
+      if (!s.ok()) {
+        item->error = s.message();
+        continue;
       }
       item->index_hash = IndexHash(index_key, store::SubjectKey(id, *item->seq));
       if (claimed != *item->seq) {
