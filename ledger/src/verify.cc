@@ -1,15 +1,17 @@
 // Ledger::Verify: the auditor's full check of a ledger, in one pass over the log.
 //
 // The events column family is read in chunks by the calling thread while the worker pool checks
-// the previous chunk (decode, canonical form, sequence, signature, leaf hash). The calling thread
+// the chunk before (decode, canonical form, sequence, signature, leaf hash). The calling thread
 // then folds the leaf hashes into the tree in order, comparing each completed node with the
 // stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
-// with the recomputed root at its size. The first fault, in log order, is reported.
+// with the recomputed root at its size. The first fault, in log order, is reported. What needs
+// nothing from the events (the subject index's sum, a read through the other column families, the
+// key store) is checked on a thread of its own meanwhile.
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
-
+#include <deque>
 #include <future>
 #include <optional>
 
@@ -18,7 +20,8 @@
 namespace kirjuri {
 namespace {
 
-constexpr size_t kChunk = 4096;
+constexpr size_t kChunk = 4096;  // events read at a time
+constexpr size_t kGrain = 64;    // events a worker checks at a time
 
 struct Item {
   std::optional<uint64_t> seq;  // nullopt: the key is not a sequence number
@@ -142,6 +145,43 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   randombytes_buf(index_key.data(), index_key.size());
   uint64_t events_index_sum = 0;
 
+  // The checks that need nothing from the events run beside them, on a thread of their own, so
+  // that they do not wait for the signature checks to end; their results are taken afterwards,
+  // in the order faults are reported. The future is declared after the snapshot's release, so it
+  // is joined before the snapshot goes.
+  struct SideChecks {
+    uint64_t index_entries = 0, index_sum = 0;  // the subject index, summed as the events are
+    Status index;  // reading the subject index
+    Status sweep;  // reading through the column families nothing else here reads
+    Status keys;   // the key store: not behind the log, and every data key opens
+  } side;
+  std::future<void> side_checks = std::async(std::launch::async, [&impl, &ro, &options, &index_key, &side] {
+    std::unique_ptr<rocksdb::Iterator> index(impl.db->NewIterator(ro, impl.subjects));
+    for (index->SeekToFirst(); index->Valid(); index->Next()) {
+      side.index_sum += IndexHash(index_key, index->key().ToStringView());
+      ++side.index_entries;
+    }
+    side.index = FromRocks(index->status(), "reading the subject index");
+    for (rocksdb::ColumnFamilyHandle* cf : impl.handles) {
+      if (cf == impl.events || cf == impl.tree || cf == impl.checkpoints || cf == impl.subjects) {
+        continue;
+      }
+      std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(ro, cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      }
+      if (!it->status().ok()) {
+        side.sweep = FromRocks(it->status(), it->status().IsCorruption()
+                                                 ? "the log's files are damaged" : "reading the log");
+        break;
+      }
+    }
+    if (!options.tree_only && impl.keys) {
+      side.keys = impl.CheckKeyStoreNotBehind(ro);
+      uint64_t keys = 0;
+      if (side.keys.ok()) side.keys = impl.keys->Verify(&keys);
+    }
+  });
+
   auto check_items = [&pub, &options, &index_key](Item* begin, Item* end) {
     for (Item* item = begin; item != end; ++item) {
       if (!item->seq) continue;
@@ -171,16 +211,27 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     }
   };
 
-  auto launch = [&](std::vector<Item>& chunk) {
-    std::vector<std::future<void>> pending;
-    size_t parts = impl.pool->threads();
-    size_t per = (chunk.size() + parts - 1) / std::max<size_t>(parts, 1);
-    for (size_t b = 0; b < chunk.size(); b += per) {
-      size_t e = std::min(chunk.size(), b + per);
-      Item* base = chunk.data();
-      pending.push_back(impl.pool->Submit([&check_items, base, b, e] { check_items(base + b, base + e); }));
+  // A chunk read and handed to the workers. `running` is declared after `items` so that it is
+  // destroyed first: its destructor waits for the checks that point into `items`.
+  struct Chunk {
+    std::vector<Item> items;
+    std::unique_ptr<WorkerPool::Running> running;
+  };
+  // Reads the next chunk and starts its checks; false once the log is read to the end. Grains
+  // are small and claimed one at a time, so a core never waits long for its partner at a
+  // chunk's end, and the thread that waits for a chunk checks what no worker has claimed yet.
+  std::deque<Chunk> in_flight;  // a deque keeps each chunk in place while it is checked
+  auto start_chunk = [&]() {
+    Chunk& chunk = in_flight.emplace_back();
+    read_chunk(&chunk.items);
+    if (chunk.items.empty()) {
+      in_flight.pop_back();
+      return false;
     }
-    return pending;
+    Item* base = chunk.items.data();
+    chunk.running = impl.pool->StartParallelFor(
+        chunk.items.size(), kGrain, [&check_items, base](size_t b, size_t e) { check_items(base + b, base + e); });
+    return true;
   };
 
   auto fold = [&](std::vector<Item>& chunk) {
@@ -223,21 +274,20 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   };
 
   check_checkpoints();  // the empty tree's checkpoint, written by init
-  std::vector<Item> current, next;
-  read_chunk(&current);
-  auto pending = launch(current);
+  // Two chunks are in flight: the workers check the next while this thread folds the current
+  // one and then reads a third.
+  bool more = start_chunk() && start_chunk();
   uint64_t done = 0;
-  while (!current.empty() && fault.ok()) {
-    read_chunk(&next);  // overlaps with the workers checking `current`
-    for (auto& f : pending) f.get();
-    pending = launch(next);  // the workers check `next` while this thread folds `current`
-    fold(current);
-    done += current.size();
+  while (!in_flight.empty() && fault.ok()) {
+    Chunk& chunk = in_flight.front();
+    chunk.running->Wait();
+    fold(chunk.items);
+    done += chunk.items.size();
     if (options.progress) options.progress(done, total);
-    current.swap(next);
+    in_flight.pop_front();
+    if (more && fault.ok()) more = start_chunk();
   }
-  // Every launched check must finish before the chunks it points into go away.
-  for (auto& f : pending) f.get();
+  in_flight.clear();  // waits for every check still running (after a fault)
   if (fault.ok()) fault = FromRocks(events->status(), "reading the log");
   if (fault.ok()) fault = FromRocks(tree->status(), "reading the tree");
   if (fault.ok()) fault = FromRocks(cps->status(), "reading checkpoints");
@@ -264,20 +314,13 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   } else if (fault.ok()) {
     fault = Status::Corruption("the ledger holds no checkpoint");
   }
-  if (fault.ok()) {
-    std::unique_ptr<rocksdb::Iterator> index(impl.db->NewIterator(ro, impl.subjects));
-    uint64_t entries = 0, index_sum = 0;
-    for (index->SeekToFirst(); index->Valid(); index->Next()) {
-      index_sum += IndexHash(index_key, index->key().ToStringView());
-      ++entries;
-    }
-    fault = FromRocks(index->status(), "reading the subject index");
-    if (fault.ok() && (entries != result->events || index_sum != events_index_sum)) {
-      fault = Status::Corruption(
-          "the subject index does not match the events (" + std::to_string(entries) +
-          " entries for " + std::to_string(result->events) +
-          " events): an entry was added, removed or altered");
-    }
+  side_checks.wait();
+  if (fault.ok()) fault = side.index;
+  if (fault.ok() && (side.index_entries != result->events || side.index_sum != events_index_sum)) {
+    fault = Status::Corruption(
+        "the subject index does not match the events (" + std::to_string(side.index_entries) +
+        " entries for " + std::to_string(result->events) +
+        " events): an entry was added, removed or altered");
   }
   if (fault.ok()) {
     // The copy beside the log: missing only in ledgers written before it existed.
@@ -296,23 +339,9 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       fault = FromRocks(disk, "the log's files are damaged");
     }
   } else {
-    for (rocksdb::ColumnFamilyHandle* cf : impl.handles) {
-      if (cf == impl.events || cf == impl.tree || cf == impl.checkpoints) continue;
-      std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(ro, cf));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      }
-      if (!it->status().ok()) {
-        fault = FromRocks(it->status(), it->status().IsCorruption() ? "the log's files are damaged"
-                                                                     : "reading the log");
-        break;
-      }
-    }
+    fault = side.sweep;
   }
-  if (fault.ok() && !options.tree_only && impl.keys) {
-    fault = impl.CheckKeyStoreNotBehind(ro);
-    uint64_t keys = 0;
-    if (fault.ok()) fault = impl.keys->Verify(&keys);
-  }
+  if (fault.ok()) fault = side.keys;
   result->root = frontier.Root();
   if (fault.ok()) {
     spdlog::info("verified {} events and {} checkpoints", result->events, result->checkpoints);
