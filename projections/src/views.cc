@@ -149,7 +149,7 @@ struct Views::Impl : DerivedStore {
     options.atomic_flush = true;  // see ViewWrite()
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {kRowsCf, rocksdb::ColumnFamilyOptions()},
+        {kRowsCf, PointLookupOptions()},  // each folded event looks up its person's row
         {kAudienceCf, rocksdb::ColumnFamilyOptions()}};
     rocksdb::DB* raw = nullptr;
     KIRJURI_RETURN_IF_ERROR(
