@@ -4,8 +4,11 @@
 //   GET /v1/customers/{id}, 1/8/64 clients (HTTP)  Views::Get + ToJson, no access log
 //   Session.getSubject, 1/8/64 clients (RPC)       Service::GetSubject (the same plus the log)
 //   Session.append, 64 clients, one event a call   Ledger::Append in batches of 1000, fresh ledger
+//   Session.append, 64 clients, 16 events a call   (the same)
 //
-// Goal (issue 6): RPC append with 64 clients >= 50% of the in-process batched append rate. The
+// Goal (issue 6): RPC append with 64 clients >= 50% of the in-process batched append rate, judged
+// for clients that send one event a call and for clients that send 16 (a service flushing what
+// it has gathered): with one each, a synced write can never gather more than 64 events. The
 // cost of the access log on reads is Service::GetSubject against Views::Get + ToJson, one thread,
 // same people; its writes (one dataAccessed event per read, batched) also compete with the
 // served reads above.
@@ -223,11 +226,12 @@ struct RpcClient {
   }
 };
 
-// `clients` RPC connections driven from one thread (one event loop): each sends an append of one
-// new person, waits for its answer, sends the next. With a thread per client, 64 client threads
-// would take much of the two cores the server needs for signing and sealing.
+// `clients` RPC connections driven from one thread (one event loop): each sends an append of
+// `lines` new people (as many JSON lines), waits for its answer, sends the next. With a thread
+// per client, 64 client threads would take much of the two cores the server needs for signing
+// and sealing. Result.ops counts events, the latencies are per call.
 Result AsyncAppends(const std::string& address, const std::string& token, int clients,
-                    double seconds) {
+                    uint64_t lines, double seconds) {
   std::vector<std::unique_ptr<RpcClient>> conns;
   for (int c = 0; c < clients; ++c) conns.push_back(std::make_unique<RpcClient>(address, token));
   kj::WaitScope& ws = conns[0]->rpc.getWaitScope();  // one event loop for the thread
@@ -240,12 +244,16 @@ Result AsyncAppends(const std::string& address, const std::string& token, int cl
                                                              uint64_t i) -> kj::Promise<void> {
     if (Now() >= until) return kj::READY_NOW;
     auto request = conns[c]->session.appendRequest();
-    request.setLines(CustomerLine(static_cast<uint64_t>(c) * 100000000 + i));
+    std::string text;
+    for (uint64_t k = 0; k < lines; ++k) {
+      text += CustomerLine(static_cast<uint64_t>(c) * 100000000 + i + k) + "\n";
+    }
+    request.setLines(text);
     const double t0 = Now();
     return request.send().then([&, c, i, t0](auto&&) {
       lat.micros.push_back((Now() - t0) * 1e6);
-      ++ops;
-      return next(c, i + 1);
+      ops += lines;
+      return next(c, i + lines);
     });
   };
   kj::Vector<kj::Promise<void>> all;
@@ -458,15 +466,23 @@ int Run(int argc, char** argv) {
   // --- Appends through RPC, 64 clients, one new person per call.
   const uint64_t size_before = svc.size();
   const double batches_before = Batches(svc);
-  Result append = AsyncAppends(rpc_address, staff_token, 64, a.append_seconds);
+  Result append = AsyncAppends(rpc_address, staff_token, 64, 1, a.append_seconds);
   const double batches = Batches(svc) - batches_before;
+  const uint64_t size_mid = svc.size();
+  const double batches_mid = Batches(svc);
+  Result append16 = AsyncAppends(rpc_address, staff_token, 64, 16, a.append_seconds);
+  const double batches16 = Batches(svc) - batches_mid;
 
   ::kill(::getpid(), SIGTERM);
   server.join();
   Check(serve_status, "serve");
   const double per_batch = batches > 0 ? static_cast<double>(append.ops) / batches : 0;
-  if (svc.size() < size_before + append.ops) Die("acknowledged appends are missing");
+  const double per_batch16 = batches16 > 0 ? static_cast<double>(append16.ops) / batches16 : 0;
+  if (size_mid < size_before + append.ops || svc.size() < size_mid + append16.ops) {
+    Die("acknowledged appends are missing");
+  }
   const double ratio = append.qps / baseline_rate;
+  const double ratio16 = append16.qps / baseline_rate;
 
   // --- The table and the JSON line.
   std::printf("service_bench: %s customers, %.1f s per read configuration, %.1f s of appends\n\n",
@@ -490,8 +506,12 @@ int Run(int argc, char** argv) {
   std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us\n", "  RPC append, 64 connections, 1 event a call",
               Thousands(append.qps).c_str(), append.p50, append.p99);
   std::printf("  %.1f events per synced write (group commit, RPC)\n", per_batch);
-  std::printf("  goal: RPC >= 50%% of in-process: %.0f%% %s\n\n", 100 * ratio,
-              ratio >= 0.5 ? "(met)" : "(NOT met)");
+  std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us (a call)\n", "  RPC append, 64 connections, 16 events a call",
+              Thousands(append16.qps).c_str(), append16.p50, append16.p99);
+  std::printf("  %.1f events per synced write (group commit, RPC)\n", per_batch16);
+  std::printf("  goal: RPC >= 50%% of in-process: %.0f%% with 1 event a call %s, %.0f%% with 16 %s\n\n",
+              100 * ratio, ratio >= 0.5 ? "(met)" : "(NOT met)", 100 * ratio16,
+              ratio16 >= 0.5 ? "(met)" : "(NOT met)");
 
   std::string json = "{\"bench\":\"service\",\"customers\":" + std::to_string(a.customers) +
                      ",\"quick\":" + (a.quick ? "true" : "false") + ",\"reads\":[";
@@ -503,9 +523,11 @@ int Run(int argc, char** argv) {
   json += Fmt("],\"access_log\":{\"plain_us\":%.1f,\"logged_us\":%.1f},"
               "\"append\":{\"rpc_clients\":64,\"service_64_threads_per_s\":%.0f,\"rpc_events_per_s\":%.0f,\"rpc_p50_us\":%.0f,"
               "\"rpc_p99_us\":%.0f,\"events_per_batch\":%.1f,\"in_process_batch1000_per_s\":%.0f,\"ratio\":%.3f,"
-              "\"goal_met\":%s}}",
+              "\"goal_met\":%s,\"rpc16_events_per_s\":%.0f,\"rpc16_p50_us\":%.0f,\"rpc16_p99_us\":%.0f,"
+              "\"rpc16_events_per_batch\":%.1f,\"rpc16_ratio\":%.3f,\"rpc16_goal_met\":%s}}",
               plain_us, logged_us, service_append.qps, append.qps, append.p50, append.p99, per_batch, baseline_rate, ratio,
-              ratio >= 0.5 ? "true" : "false");
+              ratio >= 0.5 ? "true" : "false", append16.qps, append16.p50, append16.p99, per_batch16,
+              ratio16, ratio16 >= 0.5 ? "true" : "false");
   std::printf("%s\n", json.c_str());
   return 0;
 }
