@@ -506,10 +506,12 @@ int Run(int argc, char** argv) {
   std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us\n", "  RPC append, 64 connections, 1 event a call",
               Thousands(append.qps).c_str(), append.p50, append.p99);
   std::printf("  %.1f events per synced write (group commit, RPC)\n", per_batch);
-  std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us (a call)\n", "  RPC append, 64 connections, 16 events a call",
+  std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us (a call)\n",
+              "  RPC append, 64 connections, 16 events a call",
               Thousands(append16.qps).c_str(), append16.p50, append16.p99);
   std::printf("  %.1f events per synced write (group commit, RPC)\n", per_batch16);
-  std::printf("  goal: RPC >= 50%% of in-process: %.0f%% with 1 event a call %s, %.0f%% with 16 %s\n\n",
+  std::printf("  goal: RPC >= 50%% of in-process: %.0f%% with 1 event a call %s, "
+              "%.0f%% with 16 %s\n\n",
               100 * ratio, ratio >= 0.5 ? "(met)" : "(NOT met)", 100 * ratio16,
               ratio16 >= 0.5 ? "(met)" : "(NOT met)");
 
@@ -523,11 +525,12 @@ int Run(int argc, char** argv) {
   json += Fmt("],\"access_log\":{\"plain_us\":%.1f,\"logged_us\":%.1f},"
               "\"append\":{\"rpc_clients\":64,\"service_64_threads_per_s\":%.0f,\"rpc_events_per_s\":%.0f,\"rpc_p50_us\":%.0f,"
               "\"rpc_p99_us\":%.0f,\"events_per_batch\":%.1f,\"in_process_batch1000_per_s\":%.0f,\"ratio\":%.3f,"
-              "\"goal_met\":%s,\"rpc16_events_per_s\":%.0f,\"rpc16_p50_us\":%.0f,\"rpc16_p99_us\":%.0f,"
+              "\"goal_met\":%s,\"rpc16_events_per_s\":%.0f,\"rpc16_p50_us\":%.0f,"
+              "\"rpc16_p99_us\":%.0f,"
               "\"rpc16_events_per_batch\":%.1f,\"rpc16_ratio\":%.3f,\"rpc16_goal_met\":%s}}",
               plain_us, logged_us, service_append.qps, append.qps, append.p50, append.p99, per_batch, baseline_rate, ratio,
-              ratio >= 0.5 ? "true" : "false", append16.qps, append16.p50, append16.p99, per_batch16,
-              ratio16, ratio16 >= 0.5 ? "true" : "false");
+              ratio >= 0.5 ? "true" : "false", append16.qps, append16.p50, append16.p99,
+              per_batch16, ratio16, ratio16 >= 0.5 ? "true" : "false");
   std::printf("%s\n", json.c_str());
   return 0;
 }

@@ -155,7 +155,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     Status sweep;  // reading through the column families nothing else here reads
     Status keys;   // the key store: not behind the log, and every data key opens
   } side;
-  std::future<void> side_checks = std::async(std::launch::async, [&impl, &ro, &options, &index_key, &side] {
+  auto side_work = [&impl, &ro, &options, &index_key, &side] {
     std::unique_ptr<rocksdb::Iterator> index(impl.db->NewIterator(ro, impl.subjects));
     for (index->SeekToFirst(); index->Valid(); index->Next()) {
       side.index_sum += IndexHash(index_key, index->key().ToStringView());
@@ -171,7 +171,8 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       }
       if (!it->status().ok()) {
         side.sweep = FromRocks(it->status(), it->status().IsCorruption()
-                                                 ? "the log's files are damaged" : "reading the log");
+                                                 ? "the log's files are damaged"
+                                                 : "reading the log");
         break;
       }
     }
@@ -180,7 +181,8 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       uint64_t keys = 0;
       if (side.keys.ok()) side.keys = impl.keys->Verify(&keys);
     }
-  });
+  };
+  std::future<void> side_checks = std::async(std::launch::async, side_work);
 
   auto check_items = [&pub, &options, &index_key](Item* begin, Item* end) {
     for (Item* item = begin; item != end; ++item) {
@@ -230,7 +232,8 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
     }
     Item* base = chunk.items.data();
     chunk.running = impl.pool->StartParallelFor(
-        chunk.items.size(), kGrain, [&check_items, base](size_t b, size_t e) { check_items(base + b, base + e); });
+        chunk.items.size(), kGrain,
+        [&check_items, base](size_t b, size_t e) { check_items(base + b, base + e); });
     return true;
   };
 
