@@ -463,7 +463,7 @@ int Run(int argc, char** argv) {
     CheckInterrupted();
   }
 
-  // --- Appends through RPC, 64 clients, one new person per call.
+  // --- Appends through RPC, 64 clients: one new person per call, then 16 per call.
   const uint64_t size_before = svc.size();
   const double batches_before = Batches(svc);
   Result append = AsyncAppends(rpc_address, staff_token, 64, 1, a.append_seconds);

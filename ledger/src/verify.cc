@@ -74,7 +74,8 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   // RocksDB's own block checksums are checked on every block read, so no damaged block is ever
   // parsed. If the checks below find a fault, a sweep of every table file's checksums tells
   // damage on disk (a flipped bit, a bad copy; named by file and offset) from an altered event;
-  // if they find none, the column families they do not read are swept as well.
+  // if they find none, the read through the column families they do not check (on the side
+  // thread below) names damage there.
   ro.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> events(impl.db->NewIterator(ro, impl.events));
   std::unique_ptr<rocksdb::Iterator> tree(impl.db->NewIterator(ro, impl.tree));
