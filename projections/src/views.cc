@@ -258,8 +258,16 @@ struct Views::Impl : DerivedStore {
     const bool fresh = from == 0;
 
     // Folds share `k` (of `shares`) and writes its rows; with one share, the applied size too.
+    struct Person {
+      SubjectView view;
+      // In the audience before this fold, as its stored row said. The audience is written only
+      // with every register's rows, in the same batch, so an entry exists exactly when the
+      // stored row is in the audience (a fresh fold starts from a wiped audience). Erasure
+      // removes the entry before its event is folded; folding that event then takes the row out.
+      bool listed = false;
+    };
     auto fold_share = [&](uint64_t k, std::atomic<uint64_t>* done) -> Status {
-      std::unordered_map<SubjectId, SubjectView, SubjectIdHash> people;
+      std::unordered_map<SubjectId, Person, SubjectIdHash> people;
       std::vector<FieldValue> fields;
       KIRJURI_RETURN_IF_ERROR(ledger->ReadEvents(from, to, [&](const EventView& e) {
         if ((e.seq & 4095) == 0 && done) *done += 4096;
@@ -271,29 +279,34 @@ struct Views::Impl : DerivedStore {
         if (shares > 1 && Share(id, shares) != k) return Status::Ok();
         auto it = people.find(id);
         if (it == people.end()) {
-          SubjectView view;
+          Person person;
           if (!fresh) {
-            Status s = LoadRow(register_name, id, /*open_data=*/true, &view);
+            Status s = LoadRow(register_name, id, /*open_data=*/true, &person.view);
             if (!s.ok() && !s.IsNotFound()) return s;
+            person.listed = s.ok() && person.view.InMarketingAudience();
           }
-          it = people.emplace(id, std::move(view)).first;
+          it = people.emplace(id, std::move(person)).first;
         }
         KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
-        it->second.Apply(e, fields);
+        it->second.view.Apply(e, fields);
         return Status::Ok();
       }));
       rocksdb::WriteBatch batch;
       std::string bytes;
-      for (const auto& [id, view] : people) {
+      for (const auto& [id, person] : people) {
+        const SubjectView& view = person.view;
         KIRJURI_RETURN_IF_ERROR(EncodeRow(*ledger, view, &bytes));
         KIRJURI_RETURN_IF_ERROR(
             FromRocks(batch.Put(rows, RowKey(view.register_name, id), bytes), "views"));
         if (!with_audience) continue;
-        KIRJURI_RETURN_IF_ERROR(FromRocks(
-            view.InMarketingAudience()
-                ? batch.Put(audience, SubjectBytes(id), view.register_name)
-                : batch.Delete(audience, SubjectBytes(id)),
-            "views"));
+        // No delete for someone who was not listed: most people never are, and each write is a
+        // search of the memtable's skip list at random keys.
+        if (view.InMarketingAudience()) {
+          KIRJURI_RETURN_IF_ERROR(
+              FromRocks(batch.Put(audience, SubjectBytes(id), view.register_name), "views"));
+        } else if (person.listed) {
+          KIRJURI_RETURN_IF_ERROR(FromRocks(batch.Delete(audience, SubjectBytes(id)), "views"));
+        }
       }
       if (shares == 1) {
         for (const std::string& key : applied_keys) {
