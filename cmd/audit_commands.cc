@@ -110,6 +110,12 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
   return 0;
 }
 
+uint64_t Unchecked(const AuditResult& result) {
+  uint64_t n = 0;
+  for (const auto& u : result.unchecked) n += u.events;
+  return n;
+}
+
 int RunAudit(const Globals& g, const AuditArgs& a) {
   AuditOptions o;
   if (Status s = OptionalTime(a.from_time, "--from-time", &o.from_micros); !s.ok()) return Fail(s);
@@ -135,6 +141,7 @@ int RunAudit(const Globals& g, const AuditArgs& a) {
     std::printf("%s\n", JsonWriter()
                             .Bool("integrity", result.integrity_ok)
                             .Number("findings", result.findings.size())
+                            .Number("unchecked", Unchecked(result))
                             .String("report", (std::filesystem::path(a.out) / "audit.json").string())
                             .Finish()
                             .c_str());
@@ -148,6 +155,9 @@ int RunAudit(const Globals& g, const AuditArgs& a) {
       std::printf("  %-13s %s  seq %s  %s\n", f.check.c_str(),
                   f.subject.empty() ? "-" : f.subject.c_str(), seqs.c_str(),
                   f.description.c_str());
+    }
+    for (const auto& u : result.unchecked) {
+      std::printf("unchecked: %u by %s: %s\n", u.events, u.check.c_str(), u.reason.c_str());
     }
     std::printf("report:    %s/audit.html (signed: audit.json + audit.json.sig)\n",
                 a.out.c_str());

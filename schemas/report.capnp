@@ -113,6 +113,8 @@ struct AuditCheck {
   name @0 :Text;                      # "consent", "objection", "restriction", "retention", ...
   description @1 :Text;
   findings @2 :UInt32;
+  unchecked @3 :UInt32;               # events the rule could not be applied to (0: none)
+  uncheckedReason @4 :Text;           # why, when unchecked > 0
 }
 
 struct AuditCount {

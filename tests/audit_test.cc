@@ -225,6 +225,35 @@ TEST_CASE("audit: the same history keeping the rules gives zero findings") {
   CHECK(r.html.find("None: the period") != std::string::npos);
 }
 
+// After an erasure a disclosure's country can no longer be read: the audit must say how many
+// disclosures escaped that rule and why, never count them as checked.
+TEST_CASE("audit: disclosures whose country was erased are reported as not checked") {
+  AuditFixture f;
+  const SubjectId kept = f.NewCustomer();
+  f.Event(kept, "disclosed", "profile", "events", "legal_obligation",
+          R"({"recipient":"Messut Oy","country":"SE"})");
+  const SubjectId gone = f.NewCustomer();
+  for (const char* country : {"FI", "DK"}) {
+    f.Event(gone, "disclosed", "profile", "events", "legal_obligation",
+            std::string(R"({"recipient":"Messut Oy","country":")") + country + "\"}");
+  }
+  AuditResult before = f.Audit();
+  CHECK(before.unchecked.empty());
+  CHECK(before.json.find("\"unchecked\": 0") != std::string::npos);
+
+  f.Erase(gone);
+  AuditResult r = f.Audit();
+  CHECK(r.findings.empty());
+  REQUIRE(r.unchecked.size() == 1);
+  CHECK(r.unchecked[0].check == "disclosure");
+  CHECK(r.unchecked[0].events == 2);  // the kept person's disclosure was checked
+  CHECK(r.unchecked[0].reason.find("erased") != std::string::npos);
+  // The signed report and its page say it too.
+  CHECK(r.json.find("\"unchecked\": 2") != std::string::npos);
+  CHECK(r.json.find("can no longer be read") != std::string::npos);
+  CHECK(r.html.find("<td>2 disclosures whose country can no longer be read") != std::string::npos);
+}
+
 TEST_CASE("audit: a period judges only its own events, against the state before it") {
   AuditFixture f;
   SubjectId a = f.NewCustomer();

@@ -29,6 +29,7 @@ constexpr std::string_view kFormat = "kirjuri.audit-report/v1";
 struct CheckInfo {
   const char* name;
   const char* description;
+  const char* unchecked_reason = "";  // why an event may escape the rule, if one can
 };
 constexpr CheckInfo kChecks[] = {
     {"consent", "Processing on the basis of consent had a consent in force for its purpose "
@@ -41,8 +42,11 @@ constexpr CheckInfo kChecks[] = {
                   "still present."},
     {"deadline", "Every request was answered within its deadline (one month, plus any "
                  "extension), and none is open past it."},
-    {"disclosure", "Every disclosure went to an allowed country (EU/EEA), on a basis the "
-                   "policy in force allowed, and on consent only while consent was in force."},
+    {"disclosure",
+     "Every disclosure went to an allowed country (EU/EEA), on a basis the policy in force "
+     "allowed, and on consent only while consent was in force.",
+     "disclosures whose country can no longer be read: the person's data was erased since (their "
+     "basis and consent were still checked)"},
     {"access_role", "Every read of personal data was of categories the reader's role needs "
                     "(policy roles, readCategories)."},
     {"erasure_keys", "No key an erasure shredded is present in the key store again."},
@@ -140,6 +144,7 @@ class Auditor {
   int64_t now_ = 0;
   std::vector<AuditFindingSummary> findings_;
   std::vector<std::string> registers_;  // per finding
+  std::map<std::string, uint32_t> unchecked_;  // per check: events it could not judge
   std::vector<std::string> policies_;   // in force during the period
   struct AccessChange {
     uint64_t seq = 0;
@@ -342,7 +347,10 @@ Status Auditor::CheckEvent(const EventView& e, PersonState& person, const Rules&
       for (const FieldValue& f : fields) {
         if (f.name != "country") continue;
         std::string code;
-        if (!f.json) break;  // erased since: the country can no longer be read
+        if (!f.json) {  // erased since: the country can no longer be read
+          ++unchecked_["disclosure"];
+          break;
+        }
         if (!DecodeJsonString(*f.json, &code)) code.clear();
         if (!rules.countries.count(code)) {
           Find("disclosure", &subject, reg,
@@ -528,10 +536,15 @@ std::string Html(schema::AuditReport::Reader r) {
   h += "<dt>Findings</dt><dd><span class=\"status " + std::string(n ? "bad" : "ok") + "\">" +
        std::to_string(n) + "</span></dd>\n</dl>\n";
 
-  h += "<h2>What was checked</h2>\n<table><tr><th>Check</th><th>Rule</th><th>Findings</th></tr>\n";
+  h += "<h2>What was checked</h2>\n<table><tr><th>Check</th><th>Rule</th><th>Findings</th>"
+       "<th>Could not be checked</th></tr>\n";
   for (auto c : r.getChecks()) {
     h += "<tr><td><code>" + Esc(c.getName().cStr()) + "</code></td><td>" +
          Esc(c.getDescription().cStr()) + "</td><td>" + std::to_string(c.getFindings()) +
+         "</td><td>" +
+         (c.getUnchecked() ? std::to_string(c.getUnchecked()) + " " +
+                                 Esc(c.getUncheckedReason().cStr())
+                           : std::string("0")) +
          "</td></tr>\n";
   }
   h += "</table>\n";
@@ -660,6 +673,11 @@ Status Auditor::Build(uint64_t begin, uint64_t end, const ExtendsResult& ext,
     uint32_t n = 0;
     for (const auto& f : findings_) n += f.check == kChecks[i].name;
     checks[i].setFindings(n);
+    if (auto u = unchecked_.find(kChecks[i].name); u != unchecked_.end()) {
+      checks[i].setUnchecked(u->second);
+      checks[i].setUncheckedReason(kChecks[i].unchecked_reason);
+      out->unchecked.push_back({u->first, u->second, kChecks[i].unchecked_reason});
+    }
   }
 
   auto counts = r.initCounts();

@@ -65,11 +65,20 @@ struct AuditFindingSummary {
   std::string description;
 };
 
+// Events of the period that a check could not judge, and why (e.g. a disclosure whose country
+// was erased since): the report says so rather than passing them as checked.
+struct AuditUnchecked {
+  std::string check;
+  uint32_t events = 0;
+  std::string reason;
+};
+
 struct AuditResult {
   std::string json;                     // audit.json, exact bytes
   std::array<uint8_t, 64> signature{};  // audit.json.sig
   std::string html;                     // audit.html
   std::vector<AuditFindingSummary> findings;
+  std::vector<AuditUnchecked> unchecked;  // checks with unchecked events only
   bool integrity_ok = false;
 };
 
