@@ -415,6 +415,19 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
         r->goal = r->met = "—";
       }
     }
+    // The same audit against what bounds it: the full verify alone, over the same log.
+    auto audit = Num(projections, "kirjuri.audit_with_verify");
+    auto verify = Num(projections, "raw.verify");
+    r = t.Add(projections, "audit_vs_verify", "`audit` with its full verify, against verify alone",
+              {{"kirjuri.audit_with_verify", audit}, {"raw.verify", verify}}, &ok);
+    if (ok) {
+      r->value = audit, r->baseline_value = verify, r->ratio_value = *audit / *verify;
+      r->unit = "ev/s";
+      r->kirjuri = Rate(*audit);
+      r->baseline = "`Ledger::Verify` alone, same log: " + Rate(*verify);
+      r->ratio = Pct(*r->ratio_value);
+      r->goal = r->met = "—";
+    }
   }
 
   // --- service_bench: reads beside the in-process read with the access log, one thread.

@@ -65,6 +65,7 @@ row "$md" "views kept current, per appended event" "µs"
 row "$md" "\`audit --no-verify\` (replay of the checks)" "ev/s"
 row "$md" "\`audit\` with its full verify" "≥ 50%"
 row "$md" "\`audit --since\` a checkpoint at 90%" "ev/s"
+row "$md" "\`audit\` with its full verify, against verify alone" "\`Ledger::Verify\` alone, same log"
 for front in HTTP RPC; do
   row "$md" "$front reads, 1 client (p50 / p99)" "/s ("
   row "$md" "$front reads, 8 clients (p50 / p99)" "/s ("
