@@ -49,6 +49,7 @@ inline constexpr const char* kEventsCf = "events";
 inline constexpr const char* kTreeCf = "tree";
 inline constexpr const char* kCheckpointsCf = "checkpoints";
 inline constexpr const char* kSubjectsCf = "subjects";
+inline constexpr const char* kSubjectInfoCf = "subject_info";
 inline constexpr const char* kDefaultCf = "default";
 
 inline std::string BigEndian64(uint64_t v) {

@@ -44,17 +44,7 @@ Status Ledger::Impl::BuildSubjectInfo() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     DecodedLeaf leaf;
     KIRJURI_RETURN_IF_ERROR(leaf.Decode(AsSpan(it->value())));
-    auto env = leaf.get().getEvent().getEnvelope();
-    SubjectId subject{};
-    if (env.getSubject().size() != subject.size()) continue;
-    std::memcpy(subject.data(), env.getSubject().begin(), subject.size());
-    SubjectState& state = states[subject];
-    state.register_name = env.getRegister();
-    state.Apply(env.getSeq(), env.getType(), env.getPurpose().cStr(), env.getCategory().cStr(),
-                env.getOccurredAtMicros());
-    if (env.getType() == schema::EventType::SUBJECT_ERASED) {
-      state.erased_at_seq = static_cast<int64_t>(env.getSeq());
-    }
+    FoldSubject(SubjectFacts::From(leaf.get().getEvent().getEnvelope()), &states);
   }
   KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the log"));
   rocksdb::WriteBatch batch;

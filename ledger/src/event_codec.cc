@@ -174,6 +174,13 @@ void SealGroup(schema::Envelope::Reader env, const std::string& category,
 
 }  // namespace
 
+Status DecodedLeaf::ReadSubjectFacts(SubjectFacts* out) const {
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions(
+      [&] { *out = SubjectFacts::From(root_.getEvent().getEnvelope()); });
+  if (error != nullptr) return Status::Corruption("stored event's envelope does not decode");
+  return Status::Ok();
+}
+
 static_assert(std::endian::native == std::endian::little,
               "LeafFromCanonicalEvent writes Cap'n Proto's little-endian words directly");
 

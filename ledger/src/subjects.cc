@@ -63,6 +63,46 @@ std::string SubjectState::Encode() const {
   return CanonicalBytes(info.asReader());
 }
 
+std::string SubjectState::FirstDifference(const SubjectState& o) const {
+  if (register_name != o.register_name) return "the register";
+  if (event_count != o.event_count) return "the event count";
+  if (first_seq != o.first_seq || last_seq != o.last_seq) return "the first or last event";
+  if (erased_at_seq != o.erased_at_seq) return "the erasure";
+  if (consents != o.consents) return "the consents";
+  if (objected != o.objected) return "the objections";
+  if (restricted != o.restricted) return "the restriction";
+  if (categories.size() != o.categories.size()) return "the categories";
+  for (auto a = categories.begin(), b = o.categories.begin(); a != categories.end(); ++a, ++b) {
+    if (a->first != b->first || a->second.events != b->second.events ||
+        a->second.last_occurred_at_micros != b->second.last_occurred_at_micros) {
+      return "the categories";
+    }
+  }
+  return "";
+}
+
+SubjectFacts SubjectFacts::From(schema::Envelope::Reader env) {
+  SubjectFacts f;
+  auto id = env.getSubject();
+  f.has_subject = id.size() == f.subject.size();
+  if (f.has_subject) std::memcpy(f.subject.data(), id.begin(), f.subject.size());
+  f.seq = env.getSeq();
+  f.type = env.getType();
+  f.register_name = env.getRegister();
+  f.purpose = env.getPurpose();
+  f.category = env.getCategory();
+  f.occurred_at_micros = env.getOccurredAtMicros();
+  return f;
+}
+
+void FoldSubject(const SubjectFacts& f, std::map<SubjectId, SubjectState>* states) {
+  if (!f.has_subject) return;
+  SubjectState& state = (*states)[f.subject];
+  state.register_name = f.register_name;
+  state.Apply(f.seq, f.type, f.purpose, f.category, f.occurred_at_micros);
+  if (f.type == schema::EventType::SUBJECT_ERASED) state.erased_at_seq = static_cast<int64_t>(f.seq);
+}
+
 Status SubjectState::Decode(std::string_view bytes, SubjectState* out) {
   SubjectState s;
   KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectInfo>(

@@ -41,6 +41,30 @@ struct SubjectState {
   std::string Encode() const;  // canonical SubjectInfo bytes
   // Corruption if `bytes` is not a SubjectInfo.
   static Status Decode(std::string_view bytes, SubjectState* out);
+
+  // The first part in which `other` differs ("the event count", "the consents", ...), or "" if
+  // none does.
+  std::string FirstDifference(const SubjectState& other) const;
 };
+
+// What of one event the summaries are folded from: its envelope's subject, seq, register, type,
+// purpose, category and occurredAt.
+struct SubjectFacts {
+  bool has_subject = false;  // the envelope names a 16-byte subject
+  SubjectId subject{};
+  uint64_t seq = 0;
+  schema::EventType type = schema::EventType::RECORDED;
+  std::string register_name, purpose, category;
+  int64_t occurred_at_micros = 0;
+
+  // Throws kj::Exception if the envelope is malformed: read it only from a decoded event, or
+  // guarded (DecodedLeaf::ReadSubjectFacts).
+  static SubjectFacts From(schema::Envelope::Reader envelope);
+};
+
+// Folds one event, taken in log order, into the summaries: exactly what the ledger's appends,
+// erasures and other events it writes itself leave in subject_info. One fold serves the one-time
+// build for older ledgers and verify's check of the stored summaries.
+void FoldSubject(const SubjectFacts& facts, std::map<SubjectId, SubjectState>* states);
 
 }  // namespace kirjuri

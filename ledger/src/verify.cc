@@ -29,6 +29,7 @@ struct Item {
   // Filled by a worker:
   merkle::Hash leaf_hash{};
   uint64_t index_hash = 0;  // IndexHash of the (subject, seq) entry the index must hold for it
+  SubjectFacts facts;       // what the subject summaries fold (not with tree_only)
   std::string error;
 };
 
@@ -45,6 +46,43 @@ uint64_t IndexHash(const IndexHashKey& key, std::string_view entry) {
 }
 
 std::string Seq(uint64_t seq) { return "seq " + std::to_string(seq); }
+
+// The stored subject summaries (subject_info) against the fold of the log: appends check a
+// person's register, erasure and rights against them, so a summary altered in the database
+// (a consent added, an erasure undone) would let through what the log forbids.
+Status CheckSubjectInfo(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* subject_info,
+                        const rocksdb::ReadOptions& ro,
+                        const std::map<SubjectId, SubjectState>& folded) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, subject_info));
+  auto want = folded.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != sizeof(SubjectId)) {
+      return Status::Corruption("subject_info: a key is not a subject id");
+    }
+    SubjectId id;
+    std::memcpy(id.data(), it->key().data(), id.size());
+    if (want != folded.end() && want->first < id) break;  // a summary of the log is missing
+    if (want == folded.end() || id < want->first) {
+      return Status::Corruption("subject_info holds a summary of subject " + SubjectIdHex(id) +
+                                ", who has no event in the log (a summary was added)");
+    }
+    SubjectState stored;
+    Status s = SubjectState::Decode(it->value().ToStringView(), &stored);
+    const std::string differs = s.ok() ? stored.FirstDifference(want->second) : "its encoding";
+    if (!differs.empty()) {
+      return Status::Corruption("subject_info: the summary of subject " + SubjectIdHex(id) +
+                                " differs from the log in " + differs +
+                                " (altered: appends are checked against it)");
+    }
+    ++want;
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading subject_info"));
+  if (want != folded.end()) {
+    return Status::Corruption("subject_info has no summary of subject " +
+                              SubjectIdHex(want->first) + " (it was removed)");
+  }
+  return Status::Ok();
+}
 
 std::string NodeName(merkle::NodeId id) {
   return "tree node (level " + std::to_string(id.level) + ", index " + std::to_string(id.index) +
@@ -145,6 +183,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   IndexHashKey index_key;
   randombytes_buf(index_key.data(), index_key.size());
   uint64_t events_index_sum = 0;
+  std::map<SubjectId, SubjectState> subjects;  // the log's fold (not with tree_only)
 
   // The checks that need nothing from the events run beside them, on a thread of their own, so
   // that they do not wait for the signature checks to end; their results are taken afterwards,
@@ -201,7 +240,13 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
         item->error = "signature does not verify (the event was altered)";
         continue;
       }
-      if (s.ok()) s = leaf.ReadEnvelope(&claimed, &id);
+      if (s.ok() && options.tree_only) {
+        s = leaf.ReadEnvelope(&claimed, &id);
+      } else if (s.ok()) {
+        s = leaf.ReadSubjectFacts(&item->facts);
+        claimed = item->facts.seq;
+        id = item->facts.subject;
+      }
       if (!s.ok()) {
         item->error = s.message();
         continue;
@@ -273,6 +318,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       if (!fault.ok()) return;
       ++result->events;
       events_index_sum += item.index_hash;
+      if (!options.tree_only) FoldSubject(item.facts, &subjects);
       check_checkpoints();
     }
   };
@@ -325,6 +371,9 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
         "the subject index does not match the events (" + std::to_string(side.index_entries) +
         " entries for " + std::to_string(result->events) +
         " events): an entry was added, removed or altered");
+  }
+  if (fault.ok() && !options.tree_only) {
+    fault = CheckSubjectInfo(impl.db.get(), impl.subject_info, ro, subjects);
   }
   if (fault.ok()) {
     // The copy beside the log: missing only in ledgers written before it existed.
