@@ -142,6 +142,9 @@ std::optional<double> ReadNum(const std::optional<JsonReader>& r, const char* ke
   return v->getNumber();
 }
 
+std::string Rate(double v) { return Thousands(v) + " ev/s"; }
+std::string Pct(double r) { return Fmt("%.0f%%", 100 * r); }
+
 // One row of the report.
 struct Row {
   std::string bench, key, measurement;
@@ -149,9 +152,16 @@ struct Row {
   std::optional<double> value, baseline_value, ratio_value, target;
   std::string unit;
   std::optional<bool> pass;
-};
 
-std::string Pct(double r) { return Fmt("%.0f%%", 100 * r); }
+  // Kirjuri's rate `v` beside the baseline rate `base`, whose cell is `baseline_cell`; the ratio
+  // as a percentage. The goal cells are the caller's.
+  void Rates(double v, double base, std::string baseline_cell) {
+    value = v, baseline_value = base, ratio_value = v / base, unit = "ev/s";
+    kirjuri = Rate(v);
+    baseline = std::move(baseline_cell);
+    ratio = Pct(v / base);
+  }
+};
 
 // A row from one figure beside one baseline; `missing` names the keys it lacked, if any.
 class Rows {
@@ -201,7 +211,6 @@ void Goal(const Bench& b, const std::string& goal_key, const std::string& text, 
   r->met = r->pass.value() ? "met" : "**missed**";
 }
 
-std::string Rate(double v) { return Thousands(v) + " ev/s"; }
 std::string Ms(double v) { return Fmt(v < 10 ? "%.2f ms" : "%.0f ms", v); }
 
 std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Bench& projections,
@@ -225,10 +234,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
               "append, batch " + std::to_string(a.batch) + " (synced)", {{k, v}, {a.raw_key, base}},
               &ok);
     if (!ok) continue;
-    r->value = v, r->baseline_value = base, r->ratio_value = *v / *base, r->unit = "ev/s";
-    r->kirjuri = Rate(*v);
-    r->baseline = std::string(a.raw_text) + ": " + Thousands(*base) + "/s";
-    r->ratio = Pct(*r->ratio_value);
+    r->Rates(*v, *base, std::string(a.raw_text) + ": " + Thousands(*base) + "/s");
     if (a.batch == 1000) {
       Goal(ledger, "append_b1000_vs_sign_2t", "≥ 60%", r);
     } else {
@@ -261,10 +267,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
     r = t.Add(ledger, "append_b1000_vs_rocksdb", "append, batch 1000, against RocksDB alone",
               {{"kirjuri.append_b1000", v}, {"raw.rocksdb_sync_b1000", base}}, &ok);
     if (ok) {
-      r->value = v, r->baseline_value = base, r->ratio_value = *v / *base, r->unit = "ev/s";
-      r->kirjuri = Rate(*v);
-      r->baseline = "RocksDB synced write, batch 1000: " + Thousands(*base) + "/s";
-      r->ratio = Pct(*r->ratio_value);
+      r->Rates(*v, *base, "RocksDB synced write, batch 1000: " + Thousands(*base) + "/s");
       r->goal = r->met = "—";
     }
   }
@@ -280,10 +283,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
     auto v = Num(ledger, k), base = Num(ledger, a.raw_key);
     r = t.Add(ledger, a.key, a.text, {{k, v}, {a.raw_key, base}}, &ok);
     if (!ok) continue;
-    r->value = v, r->baseline_value = base, r->ratio_value = *v / *base, r->unit = "ev/s";
-    r->kirjuri = Rate(*v);
-    r->baseline = std::string(a.raw_text) + ": " + Thousands(*base) + "/s";
-    r->ratio = Pct(*r->ratio_value);
+    r->Rates(*v, *base, std::string(a.raw_text) + ": " + Thousands(*base) + "/s");
     Goal(ledger, a.goal_key, a.goal_text, r);
   }
 
@@ -405,10 +405,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
       auto v = Num(projections, k);
       r = t.Add(projections, a.key, a.text, {{k, v}, {"kirjuri.rebuild", rebuild}}, &ok);
       if (!ok) continue;
-      r->value = v, r->baseline_value = rebuild, r->ratio_value = *v / *rebuild, r->unit = "ev/s";
-      r->kirjuri = Rate(*v);
-      r->baseline = "`Views::Rebuild`: " + Rate(*rebuild);
-      r->ratio = Pct(*r->ratio_value);
+      r->Rates(*v, *rebuild, "`Views::Rebuild`: " + Rate(*rebuild));
       if (*a.goal_key) {
         Goal(projections, a.goal_key, a.goal_text, r);
       } else {
@@ -421,11 +418,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
     r = t.Add(projections, "audit_vs_verify", "`audit` with its full verify, against verify alone",
               {{"kirjuri.audit_with_verify", audit}, {"raw.verify", verify}}, &ok);
     if (ok) {
-      r->value = audit, r->baseline_value = verify, r->ratio_value = *audit / *verify;
-      r->unit = "ev/s";
-      r->kirjuri = Rate(*audit);
-      r->baseline = "`Ledger::Verify` alone, same log: " + Rate(*verify);
-      r->ratio = Pct(*r->ratio_value);
+      r->Rates(*audit, *verify, "`Ledger::Verify` alone, same log: " + Rate(*verify));
       r->goal = r->met = "—";
     }
   }
@@ -472,11 +465,7 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
                {"append.in_process_batch1000_per_s", in_process}},
               &ok);
     if (ok) {
-      r->value = svc64, r->baseline_value = in_process, r->ratio_value = *svc64 / *in_process;
-      r->unit = "ev/s";
-      r->kirjuri = Rate(*svc64);
-      r->baseline = "`Ledger::Append`, batches of 1000: " + Rate(*in_process);
-      r->ratio = Pct(*r->ratio_value);
+      r->Rates(*svc64, *in_process, "`Ledger::Append`, batches of 1000: " + Rate(*in_process));
       r->goal = r->met = "—";
     }
     // RPC appends from 64 connections, judged against the in-process batched rate; the keys
@@ -492,11 +481,8 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
                       {batch_key, per_batch}, {met_key, met}},
                      &ok);
       if (!ok) return;
-      r->value = rpc, r->baseline_value = in_process, r->ratio_value = *rpc / *in_process;
-      r->unit = "ev/s";
-      r->kirjuri = Rate(*rpc) + Fmt(", %.1f events per synced write", *per_batch);
-      r->baseline = "`Ledger::Append`, batches of 1000: " + Rate(*in_process);
-      r->ratio = Pct(*r->ratio_value);
+      r->Rates(*rpc, *in_process, "`Ledger::Append`, batches of 1000: " + Rate(*in_process));
+      r->kirjuri += Fmt(", %.1f events per synced write", *per_batch);
       r->goal = "≥ 50%";
       r->target = 0.5;
       r->pass = *met != 0;
