@@ -4,7 +4,8 @@
 // the chunk before (decode, canonical form, sequence, signature, leaf hash). The calling thread
 // then folds the leaf hashes into the tree in order, comparing each completed node with the
 // stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
-// with the recomputed root at its size. The first fault, in log order, is reported. What needs
+// with the recomputed root at its size, and folds each envelope into the subject summaries,
+// compared with subject_info at the end. The first fault, in log order, is reported. What needs
 // nothing from the events (the subject index's sum, a read through the other column families, the
 // key store) is checked on a thread of its own meanwhile.
 #include <sodium.h>
