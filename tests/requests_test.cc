@@ -213,3 +213,42 @@ TEST_CASE("fulfilling access writes the export, and fulfilling erasure erases an
   CHECK(ReadFile(t.tmp().path() / "REQ-E" / "report.json").find("REQ-E") != std::string::npos);
   CHECK(t.Now().erased);
 }
+
+// A request's record says whether it is open, when it is due and which events answered it; the
+// deadline checks and `request list` read it. verify folds the request events and compares, so
+// that a record removed, added or altered in the database alone is named.
+TEST_CASE("verify notices a request record added, removed or altered") {
+  RequestsFixture f;
+  f.Open("access", "REQ-A");
+  f.Open("objection", "REQ-B");
+  uint64_t seq = 0;
+  REQUIRE(f.ledger().ExtendRequest("REQ-A", 1, "many systems to search", "dpo-01", &seq).ok());
+  REQUIRE(f.ledger().CloseRequest("REQ-B", false, "no grounds given", {}, "dpo-01", &seq).ok());
+  {
+    auto [s, result] = f.Verify();
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  f.views.reset();
+  f.Close();
+  const std::optional<std::string> stored_b = f.GetRaw(kDefaultCf, "request/REQ-B");
+  REQUIRE(stored_b);
+  std::string expected;
+  SECTION("a record removed") {
+    f.DeleteKey(kDefaultCf, "request/REQ-A");
+    expected = "request 'REQ-A' is missing";
+  }
+  SECTION("a record added") {
+    f.PutRaw(kDefaultCf, "request/REQ-C", *stored_b);
+    expected = "request 'REQ-C' has no event in the log";
+  }
+  SECTION("a record replaced by another's") {
+    f.PutRaw(kDefaultCf, "request/REQ-A", *stored_b);
+    expected = "request 'REQ-A' differs from the log in its subject or kind";
+  }
+  f.Reopen(LedgerFixture::NoCheckOnOpen());
+  auto [s, result] = f.Verify();
+  INFO(s.ToString());
+  CHECK(s.IsCorruption());
+  CHECK(s.message().find(expected) != std::string::npos);
+}

@@ -181,6 +181,13 @@ Status DecodedLeaf::ReadSubjectFacts(SubjectFacts* out) const {
   return Status::Ok();
 }
 
+Status DecodedLeaf::ReadRequestFacts(RequestFacts* out) const {
+  kj::Maybe<kj::Exception> error =
+      kj::runCatchingExceptions([&] { *out = RequestFacts::From(root_.getEvent()); });
+  if (error != nullptr) return Status::Corruption("stored request event does not decode");
+  return Status::Ok();
+}
+
 static_assert(std::endian::native == std::endian::little,
               "LeafFromCanonicalEvent writes Cap'n Proto's little-endian words directly");
 

@@ -19,6 +19,7 @@
 #include "kirjuri/merkle.h"
 #include "kirjuri/schemas/event.capnp.h"
 #include "key_store.h"
+#include "request_fold.h"
 #include "subjects.h"
 
 namespace kirjuri {
@@ -74,8 +75,10 @@ class DecodedLeaf {
   // 16 bytes) alone, read as an event whose signature is not checked must be (a malformed
   // envelope is Corruption). For verify, which needs no more of an event than these.
   Status ReadEnvelope(uint64_t* seq, SubjectId* subject) const;
-  // The same, guarded, for the envelope's part that the subject summaries are folded from.
+  // The same, guarded, for the envelope's part that the subject summaries are folded from, and
+  // for what a request* event's record is folded from.
   Status ReadSubjectFacts(SubjectFacts* out) const;
+  Status ReadRequestFacts(RequestFacts* out) const;
   schema::SignedEvent::Reader get() const { return root_; }
 
   // The message the event's signature is over: "kirjuri/event/v1\n" || canonical(event).

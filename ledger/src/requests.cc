@@ -11,6 +11,7 @@
 #include "kirjuri/canonical.h"
 #include "ledger_impl.h"
 #include "policy.h"
+#include "request_fold.h"
 
 namespace kirjuri {
 namespace {
@@ -228,6 +229,91 @@ Status Ledger::CloseRequest(std::string_view ref, bool fulfilled, std::string_vi
   KIRJURI_RETURN_IF_ERROR(CheckReason(reason, /*required=*/!fulfilled));
   return impl_->AdvanceRequest(ref, fulfilled ? T::REQUEST_FULFILLED : T::REQUEST_REFUSED, 0,
                                reason, outcome_seqs, actor, seq);
+}
+
+bool RequestFacts::IsRequestEvent(T type) {
+  return type == T::REQUEST_RECEIVED || type == T::REQUEST_EXTENDED ||
+         type == T::REQUEST_FULFILLED || type == T::REQUEST_REFUSED;
+}
+
+RequestFacts RequestFacts::From(schema::Event::Reader event) {
+  RequestFacts f;
+  auto env = event.getEnvelope();
+  f.type = env.getType();
+  f.seq = env.getSeq();
+  f.recorded_at_micros = env.getRecordedAtMicros();
+  f.ref = env.getRequest();
+  if (env.getSubject().size() == f.subject.size()) {
+    std::memcpy(f.subject.data(), env.getSubject().begin(), f.subject.size());
+  }
+  auto info = event.getRequestInfo();
+  f.kind = info.getKind();
+  f.received_at_micros = info.getReceivedAtMicros();
+  f.due_at_micros = info.getDueAtMicros();
+  f.extended_months = info.getExtendedMonths();
+  return f;
+}
+
+// As OpenRequest and AdvanceRequest write the record beside each event.
+void FoldRequest(const RequestFacts& f, std::map<std::string, RequestRecord>* records) {
+  RequestRecord& r = (*records)[f.ref];
+  if (f.type == T::REQUEST_RECEIVED) {
+    r = RequestRecord{};
+    r.ref = f.ref;
+    r.subject = f.subject;
+    r.kind = f.kind;
+    r.received_at_micros = f.received_at_micros;
+    r.due_at_micros = f.due_at_micros;
+    r.state = "open";
+  } else if (f.type == T::REQUEST_EXTENDED) {
+    r.extended_months = f.extended_months;
+    r.due_at_micros = f.due_at_micros;
+  } else {
+    r.state = f.type == T::REQUEST_FULFILLED ? "fulfilled" : "refused";
+    r.closed_at_micros = f.recorded_at_micros;
+  }
+  r.seqs.push_back(f.seq);
+}
+
+Status CheckRequestRecords(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
+                           const rocksdb::ReadOptions& ro,
+                           const std::map<std::string, RequestRecord>& folded) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, meta));
+  auto want = folded.begin();
+  for (it->Seek(store::kRequestPrefix);
+       it->Valid() && it->key().starts_with(store::kRequestPrefix); it->Next()) {
+    const std::string ref(it->key().ToStringView().substr(store::kRequestPrefix.size()));
+    if (want != folded.end() && want->first < ref) break;  // a request of the log is missing
+    if (want == folded.end() || ref < want->first) {
+      return Status::Corruption("the record of request '" + ref +
+                                "' has no event in the log (a record was added)");
+    }
+    RequestRecord stored;
+    Status s = DecodeRequest(it->value().ToStringView(), &stored);
+    const RequestRecord& w = want->second;
+    std::string differs;
+    if (!s.ok()) differs = "its encoding";
+    else if (stored.subject != w.subject || stored.kind != w.kind) differs = "its subject or kind";
+    else if (stored.received_at_micros != w.received_at_micros) differs = "its receipt";
+    else if (stored.due_at_micros != w.due_at_micros ||
+             stored.extended_months != w.extended_months) differs = "its deadline";
+    else if (stored.state != w.state || stored.closed_at_micros != w.closed_at_micros) {
+      differs = "its state";
+    } else if (stored.seqs != w.seqs || stored.ref != w.ref) {
+      differs = "its events";
+    }
+    if (!differs.empty()) {
+      return Status::Corruption("the record of request '" + ref + "' differs from the log in " +
+                                differs + " (altered)");
+    }
+    ++want;
+  }
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the requests"));
+  if (want != folded.end()) {
+    return Status::Corruption("the record of request '" + want->first +
+                              "' is missing (it was removed)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace kirjuri

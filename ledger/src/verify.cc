@@ -4,8 +4,8 @@
 // the chunk before (decode, canonical form, sequence, signature, leaf hash). The calling thread
 // then folds the leaf hashes into the tree in order, comparing each completed node with the
 // stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
-// with the recomputed root at its size, and folds each envelope into the subject summaries,
-// compared with subject_info at the end. The first fault, in log order, is reported. What needs
+// with the recomputed root at its size, and folds each envelope into the subject summaries and
+// each request* event into its request's record, compared with the stored ones at the end. The first fault, in log order, is reported. What needs
 // nothing from the events (the subject index's sum, a read through the other column families, the
 // key store) is checked on a thread of its own meanwhile.
 #include <sodium.h>
@@ -31,6 +31,7 @@ struct Item {
   merkle::Hash leaf_hash{};
   uint64_t index_hash = 0;  // IndexHash of the (subject, seq) entry the index must hold for it
   SubjectFacts facts;       // what the subject summaries fold (not with tree_only)
+  std::optional<RequestFacts> request;  // a request* event's, for its record (not tree_only)
   std::string error;
 };
 
@@ -185,6 +186,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   randombytes_buf(index_key.data(), index_key.size());
   uint64_t events_index_sum = 0;
   std::map<SubjectId, SubjectState> subjects;  // the log's fold (not with tree_only)
+  std::map<std::string, RequestRecord> requests;  // the same for the request records
 
   // The checks that need nothing from the events run beside them, on a thread of their own, so
   // that they do not wait for the signature checks to end; their results are taken afterwards,
@@ -247,6 +249,9 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
         s = leaf.ReadSubjectFacts(&item->facts);
         claimed = item->facts.seq;
         id = item->facts.subject;
+        if (s.ok() && RequestFacts::IsRequestEvent(item->facts.type)) {
+          s = leaf.ReadRequestFacts(&item->request.emplace());
+        }
       }
       if (!s.ok()) {
         item->error = s.message();
@@ -320,6 +325,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
       ++result->events;
       events_index_sum += item.index_hash;
       if (!options.tree_only) FoldSubject(item.facts, &subjects);
+      if (item.request) FoldRequest(*item.request, &requests);
       check_checkpoints();
     }
   };
@@ -375,6 +381,7 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   }
   if (fault.ok() && !options.tree_only) {
     fault = CheckSubjectInfo(impl.db.get(), impl.subject_info, ro, subjects);
+    if (fault.ok()) fault = CheckRequestRecords(impl.db.get(), impl.meta, ro, requests);
   }
   if (fault.ok()) {
     // The copy beside the log: missing only in ledgers written before it existed.
