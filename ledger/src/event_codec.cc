@@ -174,20 +174,6 @@ void SealGroup(schema::Envelope::Reader env, const std::string& category,
 
 }  // namespace
 
-Status DecodedLeaf::ReadSubjectFacts(SubjectFacts* out) const {
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions(
-      [&] { *out = SubjectFacts::From(root_.getEvent().getEnvelope()); });
-  if (error != nullptr) return Status::Corruption("stored event's envelope does not decode");
-  return Status::Ok();
-}
-
-Status DecodedLeaf::ReadRequestFacts(RequestFacts* out) const {
-  kj::Maybe<kj::Exception> error =
-      kj::runCatchingExceptions([&] { *out = RequestFacts::From(root_.getEvent()); });
-  if (error != nullptr) return Status::Corruption("stored request event does not decode");
-  return Status::Ok();
-}
-
 static_assert(std::endian::native == std::endian::little,
               "LeafFromCanonicalEvent writes Cap'n Proto's little-endian words directly");
 
@@ -377,16 +363,34 @@ Status DecodedLeaf::Decode(std::span<const uint8_t> bytes, bool deep) {
   return status;
 }
 
+namespace {
+// Runs `read` over a decoded event's parts; a kj::Exception (a part of the wrong kind, in an
+// event whose signature is not checked) is Corruption saying `what` does not decode.
+template <typename Fn>
+Status ReadGuarded(const char* what, Fn&& read) {
+  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions(std::forward<Fn>(read));
+  if (error != nullptr) return Status::Corruption(std::string(what) + " does not decode");
+  return Status::Ok();
+}
+}  // namespace
+
 Status DecodedLeaf::ReadEnvelope(uint64_t* seq, SubjectId* subject) const {
   *subject = SubjectId{};
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
+  return ReadGuarded("stored event's envelope", [&] {
     auto env = root_.getEvent().getEnvelope();
     *seq = env.getSeq();
     auto id = env.getSubject();
     if (id.size() == subject->size()) std::memcpy(subject->data(), id.begin(), subject->size());
   });
-  if (error != nullptr) return Status::Corruption("stored event's envelope does not decode");
-  return Status::Ok();
+}
+
+Status DecodedLeaf::ReadSubjectFacts(SubjectFacts* out) const {
+  return ReadGuarded("stored event's envelope",
+                     [&] { *out = SubjectFacts::From(root_.getEvent().getEnvelope()); });
+}
+
+Status DecodedLeaf::ReadRequestFacts(RequestFacts* out) const {
+  return ReadGuarded("stored request event", [&] { *out = RequestFacts::From(root_.getEvent()); });
 }
 
 static_assert(std::endian::native == std::endian::little,

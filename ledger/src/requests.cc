@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "kirjuri/canonical.h"
+#include "fold_check.h"
 #include "ledger_impl.h"
 #include "policy.h"
 #include "request_fold.h"
@@ -279,41 +280,37 @@ Status CheckRequestRecords(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
                            const rocksdb::ReadOptions& ro,
                            const std::map<std::string, RequestRecord>& folded) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, meta));
-  auto want = folded.begin();
-  for (it->Seek(store::kRequestPrefix);
-       it->Valid() && it->key().starts_with(store::kRequestPrefix); it->Next()) {
-    const std::string ref(it->key().ToStringView().substr(store::kRequestPrefix.size()));
-    if (want != folded.end() && want->first < ref) break;  // a request of the log is missing
-    if (want == folded.end() || ref < want->first) {
-      return Status::Corruption("the record of request '" + ref +
-                                "' has no event in the log (a record was added)");
-    }
+  auto key_of = [](std::string_view key, std::string* ref) {
+    ref->assign(key);
+    return Status::Ok();
+  };
+  auto differs = [](std::string_view value, const RequestRecord& w) -> std::string {
     RequestRecord stored;
-    Status s = DecodeRequest(it->value().ToStringView(), &stored);
-    const RequestRecord& w = want->second;
-    std::string differs;
-    if (!s.ok()) differs = "its encoding";
-    else if (stored.subject != w.subject || stored.kind != w.kind) differs = "its subject or kind";
-    else if (stored.received_at_micros != w.received_at_micros) differs = "its receipt";
-    else if (stored.due_at_micros != w.due_at_micros ||
-             stored.extended_months != w.extended_months) differs = "its deadline";
-    else if (stored.state != w.state || stored.closed_at_micros != w.closed_at_micros) {
-      differs = "its state";
-    } else if (stored.seqs != w.seqs || stored.ref != w.ref) {
-      differs = "its events";
+    if (!DecodeRequest(value, &stored).ok()) return "its encoding";
+    if (stored.subject != w.subject || stored.kind != w.kind) return "its subject or kind";
+    if (stored.received_at_micros != w.received_at_micros) return "its receipt";
+    if (stored.due_at_micros != w.due_at_micros || stored.extended_months != w.extended_months) {
+      return "its deadline";
     }
-    if (!differs.empty()) {
-      return Status::Corruption("the record of request '" + ref + "' differs from the log in " +
-                                differs + " (altered)");
+    if (stored.state != w.state || stored.closed_at_micros != w.closed_at_micros) {
+      return "its state";
     }
-    ++want;
-  }
-  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the requests"));
-  if (want != folded.end()) {
-    return Status::Corruption("the record of request '" + want->first +
-                              "' is missing (it was removed)");
-  }
-  return Status::Ok();
+    if (stored.seqs != w.seqs || stored.ref != w.ref) return "its events";
+    return "";
+  };
+  auto fault = [](FoldMismatch kind, const std::string& ref, const std::string& what) {
+    const std::string record = "the record of request '" + ref + "'";
+    switch (kind) {
+      case FoldMismatch::kAdded:
+        return Status::Corruption(record + " has no event in the log (a record was added)");
+      case FoldMismatch::kRemoved:
+        return Status::Corruption(record + " is missing (it was removed)");
+      case FoldMismatch::kAltered: break;
+    }
+    return Status::Corruption(record + " differs from the log in " + what + " (altered)");
+  };
+  return CompareWithFold(*it, store::kRequestPrefix, "reading the requests", folded, key_of,
+                         differs, fault);
 }
 
 }  // namespace kirjuri

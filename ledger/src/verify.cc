@@ -5,9 +5,10 @@
 // then folds the leaf hashes into the tree in order, comparing each completed node with the
 // stored tree (one iterator, since tree keys sort in creation order) and each stored checkpoint
 // with the recomputed root at its size, and folds each envelope into the subject summaries and
-// each request* event into its request's record, compared with the stored ones at the end. The first fault, in log order, is reported. What needs
-// nothing from the events (the subject index's sum, a read through the other column families, the
-// key store) is checked on a thread of its own meanwhile.
+// each request* event into its request's record, compared with the stored ones at the end. The
+// first fault, in log order, is reported. What needs nothing from the events (the subject
+// index's sum, a read through the other column families, the key store) is checked on a thread
+// of its own meanwhile.
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@
 #include <future>
 #include <optional>
 
+#include "fold_check.h"
 #include "ledger_impl.h"
 
 namespace kirjuri {
@@ -56,34 +58,33 @@ Status CheckSubjectInfo(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* subject_in
                         const rocksdb::ReadOptions& ro,
                         const std::map<SubjectId, SubjectState>& folded) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, subject_info));
-  auto want = folded.begin();
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != sizeof(SubjectId)) {
+  auto key_of = [](std::string_view key, SubjectId* id) {
+    if (key.size() != id->size()) {
       return Status::Corruption("subject_info: a key is not a subject id");
     }
-    SubjectId id;
-    std::memcpy(id.data(), it->key().data(), id.size());
-    if (want != folded.end() && want->first < id) break;  // a summary of the log is missing
-    if (want == folded.end() || id < want->first) {
-      return Status::Corruption("subject_info holds a summary of subject " + SubjectIdHex(id) +
-                                ", who has no event in the log (a summary was added)");
-    }
+    std::memcpy(id->data(), key.data(), id->size());
+    return Status::Ok();
+  };
+  auto differs = [](std::string_view value, const SubjectState& want) -> std::string {
     SubjectState stored;
-    Status s = SubjectState::Decode(it->value().ToStringView(), &stored);
-    const std::string differs = s.ok() ? stored.FirstDifference(want->second) : "its encoding";
-    if (!differs.empty()) {
-      return Status::Corruption("subject_info: the summary of subject " + SubjectIdHex(id) +
-                                " differs from the log in " + differs +
-                                " (altered: appends are checked against it)");
+    if (!SubjectState::Decode(value, &stored).ok()) return "its encoding";
+    return stored.FirstDifference(want);
+  };
+  auto fault = [](FoldMismatch kind, const SubjectId& id, const std::string& what) {
+    switch (kind) {
+      case FoldMismatch::kAdded:
+        return Status::Corruption("subject_info holds a summary of subject " + SubjectIdHex(id) +
+                                  ", who has no event in the log (a summary was added)");
+      case FoldMismatch::kRemoved:
+        return Status::Corruption("subject_info has no summary of subject " + SubjectIdHex(id) +
+                                  " (it was removed)");
+      case FoldMismatch::kAltered: break;
     }
-    ++want;
-  }
-  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading subject_info"));
-  if (want != folded.end()) {
-    return Status::Corruption("subject_info has no summary of subject " +
-                              SubjectIdHex(want->first) + " (it was removed)");
-  }
-  return Status::Ok();
+    return Status::Corruption("subject_info: the summary of subject " + SubjectIdHex(id) +
+                              " differs from the log in " + what +
+                              " (altered: appends are checked against it)");
+  };
+  return CompareWithFold(*it, "", "reading subject_info", folded, key_of, differs, fault);
 }
 
 std::string NodeName(merkle::NodeId id) {
