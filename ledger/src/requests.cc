@@ -299,7 +299,10 @@ Status CheckRequestRecords(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
     return "";
   };
   auto fault = [](FoldMismatch kind, const std::string& ref, const std::string& what) {
-    const std::string record = "the record of request '" + ref + "'";
+    // A key added to the database may be any bytes: quoted only if it is a reference at all.
+    const std::string record = "the record of request " +
+                               (CheckRequestRef(ref).ok() ? "'" + ref + "'"
+                                                          : std::string("(not a valid reference)"));
     switch (kind) {
       case FoldMismatch::kAdded:
         return Status::Corruption(record + " has no event in the log (a record was added)");
