@@ -110,6 +110,10 @@ void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
   serve->add_option("--max-body", serve_args.options.max_body_bytes,
                     "largest request body in bytes (larger: 413)")
       ->capture_default_str();
+  serve->add_option("--feed-keepalive", serve_args.options.feed_keepalive_seconds,
+                    "seconds of nothing new before a change feed gets a keep-alive (0: none)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   serve->callback([&] { rc = RunServe(g, serve_args); });
 
   static TokenArgs token_args;

@@ -135,3 +135,58 @@ TEST_CASE("a subscriber whose delivery fails ends alone, and a later subscriber 
   f.svc->Shutdown();
   f.svc->SetOnCommit(nullptr);
 }
+
+TEST_CASE("an idle subscription gets keep-alives, and the events still come once and in order",
+          "[service][feed]") {
+  FeedFixture f;
+  auto io = kj::setupAsyncIo();
+  service::ChangeFeed feed(*f.svc, io.provider->getTimer(), 20 * kj::MILLISECONDS);
+  f.svc->SetOnCommit([&feed] { feed.Wake(); });
+  auto open = [&] {
+    const std::string m = f.svc->Metrics();
+    const std::string key = "\nkirjuri_change_feed_subscriptions ";
+    const size_t at = m.find(key);
+    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + key.size());
+  };
+  CHECK(open() == 0);
+
+  std::vector<uint64_t> seen;
+  std::vector<uint64_t> keepalives;  // the position of each
+  auto sub = feed.Subscribe(0, [&](uint64_t from, uint64_t to) -> kj::Promise<void> {
+               if (from == to) keepalives.push_back(from);
+               for (uint64_t s = from; s < to; ++s) seen.push_back(s);
+               return kj::READY_NOW;
+             }).eagerlyEvaluate(nullptr);
+  io.provider->getTimer().afterDelay(150 * kj::MILLISECONDS).wait(io.waitScope);
+  CHECK(open() == 1);
+  CHECK(seen.empty());
+  REQUIRE(keepalives.size() >= 2);  // ~7 in 150 ms at 20 ms
+  for (uint64_t k : keepalives) CHECK(k == 0);
+
+  std::thread t = f.AppendElsewhere(3);
+  t.join();
+  RunUntil(io, &seen, 3);
+  CHECK(seen == std::vector<uint64_t>{0, 1, 2});
+  const size_t before = keepalives.size();
+  io.provider->getTimer().afterDelay(100 * kj::MILLISECONDS).wait(io.waitScope);
+  REQUIRE(keepalives.size() > before);  // idle again: keep-alives resume, after the events
+  CHECK(keepalives.back() == 3);
+  CHECK(seen.size() == 3);
+
+  // A keep-alive that fails ends the subscription, as a failed delivery does: the gauge drops.
+  bool failed = false;
+  auto broken = feed.Subscribe(3, [&](uint64_t from, uint64_t to) -> kj::Promise<void> {
+    if (from == to) return KJ_EXCEPTION(DISCONNECTED, "client went away");
+    return kj::READY_NOW;
+  });
+  CHECK(open() == 2);
+  broken.then([] {}, [&](kj::Exception&&) { failed = true; }).wait(io.waitScope);
+  CHECK(failed);
+  CHECK(open() == 1);
+
+  feed.Close();
+  sub.wait(io.waitScope);
+  CHECK(open() == 0);
+  f.svc->Shutdown();
+  f.svc->SetOnCommit(nullptr);
+}

@@ -255,6 +255,7 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
     while (seen.size() < 12) {
       auto line = feed.ReadLine(10000);
       REQUIRE(line);
+      if (line->empty()) continue;  // a keep-alive
       seen.push_back(JsonNumber(*line, "seq"));
       CHECK(line->find("Aino") == std::string::npos);  // envelopes: no personal data
     }
@@ -272,6 +273,7 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
     while (seen.size() < 23) {
       auto line = feed.ReadLine(10000);
       REQUIRE(line);
+      if (line->empty()) continue;  // a keep-alive
       seen.push_back(JsonNumber(*line, "seq"));
     }
     CHECK_FALSE(feed.ReadLine(300));  // nothing more, nothing twice
@@ -287,6 +289,44 @@ TEST_CASE("the change feed delivers every event once, in order, also across a re
   REQUIRE(open_feed.ReadHead(&head));
   CHECK(server.Stop() == 0);
   CHECK_FALSE(open_feed.ReadLine(5000));
+}
+
+TEST_CASE("an idle change feed gets keep-alive lines, and a client gone silently is let go",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger, {"--http", "127.0.0.1:0", "--rpc", "", "--feed-keepalive", "0.2"});
+  server.Start();
+  const int port = server.http_port();
+  auto open_feeds = [&] {
+    const std::string m = Http(port, "GET", "/metrics").body;
+    const std::string key = "\nkirjuri_change_feed_subscriptions ";
+    const size_t at = m.find(key);
+    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + key.size());
+  };
+  CHECK(open_feeds() == 0);
+  const long long size = LogSize(port);
+  {
+    HttpConnection feed(port);
+    REQUIRE(feed.Send("GET", "/v1/changes?from=" + std::to_string(size), "", tokens["auditor"]));
+    HttpResponse head;
+    REQUIRE(feed.ReadHead(&head));
+    REQUIRE(head.status == 200);
+    // Nothing is appended: what comes are empty lines, every 0.2 s.
+    for (int i = 0; i < 3; ++i) {
+      auto line = feed.ReadLine(3000);
+      REQUIRE(line);
+      CHECK(line->empty());
+    }
+    CHECK(open_feeds() == 1);
+  }  // the client closes its socket, and nothing is committed after
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (open_feeds() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(open_feeds() == 0);
+  CHECK(LogSize(port) == size);
+  CHECK(server.Stop() == 0);
 }
 
 TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[service][http]") {

@@ -392,7 +392,7 @@ TEST_CASE("a soak of kirjuri serve: memory and file handles stay flat, latency s
         feed_failed = true;
         return;
       }
-      if (!line) continue;
+      if (!line || line->empty()) continue;  // (an empty line is a keep-alive)
       const long long seq = JsonNumber(*line, "seq");
       if (seq != feed_next) {
         feed_error = "feed gave seq " + std::to_string(seq) + " for " +

@@ -16,6 +16,8 @@ namespace kirjuri::service {
 struct ChangeFeed::Impl {
   Service& service;
   const uint64_t max_batch;
+  kj::Timer* const timer;  // null: no keep-alives
+  const kj::Duration keepalive;
   const std::thread::id loop_thread = std::this_thread::get_id();
 
   // Loop thread only.
@@ -32,11 +34,22 @@ struct ChangeFeed::Impl {
   bool remote_closed = false;                             // guarded by mu
 
   struct Subscription {
+    Subscription(Service& s, uint64_t from, Deliver d)
+        : service(s), next(from), deliver(kj::mv(d)) {
+      service.CountFeedSubscriptions(+1);
+    }
+    ~Subscription() { service.CountFeedSubscriptions(-1); }
+    KJ_DISALLOW_COPY(Subscription);
+    Service& service;
     uint64_t next;
     Deliver deliver;
   };
 
-  Impl(Service& s, uint64_t batch) : service(s), max_batch(std::max<uint64_t>(batch, 1)) {
+  Impl(Service& s, uint64_t batch, kj::Timer* t, kj::Duration k)
+      : service(s),
+        max_batch(std::max<uint64_t>(batch, 1)),
+        timer(k > 0 * kj::SECONDS ? t : nullptr),
+        keepalive(k) {
     auto paf = kj::newPromiseAndFulfiller<void>();
     changed = paf.promise.fork();
     changed_fulfiller = kj::mv(paf.fulfiller);
@@ -81,18 +94,30 @@ struct ChangeFeed::Impl {
         return Next(sub);
       });
     }
-    return changed.addBranch().then([this, &sub] { return Next(sub); });
+    if (timer == nullptr) return changed.addBranch().then([this, &sub] { return Next(sub); });
+    // Whichever comes first; the keep-alive is delivered only once the race is decided, so that
+    // a commit never cancels a delivery half-written.
+    auto woken = changed.addBranch().then([] { return false; });
+    auto idle = timer->afterDelay(keepalive).then([] { return true; });
+    return woken.exclusiveJoin(kj::mv(idle)).then([this, &sub](bool kept) -> kj::Promise<void> {
+      if (!kept || closed) return Next(sub);
+      return sub.deliver(sub.next, sub.next).then([this, &sub] { return Next(sub); });
+    });
   }
 };
 
 ChangeFeed::ChangeFeed(Service& service, uint64_t max_batch)
-    : impl_(std::make_unique<Impl>(service, max_batch)) {}
+    : impl_(std::make_unique<Impl>(service, max_batch, nullptr, 0 * kj::SECONDS)) {}
+
+ChangeFeed::ChangeFeed(Service& service, kj::Timer& timer, kj::Duration keepalive,
+                       uint64_t max_batch)
+    : impl_(std::make_unique<Impl>(service, max_batch, &timer, keepalive)) {}
 
 ChangeFeed::~ChangeFeed() { Close(); }
 
 kj::Promise<void> ChangeFeed::Subscribe(uint64_t from, Deliver deliver) {
   if (impl_->closed) return kj::READY_NOW;
-  auto sub = kj::heap<Impl::Subscription>(Impl::Subscription{from, kj::mv(deliver)});
+  auto sub = kj::heap<Impl::Subscription>(impl_->service, from, kj::mv(deliver));
   // Evaluated lazily: the first read of the log happens when the caller waits on the promise.
   auto run = kj::evalLater([impl = impl_.get(), s = sub.get()] { return impl->Next(*s); });
   return run.attach(kj::mv(sub)).exclusiveJoin(impl_->closed_promise.addBranch());

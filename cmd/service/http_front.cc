@@ -656,6 +656,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
       if (!service.Authenticate(token, "http", &still).ok()) {
         return KJ_EXCEPTION(DISCONNECTED, "change feed: the token was revoked");
       }
+      if (from == to) return out.write("\n", 1);  // a keep-alive: an empty line
       auto lines = kj::heap<std::string>();
       uint64_t next = 0;
       Status s = service.ReadEnvelopes(

@@ -80,7 +80,8 @@ Status Serve(Service& service, const ServeOptions& options) {
   kj::AsyncIoContext io = kj::setupAsyncIo();
   kj::Timer& timer = io.provider->getTimer();
 
-  ChangeFeed feed(service);
+  ChangeFeed feed(service, timer,
+                  static_cast<int64_t>(options.feed_keepalive_seconds * 1e3) * kj::MILLISECONDS);
   service.SetOnCommit([&feed] { feed.Wake(); });
 
   HttpFrontOptions front_options;

@@ -21,6 +21,9 @@ struct ServeOptions {
   // tests and scripts can use port 0.
   std::string port_file;
   size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
+  // A change feed with nothing to deliver for this long gets a keep-alive (change_feed.h): an
+  // empty line on HTTP; the caller's token is checked again. 0: none.
+  double feed_keepalive_seconds = 15;
   // Makes the RPC front's bootstrap capability (rpc_front.h: MakeRpcBootstrap), called once on
   // the loop thread. Null: no RPC listener, whatever `rpc` says (a warning is logged). A
   // function rather than a direct call so that the HTTP front builds without the RPC front.

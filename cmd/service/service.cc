@@ -140,6 +140,7 @@ struct Service::Impl {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests;  // front, route, code
   std::map<std::pair<std::string, std::string>, RouteStats> latency;     // front, route
   std::atomic<uint64_t> access_records{0}, access_failures{0};
+  std::atomic<int64_t> feed_subscriptions{0};
 
   std::once_flag shutdown_once;
 
@@ -702,6 +703,8 @@ void Service::CountRequest(std::string_view front, std::string_view route, int s
   l.seconds += seconds;
 }
 
+void Service::CountFeedSubscriptions(int delta) { impl_->feed_subscriptions += delta; }
+
 std::string Service::Metrics() const {
   std::string out;
   auto line = [&](std::string_view name, std::string_view labels, double value) {
@@ -745,6 +748,10 @@ std::string Service::Metrics() const {
          "# TYPE kirjuri_access_records_failed_total counter\n";
   line("kirjuri_access_records_failed_total", "",
        static_cast<double>(impl_->access_failures.load()));
+  out += "# HELP kirjuri_change_feed_subscriptions Change-feed subscriptions open (HTTP and RPC).\n"
+         "# TYPE kirjuri_change_feed_subscriptions gauge\n";
+  line("kirjuri_change_feed_subscriptions", "",
+       static_cast<double>(impl_->feed_subscriptions.load()));
   const uint64_t size = impl_->ledger.size();
   out += "# HELP kirjuri_log_events Events in the log (the Merkle tree's size).\n"
          "# TYPE kirjuri_log_events gauge\n";

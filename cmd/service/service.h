@@ -156,8 +156,10 @@ class Service {
 
   // Counts a finished request for /metrics.
   void CountRequest(std::string_view front, std::string_view route, int status, double seconds);
+  // Counts change-feed subscriptions opened (+1) and ended (-1), for /metrics.
+  void CountFeedSubscriptions(int delta);
   // The Prometheus text exposition: requests by front/route/status, latency sums, appends,
-  // group-commit batches, access records, log size, view lag.
+  // group-commit batches, access records, open change-feed subscriptions, log size, view lag.
   std::string Metrics() const;
 
   // Called on whatever thread wrote, after the log grew (appends, access log, erasures,
