@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "service_util.h"
@@ -326,6 +329,41 @@ TEST_CASE("an idle change feed gets keep-alive lines, and a client gone silently
   }
   CHECK(open_feeds() == 0);
   CHECK(LogSize(port) == size);
+  CHECK(server.Stop() == 0);
+}
+
+// Whether the server's end of every established connection to 127.0.0.1:`port` runs a TCP
+// keep-alive timer (the "tr" column of /proc/net/tcp is 2), and there is at least one.
+bool ServerConnectionsKeepAlive(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  char local[16];
+  std::snprintf(local, sizeof local, ":%04X", port);
+  int found = 0, kept = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string sl, local_address, remote_address, state, queues, timer;
+    fields >> sl >> local_address >> remote_address >> state >> queues >> timer;
+    if (!local_address.ends_with(local) || state != "01") continue;
+    ++found;
+    kept += timer.starts_with("02:");
+  }
+  return found > 0 && kept == found;
+}
+
+TEST_CASE("the server's connections send TCP keep-alive probes, so vanished hosts are dropped",
+          "[service][http]") {
+  ServiceLedger ledger;
+  ServerProcess server(ledger);
+  server.Start();
+  HttpConnection http(server.http_port());  // connected, nothing sent yet
+  HttpConnection rpc(server.rpc_port());    // a bare TCP connection is enough
+  REQUIRE(http.connected());
+  REQUIRE(rpc.connected());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(ServerConnectionsKeepAlive(server.http_port()));
+  CHECK(ServerConnectionsKeepAlive(server.rpc_port()));
   CHECK(server.Stop() == 0);
 }
 

@@ -4,7 +4,10 @@
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <kj/compat/http.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -30,11 +33,22 @@ struct Listening {
   std::string address;  // as bound, e.g. "127.0.0.1:41234"
 };
 
+// TCP keep-alive probes on every connection: a client whose host vanished (no FIN ever comes)
+// is dropped after about kKeepIdle + kKeepCount * kKeepInterval of silence, instead of holding
+// its connection (and its change-feed subscription) for good. Set on the listening socket,
+// which Linux hands down to each accepted one.
+constexpr int kKeepIdle = 60, kKeepInterval = 10, kKeepCount = 6;  // seconds, seconds, probes
+
 Status Listen(kj::AsyncIoContext& io, const std::string& address, Listening* out) {
   kj::Maybe<kj::Exception> error = kj::runCatchingExceptions([&] {
     auto addr = io.provider->getNetwork().parseAddress(address).wait(io.waitScope);
     out->receiver = addr->listen();
     out->address = kj::str(addr->toString()).cStr();
+    const int on = 1;
+    out->receiver->setsockopt(SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    out->receiver->setsockopt(IPPROTO_TCP, TCP_KEEPIDLE, &kKeepIdle, sizeof kKeepIdle);
+    out->receiver->setsockopt(IPPROTO_TCP, TCP_KEEPINTVL, &kKeepInterval, sizeof kKeepInterval);
+    out->receiver->setsockopt(IPPROTO_TCP, TCP_KEEPCNT, &kKeepCount, sizeof kKeepCount);
   });
   KJ_IF_MAYBE(e, error) {
     return Status::IOError("cannot listen on " + address + ": " + e->getDescription().cStr());
