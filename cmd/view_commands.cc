@@ -97,7 +97,10 @@ std::vector<std::string> ShownCategories(const SubjectView& v, bool json) {
   for (const auto& [name, c] : v.categories) {
     if (json || name == "profile") shown.push_back(name);
   }
-  if (json && !v.consents.empty()) shown.emplace_back("consents");
+  // Consents are shown from their own summary too; the category is named once.
+  if (json && !v.consents.empty() && !v.categories.contains("consents")) {
+    shown.emplace_back("consents");
+  }
   return shown;
 }
 

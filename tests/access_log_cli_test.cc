@@ -49,3 +49,37 @@ TEST_CASE("query and export on the command line leave access events that log --a
   }
   CHECK(ledger.Kirjuri({"verify"}).code == 0);
 }
+
+TEST_CASE("a local read names each category it showed once, consents included",
+          "[cli][access]") {
+  ServiceLedger ledger;
+  const std::filesystem::path input = ledger.dir() / "in.jsonl";
+  {
+    std::ofstream out(input);
+    out << R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+           R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
+           R"("source":"web_form","data":{"name":"Aino"}})"
+        << "\n";
+  }
+  RunResult appended = ledger.Kirjuri({"append", "--json"}, input.string());
+  REQUIRE(appended.code == 0);
+  const std::string subject = JsonString(appended.out, "subject");
+  {
+    std::ofstream out(input);
+    out << R"({"register":"customer","subject":")" << subject
+        << R"(","type":"consent_given","category":"consents","actor":"emp-0007",)"
+           R"("purpose":"marketing","basis":"consent","source":"web_form",)"
+           R"("data":{"notice":"privacy-notice-2026-01","method":"checkbox"}})"
+        << "\n";
+  }
+  RunResult consent = ledger.Kirjuri({"append"}, input.string());
+  INFO(Describe(consent));
+  REQUIRE(consent.code == 0);
+  REQUIRE(ledger.Kirjuri({"query", "customer", subject, "--json"}).code == 0);
+  RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
+  REQUIRE(log.code == 0);
+  const std::vector<std::string> lines = Lines(log.out);
+  REQUIRE(lines.size() == 1);
+  INFO(lines[0]);
+  CHECK(lines[0].find(R"("categories":["consents","profile"])") != std::string::npos);
+}
