@@ -201,6 +201,27 @@ TEST_CASE("fulfilling access writes the export, and fulfilling erasure erases an
   const std::string page = ReadFile(t.tmp().path() / "REQ-A" / "export.html");
   CHECK(page.find("Pyyntö Testinen") != std::string::npos);
   CHECK(ReadFile(t.tmp().path() / "REQ-A" / "export.json").find("\"Oulu\"") != std::string::npos);
+  // Reading the person's data to answer them is in the access log, and answered the request.
+  REQUIRE(a.outcome_seqs.size() == 1);
+  REQUIRE(t.ledger().ReadEvents(a.outcome_seqs[0], a.outcome_seqs[0] + 1, [&](const EventView& e) {
+    auto event = e.signed_event.getEvent();
+    CHECK(event.getEnvelope().getType() == schema::EventType::DATA_ACCESSED);
+    CHECK(std::string(event.getEnvelope().getRequest().cStr()) == "REQ-A");
+    CHECK(std::string(event.getEnvelope().getActor().cStr()) == "dpo-01");
+    CHECK(std::string(event.getAccess().getOperation().cStr()) == "export");
+    CHECK(std::string(event.getAccess().getVia().cStr()) == "cli");
+    CHECK(event.getAccess().getCategories().size() > 0);
+    return Status::Ok();
+  }).ok());
+  RequestRecord answered;
+  REQUIRE(t.ledger().GetRequest("REQ-A", &answered).ok());
+  CHECK(answered.state == "fulfilled");
+  REQUIRE(t.ledger().ReadEvents(a.closing_seq, a.closing_seq + 1, [&](const EventView& e) {
+    auto outcome = e.signed_event.getEvent().getRequestInfo().getOutcomeSeqs();
+    REQUIRE(outcome.size() == 1);
+    CHECK(outcome[0] == a.outcome_seqs[0]);
+    return Status::Ok();
+  }).ok());
 
   t.Open("erasure", "REQ-E");
   FulfilResult e = t.Fulfil("REQ-E");

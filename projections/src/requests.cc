@@ -73,6 +73,16 @@ Status FulfilRequest(Ledger& ledger, Views* views, const FulfilOptions& options,
       KIRJURI_RETURN_IF_ERROR(WriteFileAtomically(options.out / name, bytes));
       out->files.push_back(options.out / name);
     }
+    AccessRecord read;
+    read.subject = r.subject;
+    read.actor = options.actor;
+    read.role = options.role;
+    read.via = options.via;
+    read.purpose = ServicePurpose(ledger, summary.register_name);
+    read.operation = "export";
+    for (const auto& [name, c] : doc.categories) read.categories.push_back(name);
+    read.request = r.ref;
+    KIRJURI_RETURN_IF_ERROR(ledger.RecordAccesses({&read, 1}, &out->outcome_seqs));
   } else if (r.kind == "erasure") {
     EraseRequest erase{r.subject, r.ref, options.actor, r.received_at_micros};
     KIRJURI_RETURN_IF_ERROR(ledger.Erase(erase, &seq));

@@ -23,6 +23,9 @@ namespace kirjuri {
 struct FulfilOptions {
   std::string ref;    // the open request
   std::string actor;  // who answers it
+  // access: how the access log records the reading of the person's data (AccessRecord).
+  std::string role = "local";
+  std::string via = "cli";
   std::filesystem::path out;  // access and erasure: the directory the documents go to
   std::string lang = "en";    // access: the page's language ("fi" or "en")
   // rectification: the corrected values as a JSON object, and their category.
@@ -36,7 +39,9 @@ struct FulfilResult {
   std::vector<std::filesystem::path> files;  // documents written
 };
 
-// Does the request's work and closes it as fulfilled. `views` (may be null) are brought up to
+// Does the request's work and closes it as fulfilled. An access request's export is a read of
+// the person's data: its dataAccessed event (naming the request) is the request's outcome, as
+// when the service answers it. `views` (may be null) are brought up to
 // date afterwards, so an objection or a restriction takes effect in them at once (an error
 // there is reported after the request is closed: the views catch up on their next open).
 // FailedPrecondition if the request is not open; InvalidArgument if the work is refused (e.g.
