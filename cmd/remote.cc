@@ -129,6 +129,13 @@ int Checkpoint(const Globals& g) {
   });
 }
 
+int Backup(const Globals& g) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    PrintLine(session.backupRequest().send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
 int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     auto request = session.inclusionProofRequest();

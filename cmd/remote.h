@@ -16,6 +16,7 @@ int Append(const Globals& g, const std::string& text);
 int Query(const Globals& g, const std::string& what, const std::string& subject,
           const std::string& as_of);
 int Checkpoint(const Globals& g);
+int Backup(const Globals& g);
 int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size);
 int Export(const Globals& g, const std::string& subject);
 int Erase(const Globals& g, const std::string& subject, const std::string& request);

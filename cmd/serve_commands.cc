@@ -17,6 +17,7 @@ namespace {
 
 struct ServeArgs {
   service::ServeOptions options;
+  std::string backup_dir;
 };
 
 struct TokenArgs {
@@ -34,7 +35,12 @@ int RunServe(const Globals& g, const ServeArgs& a) {
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
   if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
-  service::Service svc(*ledger, *views);
+  service::ServiceOptions service_options;
+  service_options.backup_dir = a.backup_dir;
+  if (!a.backup_dir.empty() && !std::filesystem::is_directory(a.backup_dir)) {
+    return Fail(Status::InvalidArgument("--backup-dir " + a.backup_dir + " is not a directory"));
+  }
+  service::Service svc(*ledger, *views, service_options);
   Status s = service::Serve(svc, a.options);
   svc.Shutdown();
   return s.ok() ? 0 : Fail(s);
@@ -110,6 +116,8 @@ void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
   serve->add_option("--max-body", serve_args.options.max_body_bytes,
                     "largest request body in bytes (larger: 413)")
       ->capture_default_str();
+  serve->add_option("--backup-dir", serve_args.backup_dir,
+                    "where the dpo's backups (POST /v1/backups) are written; none if not given");
   serve->add_option("--feed-keepalive", serve_args.options.feed_keepalive_seconds,
                     "seconds of nothing new before a change feed gets a keep-alive (0: none)")
       ->check(CLI::Range(0.0, 3600.0))

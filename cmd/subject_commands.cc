@@ -192,6 +192,36 @@ int RunRotate(const Globals& g, const SubjectArgs& a) {
   return 0;
 }
 
+int RunBackup(const Globals& g, const SubjectArgs& a) {
+  if (!g.server.empty()) {
+    if (!a.out.empty()) {
+      return Fail(Status::InvalidArgument(
+          "with --server the server writes the copy into its --backup-dir: give no --out"));
+    }
+    return remote::Backup(g);
+  }
+  if (a.out.empty()) return Fail(Status::InvalidArgument("give --out DIR, a new directory"));
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  BackupResult result;
+  if (Status s = ledger->Backup(a.out, &result); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::printf("%s\n", JsonWriter()
+                            .String("dir", a.out)
+                            .Number("events", result.size)
+                            .String("checkpoint", result.checkpoint)
+                            .Finish()
+                            .c_str());
+    return 0;
+  }
+  std::printf("backed up %llu events to %s: the log, the key store and the ledger key, as of\n"
+              "one point between writes (not the views: they are rebuilt when it is opened).\n"
+              "The master key is not in it: keep it apart from the backup. The copy opens with\n"
+              "the same master key:  kirjuri --data %s --master-key FILE verify\n",
+              static_cast<unsigned long long>(result.size), a.out.c_str(), a.out.c_str());
+  return 0;
+}
+
 int RunReport(const Globals& g, const SubjectArgs& a) {
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
@@ -282,6 +312,13 @@ void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* rotate = keys->add_subcommand("rotate-master", "re-wrap every data key under a new master key");
   rotate->add_option("--new", a.new_key, "the new master key file (created if missing)")->required();
   rotate->callback([&] { rc = RunRotate(g, a); });
+
+  auto* backup = app.add_subcommand(
+      "backup", "a consistent copy of the ledger (log, key store, ledger key; no master key)");
+  backup->add_option("--out", a.out,
+                     "a new directory outside the data directory (with --server: none, the "
+                     "server's --backup-dir)");
+  backup->callback([&] { rc = RunBackup(g, a); });
 
   auto* report = app.add_subcommand("report", "reports");
   report->require_subcommand(1);

@@ -101,6 +101,12 @@ interface Session {
   issueToken @15 (actor :Text, role :Text) -> (json :Text);
   listTokens @16 () -> (json :Text);
   revokeToken @17 (tokenOrId :Text) -> (json :Text);
+
+  # A consistent copy of the ledger in a new directory under the server's --backup-dir (the
+  # "backup" action: the dpo in the shipped policy): {"dir","events","checkpoint"}. The copy
+  # holds the log, the key store and the ledger key, never the master key. 409 if the server
+  # was started without --backup-dir.
+  backup @18 () -> (json :Text);
 }
 
 interface ChangeSink {

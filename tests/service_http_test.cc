@@ -367,6 +367,59 @@ TEST_CASE("the server's connections send TCP keep-alive probes, so vanished host
   CHECK(server.Stop() == 0);
 }
 
+TEST_CASE("the dpo backs up a served ledger into --backup-dir over HTTP and RPC, others may not",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  const std::filesystem::path backups = ledger.dir() / "backups";
+  std::filesystem::create_directory(backups);
+  ServerProcess server(ledger, {"--http", "127.0.0.1:0", "--rpc", "127.0.0.1:0", "--backup-dir",
+                                backups.string()});
+  server.Start();
+  const int port = server.http_port();
+  Append(port, ProfileLine() + ProfileLine(), tokens["staff"]);
+  const long long size = LogSize(port);
+
+  for (const char* role : {"staff", "marketing", "auditor", "service"}) {
+    INFO(role);
+    CHECK(Http(port, "POST", "/v1/backups", "", tokens[role]).status == 403);
+  }
+  CHECK(Http(port, "POST", "/v1/backups", "").status == 401);
+  CHECK(std::filesystem::is_empty(backups));
+
+  HttpResponse made = Http(port, "POST", "/v1/backups", "", tokens["dpo"]);
+  INFO(made.body);
+  REQUIRE(made.status == 200);
+  CHECK(JsonNumber(made.body, "events") == size);
+  const std::string dir = JsonString(made.body, "dir");
+  CHECK(std::filesystem::path(dir).parent_path() == backups);
+  // Over RPC, through the client: a second copy.
+  RunResult rpc = RunKirjuri({"--server", "127.0.0.1:" + std::to_string(server.rpc_port()),
+                              "--token", tokens["dpo"], "backup"},
+                             ledger.dir());
+  INFO(Describe(rpc));
+  REQUIRE(rpc.code == 0);
+  const std::string second = JsonString(rpc.out, "dir");
+  CHECK(second != dir);
+  CHECK(server.Stop() == 0);
+
+  // Each copy opens with the ledger's master key and verifies.
+  for (const std::string& copy : {dir, second}) {
+    RunResult verify =
+        RunKirjuri({"--data", copy, "--master-key", ledger.master_key(), "verify"}, ledger.dir());
+    INFO(Describe(verify));
+    CHECK(verify.code == 0);
+  }
+
+  // A server started without --backup-dir refuses, 409, and writes nothing.
+  ServerProcess plain(ledger);
+  plain.Start();
+  HttpResponse refused = Http(plain.http_port(), "POST", "/v1/backups", "", tokens["dpo"]);
+  CHECK(refused.status == 409);
+  CHECK(refused.body.find("--backup-dir") != std::string::npos);
+  CHECK(plain.Stop() == 0);
+}
+
 TEST_CASE("many concurrent appenders end with a gap-free log that verifies", "[service][http]") {
   ServiceLedger ledger;
   Tokens tokens(ledger);

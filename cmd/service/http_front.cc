@@ -93,7 +93,7 @@ Status ParseU64(std::string_view name, std::string_view text, uint64_t* out) {
 enum class RouteId {
   kHealthz, kMetrics, kAppend, kCustomer, kPartner, kAudience, kExport, kErase, kOpenRequest,
   kListRequests, kFulfil, kDeletionReport, kCheckpoint, kInclusion, kConsistency, kEvents,
-  kAccessLog, kChanges, kIssueToken, kListTokens, kRevokeToken,
+  kAccessLog, kChanges, kIssueToken, kListTokens, kRevokeToken, kBackup,
 };
 struct Route {
   RouteId id;
@@ -123,6 +123,7 @@ constexpr Route kRoutes[] = {
     {RouteId::kIssueToken, kj::HttpMethod::POST, "/v1/tokens", true},
     {RouteId::kListTokens, kj::HttpMethod::GET, "/v1/tokens", false},
     {RouteId::kRevokeToken, kj::HttpMethod::DELETE, "/v1/tokens/{id}", false},
+    {RouteId::kBackup, kj::HttpMethod::POST, "/v1/backups", false},
 };
 
 // Whether `path` fits `pattern`; the values of its "{…}" segments go to *params.
@@ -550,6 +551,12 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
           return a;
         });
       }
+      case RouteId::kBackup:
+        return OffLoop(call, kJson, [svc, caller] {
+          Answer a;
+          a.status = svc->Backup(caller, &a.body);
+          return a;
+        });
       case RouteId::kListRequests:
         return OffLoop(call, kNdjson, [svc, caller] {
           Answer a;

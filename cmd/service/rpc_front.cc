@@ -270,6 +270,13 @@ class SessionImpl final : public schema::Session::Server {
                 [](RevokeTokenContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
   }
 
+  kj::Promise<void> backup(BackupContext context) override {
+    return Text(
+        "backup", context,
+        [](Service& s, const Caller& c, std::string* out) { return s.Backup(c, out); },
+        [](BackupContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
   kj::Promise<void> erase(EraseContext context) override {
     auto p = context.getParams();
     return Text("erase", context,

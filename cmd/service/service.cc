@@ -43,6 +43,7 @@ constexpr ActionInfo kActions[] = {
     {Action::kReports, "reports", "read reports"},
     {Action::kAudit, "audit", "run the audit"},
     {Action::kTokens, "tokens", "manage tokens"},
+    {Action::kBackup, "backup", "back up the ledger"},
 };
 
 const ActionInfo* FindAction(Action action) {
@@ -701,6 +702,27 @@ void Service::CountRequest(std::string_view front, std::string_view route, int s
   auto& l = impl_->latency[{std::string(front), std::string(route)}];
   ++l.count;
   l.seconds += seconds;
+}
+
+Status Service::Backup(const Caller& caller, std::string* json) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kBackup));
+  if (impl_->options.backup_dir.empty()) {
+    return Status::FailedPrecondition(
+        "backups are not enabled on this server: start kirjuri serve with --backup-dir DIR");
+  }
+  // Named after the time, to the microsecond: "kirjuri-20261206T234700.123456Z".
+  std::string stamp = FormatRfc3339(NowMicros());
+  std::erase_if(stamp, [](char c) { return c == '-' || c == ':'; });
+  const std::filesystem::path dir = impl_->options.backup_dir / ("kirjuri-" + stamp);
+  BackupResult result;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger.Backup(dir, &result));
+  spdlog::info("backup by {}: {} events to {}", caller.actor, result.size, dir.string());
+  *json = JsonWriter()
+              .String("dir", dir.string())
+              .Number("events", result.size)
+              .String("checkpoint", result.checkpoint)
+              .Finish();
+  return Status::Ok();
 }
 
 void Service::CountFeedSubscriptions(int delta) { impl_->feed_subscriptions += delta; }

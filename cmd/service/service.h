@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
@@ -52,6 +53,7 @@ enum class Action {
   kAudit,              // "audit": the access log of a person
   kTokens,             // "tokens": issue, list and revoke bearer tokens (as good as every role:
                        // a role that issues tokens can give itself any other)
+  kBackup,             // "backup": a copy of the ledger into the server's backup directory
 };
 std::string_view ActionName(Action action);
 
@@ -66,6 +68,8 @@ struct ServiceOptions {
   size_t max_batch_events = 8192;                           // group commit
   std::chrono::milliseconds access_flush_interval{20};      // access log batching
   size_t access_flush_records = 4096;
+  // Where Backup writes (`kirjuri serve --backup-dir`); empty: backups are refused.
+  std::filesystem::path backup_dir;
 };
 
 class Service {
@@ -153,6 +157,11 @@ class Service {
   Status RevokeToken(const Caller& caller, std::string_view token_or_id, std::string* json);
   // {"id","actor","role","issued_at"}: a token as listed, never the token itself.
   static std::string TokenJson(const TokenRecord& record);
+
+  // A consistent copy of the ledger (Ledger::Backup) in a new directory under
+  // ServiceOptions::backup_dir, named after the time: {"dir","events","checkpoint"}.
+  // FailedPrecondition if the server has no backup directory.
+  Status Backup(const Caller& caller, std::string* json);
 
   // Counts a finished request for /metrics.
   void CountRequest(std::string_view front, std::string_view route, int status, double seconds);

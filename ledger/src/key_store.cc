@@ -1089,6 +1089,11 @@ Status KeyStore::Verify(uint64_t* keys) const {
   return FromRocks(it->status(), "reading " + where);
 }
 
+Status KeyStore::Checkpoint(const std::filesystem::path& dir) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  return CheckpointStore(impl_->db.get(), dir, "the key store");
+}
+
 Status KeyStore::RotateMaster(const MasterKey& new_master) {
   std::unique_lock db_lock(impl_->db_mu);
   Impl& s = *impl_;

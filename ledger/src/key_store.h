@@ -172,6 +172,10 @@ class KeyStore {
   // old master key opens nothing in this store.
   Status RotateMaster(const MasterKey& new_master);
 
+  // A copy of the store as it is now in `dir` (CheckpointStore), readable with the same master
+  // key. The caller keeps writers out meanwhile (Ledger::Backup holds its write lock).
+  Status Checkpoint(const std::filesystem::path& dir) const;
+
  private:
   struct Impl;
   explicit KeyStore(std::unique_ptr<Impl> impl);

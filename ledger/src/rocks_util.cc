@@ -1,6 +1,7 @@
 // RocksLogger: RocksDB's info log through spdlog (see kirjuri/rocks_util.h).
 #include "kirjuri/rocks_util.h"
 
+#include <rocksdb/utilities/checkpoint.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
@@ -36,6 +37,16 @@ class SpdlogRocksLogger : public rocksdb::Logger {
 };
 
 }  // namespace
+
+Status CheckpointStore(rocksdb::DB* db, const std::filesystem::path& dir, std::string_view what) {
+  rocksdb::Checkpoint* raw = nullptr;
+  KIRJURI_RETURN_IF_ERROR(
+      FromRocks(rocksdb::Checkpoint::Create(db, &raw), "backing up " + std::string(what)));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: always flush, so the copy needs no write-ahead log replayed.
+  return FromRocks(checkpoint->CreateCheckpoint(dir.string(), /*log_size_for_flush=*/0),
+                   "backing up " + std::string(what));
+}
 
 std::shared_ptr<rocksdb::Logger> RocksLogger() {
   static const std::shared_ptr<rocksdb::Logger> logger = std::make_shared<SpdlogRocksLogger>();

@@ -227,6 +227,12 @@ struct ExtendsResult {
   std::string new_checkpoint;       // the signed checkpoint of today's log
 };
 
+// A backup made by Ledger::Backup: the log's size and the signed checkpoint it ends with.
+struct BackupResult {
+  uint64_t size = 0;
+  std::string checkpoint;  // C2SP note text; empty for an empty log
+};
+
 struct VerifyOptions {
   // Re-hash events, recompute the tree and check checkpoints, but skip per-event signatures.
   bool tree_only = false;
@@ -447,6 +453,15 @@ class Ledger {
   // Re-wraps every data key under the master key in `new_key_file` (created if missing). The
   // old master key opens nothing in the key store afterwards; open with the new file from then on.
   Status RotateMasterKey(const std::filesystem::path& new_key_file);
+
+  // Writes a consistent copy of the ledger to `dir`, a new directory (mode 0700) outside the data
+  // directory: the log and the key store as of one point between writes (appends wait for the
+  // flush and the hard links, typically well under a second), the ledger key and the checkpoint
+  // copy. Not the master key, nor the views (rebuilt from the log when the copy is opened). The
+  // copy opens as a data directory with the same master key, so erasures made later do not reach
+  // it until that key is rotated and destroyed. InvalidArgument if `dir` exists, is inside the
+  // data directory or has no parent; on any failure nothing is left in `dir`.
+  Status Backup(const std::filesystem::path& dir, BackupResult* out);
 
   // Signs arbitrary bytes with the ledger key (raw Ed25519, as OpenSSL's pkeyutl -rawin checks
   // it). For documents such as deletion reports, which begin with '{' and so can never be taken

@@ -8,6 +8,7 @@
 #include <rocksdb/status.h>
 #include <rocksdb/table.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 // back to the caller as statuses, so they are logged at info, its warnings at debug, the rest
 // (option dumps) at trace. Thread-safe; one instance for every store.
 std::shared_ptr<rocksdb::Logger> RocksLogger();
+
+// A consistent copy of `db` as it is now in `dir` (which must not exist; its parent must): every
+// column family flushed, then its table files hard-linked (copied across file systems) beside a
+// fresh manifest, so `dir` opens as a database of its own. The caller keeps writers out meanwhile
+// if several stores must agree. `what` names the store in errors.
+Status CheckpointStore(rocksdb::DB* db, const std::filesystem::path& dir, std::string_view what);
 
 // Options for a store whose every write matters: paranoid checks; no recycled WAL files (a
 // recycled file keeps an older file's bytes behind the records it now holds); RocksDB's own
