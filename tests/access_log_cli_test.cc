@@ -8,18 +8,7 @@ using namespace kirjuri::testing;
 TEST_CASE("query and export on the command line leave access events that log --access lists",
           "[cli][access]") {
   ServiceLedger ledger;
-  const std::filesystem::path input = ledger.dir() / "in.jsonl";
-  {
-    std::ofstream out(input);
-    out << R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
-           R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
-           R"("source":"web_form","data":{"name":"Aino","email":"aino@example.fi"}})"
-        << "\n";
-  }
-  RunResult appended = ledger.Kirjuri({"append", "--json"}, input.string());
-  INFO(Describe(appended));
-  REQUIRE(appended.code == 0);
-  const std::string subject = JsonString(appended.out, "subject");
+  const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
   REQUIRE(subject.size() == 32);
 
   RunResult none = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
@@ -53,28 +42,12 @@ TEST_CASE("query and export on the command line leave access events that log --a
 TEST_CASE("a local read names each category it showed once, consents included",
           "[cli][access]") {
   ServiceLedger ledger;
-  const std::filesystem::path input = ledger.dir() / "in.jsonl";
-  {
-    std::ofstream out(input);
-    out << R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
-           R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
-           R"("source":"web_form","data":{"name":"Aino"}})"
-        << "\n";
-  }
-  RunResult appended = ledger.Kirjuri({"append", "--json"}, input.string());
-  REQUIRE(appended.code == 0);
-  const std::string subject = JsonString(appended.out, "subject");
-  {
-    std::ofstream out(input);
-    out << R"({"register":"customer","subject":")" << subject
-        << R"(","type":"consent_given","category":"consents","actor":"emp-0007",)"
-           R"("purpose":"marketing","basis":"consent","source":"web_form",)"
-           R"("data":{"notice":"privacy-notice-2026-01","method":"checkbox"}})"
-        << "\n";
-  }
-  RunResult consent = ledger.Kirjuri({"append"}, input.string());
-  INFO(Describe(consent));
-  REQUIRE(consent.code == 0);
+  const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
+  ledger.Append(R"({"register":"customer","subject":")" + subject +
+                R"(","type":"consent_given","category":"consents","actor":"emp-0007",)"
+                R"("purpose":"marketing","basis":"consent","source":"web_form",)"
+                R"("data":{"notice":"privacy-notice-2026-01","method":"checkbox"}})"
+                "\n");
   REQUIRE(ledger.Kirjuri({"query", "customer", subject, "--json"}).code == 0);
   RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
   REQUIRE(log.code == 0);

@@ -8,17 +8,7 @@ using namespace kirjuri::testing;
 
 TEST_CASE("kirjuri backup writes a copy that verifies with the same master key", "[cli]") {
   ServiceLedger ledger;
-  const std::filesystem::path input = ledger.dir() / "in.jsonl";
-  {
-    std::ofstream out(input);
-    out << R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
-           R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
-           R"("source":"web_form","data":{"name":"Aino","email":"aino@example.fi"}})"
-        << "\n";
-  }
-  RunResult appended = ledger.Kirjuri({"append", "--json"}, input.string());
-  REQUIRE(appended.code == 0);
-  const std::string subject = JsonString(appended.out, "subject");
+  const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
 
   const std::string copy = (ledger.dir() / "backup").string();
   RunResult backup = ledger.Kirjuri({"backup", "--out", copy, "--json"});

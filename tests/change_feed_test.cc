@@ -143,10 +143,7 @@ TEST_CASE("an idle subscription gets keep-alives, and the events still come once
   service::ChangeFeed feed(*f.svc, io.provider->getTimer(), 20 * kj::MILLISECONDS);
   f.svc->SetOnCommit([&feed] { feed.Wake(); });
   auto open = [&] {
-    const std::string m = f.svc->Metrics();
-    const std::string key = "\nkirjuri_change_feed_subscriptions ";
-    const size_t at = m.find(key);
-    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + key.size());
+    return testing::MetricValue(f.svc->Metrics(), "kirjuri_change_feed_subscriptions");
   };
   CHECK(open() == 0);
 

@@ -302,10 +302,7 @@ TEST_CASE("an idle change feed gets keep-alive lines, and a client gone silently
   server.Start();
   const int port = server.http_port();
   auto open_feeds = [&] {
-    const std::string m = Http(port, "GET", "/metrics").body;
-    const std::string key = "\nkirjuri_change_feed_subscriptions ";
-    const size_t at = m.find(key);
-    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + key.size());
+    return MetricValue(Http(port, "GET", "/metrics").body, "kirjuri_change_feed_subscriptions");
   };
   CHECK(open_feeds() == 0);
   const long long size = LogSize(port);

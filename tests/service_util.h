@@ -19,6 +19,14 @@
 
 namespace kirjuri::testing {
 
+// An input line recording a new customer, Aino (aino@example.fi), as `kirjuri append` takes it.
+inline std::string NewCustomerLine() {
+  return R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+         R"("actor":"emp-0007","purpose":"service_delivery","basis":"consent",)"
+         R"("source":"web_form","data":{"name":"Aino","email":"aino@example.fi"}})"
+         "\n";
+}
+
 // A ledger initialised in a scratch directory, with its master key beside it.
 class ServiceLedger {
  public:
@@ -40,6 +48,18 @@ class ServiceLedger {
     REQUIRE(r.code == 0);
     REQUIRE(r.out.size() > 1);
     return r.out.substr(0, r.out.size() - 1);
+  }
+  // `kirjuri append --json` of `lines` (JSON lines, from a file); REQUIRE it worked; the acks.
+  std::string Append(const std::string& lines) {
+    const std::filesystem::path input = dir() / "append-input.jsonl";
+    {
+      std::ofstream out(input, std::ios::trunc);
+      out << lines;
+    }
+    RunResult r = Kirjuri({"append", "--json"}, input.string());
+    INFO(Describe(r));
+    REQUIRE(r.code == 0);
+    return r.out;
   }
   const std::string& data() const { return data_; }
   const std::string& master_key() const { return key_; }

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -193,6 +194,14 @@ inline void KillGroup(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) REQUIRE(errno == EINTR);
   REQUIRE(WIFSIGNALED(status));
+}
+
+// The value of an unlabelled metric `name` in Prometheus text (/metrics, Service::Metrics);
+// -1 if it is not there.
+inline double MetricValue(const std::string& metrics, std::string_view name) {
+  const std::string key = "\n" + std::string(name) + " ";
+  const size_t at = metrics.find(key);
+  return at == std::string::npos ? -1 : std::strtod(metrics.c_str() + at + key.size(), nullptr);
 }
 
 }  // namespace kirjuri::testing
