@@ -122,6 +122,24 @@ TEST_CASE("a backup taken while appends run opens on its own, verifies and reads
   CHECK(copy->size() == result.size);
 }
 
+TEST_CASE("a backup of a ledger with no event yet opens and verifies", "[ledger]") {
+  LedgerFixture f;
+  f.InitAndOpen();
+  const fs::path backup = f.tmp().path() / "backup-empty";
+  BackupResult result;
+  REQUIRE(f.ledger().Backup(backup, &result).ok());
+  CHECK(result.size == 0);
+  OpenOptions options;
+  options.master_key_file = DefaultMasterKeyPath(f.data());
+  std::unique_ptr<Ledger> copy;
+  const Status opened = Ledger::Open(backup, options, &copy);
+  INFO(opened.ToString());
+  REQUIRE(opened.ok());
+  CHECK(copy->size() == 0);
+  VerifyResult verified;
+  CHECK(copy->Verify({}, &verified).ok());
+}
+
 TEST_CASE("a backup refuses a directory that exists, lies inside the data directory or has no "
           "parent, and writes nothing there",
           "[ledger]") {

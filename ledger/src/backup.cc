@@ -63,14 +63,18 @@ Status Ledger::Backup(const fs::path& dir, BackupResult* out) {
   Status s = [&]() -> Status {
     auto lock = impl_->LockForWrite();
     out->size = impl_->size.load();
-    if (out->size > 0) KIRJURI_RETURN_IF_ERROR(LatestCheckpoint(&out->checkpoint));
+    // The copy beside the log covers exactly the copied log (an empty log's: the empty tree's,
+    // as Init writes it).
+    if (out->size > 0) {
+      KIRJURI_RETURN_IF_ERROR(LatestCheckpoint(&out->checkpoint));
+    } else {
+      out->checkpoint = impl_->SignCheckpoint(0, merkle::EmptyRoot());
+    }
     KIRJURI_RETURN_IF_ERROR(CheckpointStore(impl_->db.get(), dir / store::kLogDir, "the log"));
     KIRJURI_RETURN_IF_ERROR(impl_->keys->Checkpoint(dir / store::kKeysDir));
     ::chmod((dir / store::kKeysDir).c_str(), 0700);  // as the live one
     KIRJURI_RETURN_IF_ERROR(CopySecretFile(impl_->dir / store::kKeyFile, dir / store::kKeyFile));
-    if (!out->checkpoint.empty()) {
-      KIRJURI_RETURN_IF_ERROR(ReplaceFileDurably(dir / store::kCheckpointFile, out->checkpoint));
-    }
+    KIRJURI_RETURN_IF_ERROR(ReplaceFileDurably(dir / store::kCheckpointFile, out->checkpoint));
     return Status::Ok();
   }();
   if (!s.ok()) {

@@ -230,7 +230,7 @@ struct ExtendsResult {
 // A backup made by Ledger::Backup: the log's size and the signed checkpoint it ends with.
 struct BackupResult {
   uint64_t size = 0;
-  std::string checkpoint;  // C2SP note text; empty for an empty log
+  std::string checkpoint;  // C2SP note text (of the empty tree for an empty log)
 };
 
 struct VerifyOptions {
