@@ -11,7 +11,7 @@ TEST_CASE("kirjuri backup writes a copy that verifies with the same master key",
   const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
 
   const std::string copy = (ledger.dir() / "backup").string();
-  RunResult backup = ledger.Kirjuri({"backup", "--out", copy, "--json"});
+  RunResult backup = ledger.Kirjuri({"backup", "--out", copy + "/", "--json"});  // "/" as typed
   INFO(Describe(backup));
   REQUIRE(backup.code == 0);
   CHECK(JsonNumber(backup.out, "events") == 1);

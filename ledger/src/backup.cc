@@ -40,8 +40,10 @@ Status CopySecretFile(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-Status Ledger::Backup(const fs::path& dir, BackupResult* out) {
+Status Ledger::Backup(const fs::path& given, BackupResult* out) {
   *out = BackupResult{};
+  fs::path dir = given.lexically_normal();
+  if (dir.has_parent_path() && !dir.has_filename()) dir = dir.parent_path();  // "copy/"
   if (impl_->read_only) {
     return Status::FailedPrecondition("a backup needs the ledger opened writable (it flushes)");
   }
