@@ -10,6 +10,7 @@
 #include "kirjuri/subject_export.h"
 #include "kirjuri/time.h"
 #include "remote.h"
+#include "service/service.h"
 
 namespace kirjuri::cli {
 namespace {
@@ -62,7 +63,7 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
     read.subject = id;
     read.purpose = "service_delivery";
     read.operation = "export";
-    for (const auto& [name, c] : doc.categories) read.categories.push_back(name);
+    read.categories = doc.CategoryNames();
     LogLocalAccess(g, *ledger, {std::move(read)});
   }
   if (g.json) {
@@ -206,12 +207,7 @@ int RunBackup(const Globals& g, const SubjectArgs& a) {
   BackupResult result;
   if (Status s = ledger->Backup(a.out, &result); !s.ok()) return Fail(s);
   if (g.json) {
-    std::printf("%s\n", JsonWriter()
-                            .String("dir", a.out)
-                            .Number("events", result.size)
-                            .String("checkpoint", result.checkpoint)
-                            .Finish()
-                            .c_str());
+    std::printf("%s\n", service::Service::BackupJson(a.out, result).c_str());
     return 0;
   }
   std::printf("backed up %llu events to %s: the log, the key store and the ledger key, as of\n"

@@ -453,9 +453,7 @@ Status Service::Export(const Caller& caller, std::string_view subject_hex,
   }
   SubjectExport doc;
   KIRJURI_RETURN_IF_ERROR(ExportSubject(impl_->ledger, id, &doc));
-  std::vector<std::string> categories;
-  for (const auto& [name, c] : doc.categories) categories.push_back(name);
-  AccessRecord access = impl_->Access(caller, id, "", "export", categories, request);
+  AccessRecord access = impl_->Access(caller, id, "", "export", doc.CategoryNames(), request);
   if (request.empty()) {
     *json = doc.ToJson();
     impl_->LogAccess({std::move(access)});
@@ -717,12 +715,16 @@ Status Service::Backup(const Caller& caller, std::string* json) {
   BackupResult result;
   KIRJURI_RETURN_IF_ERROR(impl_->ledger.Backup(dir, &result));
   spdlog::info("backup by {}: {} events to {}", caller.actor, result.size, dir.string());
-  *json = JsonWriter()
-              .String("dir", dir.string())
-              .Number("events", result.size)
-              .String("checkpoint", result.checkpoint)
-              .Finish();
+  *json = BackupJson(dir.string(), result);
   return Status::Ok();
+}
+
+std::string Service::BackupJson(const std::string& dir, const BackupResult& result) {
+  return JsonWriter()
+      .String("dir", dir)
+      .Number("events", result.size)
+      .String("checkpoint", result.checkpoint)
+      .Finish();
 }
 
 void Service::CountFeedSubscriptions(int delta) { impl_->feed_subscriptions += delta; }

@@ -162,6 +162,8 @@ class Service {
   // ServiceOptions::backup_dir, named after the time: {"dir","events","checkpoint"}.
   // FailedPrecondition if the server has no backup directory.
   Status Backup(const Caller& caller, std::string* json);
+  // {"dir","events","checkpoint"}: a backup as Backup and `kirjuri backup --json` answer it.
+  static std::string BackupJson(const std::string& dir, const BackupResult& result);
 
   // Counts a finished request for /metrics.
   void CountRequest(std::string_view front, std::string_view route, int status, double seconds);

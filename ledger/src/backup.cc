@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "kirjuri/crypto.h"
 #include "kirjuri/rocks_util.h"
 #include "ledger_impl.h"

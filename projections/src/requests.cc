@@ -80,7 +80,7 @@ Status FulfilRequest(Ledger& ledger, Views* views, const FulfilOptions& options,
     read.via = options.via;
     read.purpose = ServicePurpose(ledger, summary.register_name);
     read.operation = "export";
-    for (const auto& [name, c] : doc.categories) read.categories.push_back(name);
+    read.categories = doc.CategoryNames();
     read.request = r.ref;
     KIRJURI_RETURN_IF_ERROR(ledger.RecordAccesses({&read, 1}, &out->outcome_seqs));
   } else if (r.kind == "erasure") {

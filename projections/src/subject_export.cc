@@ -430,6 +430,12 @@ Status ExportSubject(const Ledger& ledger, const SubjectId& subject, SubjectExpo
   return Status::Ok();
 }
 
+std::vector<std::string> SubjectExport::CategoryNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, c] : categories) names.push_back(name);
+  return names;
+}
+
 std::string SubjectExport::ToJson() const {
   JsonWriter doc;
   doc.String("format", "kirjuri.subject-export/v1")

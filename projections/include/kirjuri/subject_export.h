@@ -48,6 +48,9 @@ struct SubjectExport {
   };
   std::vector<HistoryItem> history;
 
+  // The categories the export holds, by name: what reading it reads (its access record).
+  std::vector<std::string> CategoryNames() const;
+
   // The machine-readable document (one JSON object).
   std::string ToJson() const;
 
