@@ -52,9 +52,10 @@ TEST_CASE("a view row whose list holds millions of empty entries is Corruption, 
   open.master_key_file = init.master_key_file;
   std::unique_ptr<kirjuri::Ledger> ledger;
   REQUIRE(kirjuri::Ledger::Open(dir / "data", open, &ledger).ok());
-  for (bool open_data : {false, true}) {
+  using kirjuri::views_internal::RowData;
+  for (RowData data : {RowData::kSealed, RowData::kOpen}) {
     kirjuri::SubjectView view;
-    kirjuri::Status s = kirjuri::views_internal::DecodeRow(*ledger, bytes, open_data, &view);
+    kirjuri::Status s = kirjuri::views_internal::DecodeRow(*ledger, bytes, data, &view);
     CHECK(s.IsCorruption());
     CHECK(s.message() == "a view row does not decode");
     CHECK(view.consent_history.empty());
@@ -69,7 +70,7 @@ TEST_CASE("the leaves in the fuzz seed corpus, written by the ledger, still deco
 }
 
 TEST_CASE("the view row in the fuzz seed corpus, written by the views, still decodes", "[fuzz]") {
-  // Its sealed categories need the key of the ledger that wrote it: decoded without them.
+  // Its sealed categories need the key of the ledger that wrote it: decoded, kept sealed.
   const std::string bytes = Bytes(kFuzzDir / "corpus/stored_event_fuzz/row-0");
   kirjuri::testing::TempDir dir("kirjuri-fuzz-regression");
   kirjuri::InitOptions init;
@@ -80,7 +81,8 @@ TEST_CASE("the view row in the fuzz seed corpus, written by the views, still dec
   std::unique_ptr<kirjuri::Ledger> ledger;
   REQUIRE(kirjuri::Ledger::Open(dir / "data", open, &ledger).ok());
   kirjuri::SubjectView view;
-  kirjuri::Status s = kirjuri::views_internal::DecodeRow(*ledger, bytes, false, &view);
+  kirjuri::Status s = kirjuri::views_internal::DecodeRow(
+      *ledger, bytes, kirjuri::views_internal::RowData::kSealed, &view);
   INFO(s.ToString());
   CHECK(s.ok());
   CHECK(view.register_name == "customer");

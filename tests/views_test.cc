@@ -19,14 +19,17 @@ using namespace kirjuri::test;
 
 namespace {
 
+// `ip`, if given, is sealed under the "network" category, beside the event's own.
 std::string Line(const std::string& reg, const std::string& subject, const std::string& type,
                  const std::string& category, const std::string& purpose,
-                 const std::string& data = "", const std::string& source = "web_form") {
+                 const std::string& data = "", const std::string& source = "web_form",
+                 const std::string& ip = "") {
   std::string basis = type.starts_with("consent") ? "consent" : "contract";
   std::string s = R"({"register":")" + reg + R"(","subject":")" + subject + R"(","type":")" +
                   type + R"(","category":")" + category + R"(","actor":"emp-0007","purpose":")" +
                   purpose + R"(","basis":")" + basis + R"(","source":")" + source + "\"";
   if (!data.empty()) s += ",\"data\":" + data;
+  if (!ip.empty()) s += R"(,"ip":")" + ip + "\"";
   return s + "}\n";
 }
 
@@ -155,8 +158,10 @@ TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over 
         case 5: lines += Line(reg, s, "recorded", "billing", service, R"({"order_id":"O-)" + std::to_string(pick(1000)) + "\"}"); break;
         default:
           if (reg == "customer") {
+            // Every other one with the address it came from: a second category changed.
             lines += Line(reg, s, "recorded", "usage", service,
-                          R"({"kind":")" + std::string(pick(2) ? "exercise" : "badge") + "\"}", "cookies");
+                          R"({"kind":")" + std::string(pick(2) ? "exercise" : "badge") + "\"}",
+                          "cookies", pick(2) ? "198.51.100." + std::to_string(pick(250)) : "");
           } else {
             lines += Line(reg, s, "recorded", "feedback", service, R"({"rating":)" + std::to_string(pick(5)) + "}");
           }

@@ -3,6 +3,8 @@
 #include <capnp/message.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "kirjuri/canonical.h"
 #include "kirjuri/schemas/view.capnp.h"
@@ -146,12 +148,21 @@ Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out) {
   return Status::Ok();
 }
 
-Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, SubjectView* out) {
+Status OpenCategory(const Ledger& ledger, const SubjectView& view, std::string_view category,
+                    CategoryView* c) {
+  std::string plain;
+  KIRJURI_RETURN_IF_ERROR(ledger.OpenForView(view.subject, category,
+                                             AsBytes(SealContext(view, category)), c->sealed,
+                                             &plain));
+  return ReadCanonical<schema::CategoryState>(plain, "a sealed view category", [&](auto state) {
+    GetCategoryState(state, c);
+    return Status::Ok();
+  });
+}
+
+Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, SubjectView* out) {
   SubjectView v;
-  struct Sealed {
-    std::string category, bytes;
-  };
-  std::vector<Sealed> sealed;
+  std::vector<std::string> sealed;  // the categories that came sealed
   KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectRow>(bytes, "a view row", [&](auto row) {
     auto id = row.getSubject();
     if (id.size() != v.subject.size()) return Status::Corruption("a view row without a subject");
@@ -175,33 +186,30 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, S
     for (auto r : row.getRetained()) {
       v.retained[r.getCategory()] = RetainedView{r.getReason(), r.getDueAtMicros()};
     }
-    if (!open_data) return Status::Ok();
     for (auto c : row.getCategories()) {
+      CategoryView& category = v.categories[c.getCategory()];
       if (c.isShredded()) {
-        GetCategoryState(c.getShredded(), &v.categories[c.getCategory()]);
+        GetCategoryState(c.getShredded(), &category);
       } else {
         auto d = c.getSealed();
-        sealed.push_back({c.getCategory(), std::string(reinterpret_cast<const char*>(d.begin()),
-                                                       d.size())});
+        category.sealed.assign(reinterpret_cast<const char*>(d.begin()), d.size());
+        sealed.emplace_back(c.getCategory());
       }
     }
     return Status::Ok();
   }));
-  for (const Sealed& s : sealed) {
-    std::string plain;
-    Status st = ledger.OpenForView(v.subject, s.category, AsBytes(SealContext(v, s.category)),
-                                   s.bytes, &plain);
-    // Shredded after this row was written: the erasure that shredded it is about to be applied
-    // (erased subjects take no other event), so the category is left out rather than failing.
-    if (st.IsNotFound()) continue;
-    KIRJURI_RETURN_IF_ERROR(st);
-    CategoryView& category = v.categories[s.category];
-    KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::CategoryState>(
-        plain, "a sealed view category", [&](auto state) {
-          GetCategoryState(state, &category);
-          return Status::Ok();
-        }));
-    category.sealed = s.bytes;
+  if (data == RowData::kOpen) {
+    for (const std::string& name : sealed) {
+      Status st = OpenCategory(ledger, v, name, &v.categories[name]);
+      // Shredded after this row was written: the erasure that shredded it is about to be
+      // applied (erased subjects take no other event), so the category is left out rather than
+      // failing.
+      if (st.IsNotFound()) {
+        v.categories.erase(name);
+        continue;
+      }
+      KIRJURI_RETURN_IF_ERROR(st);
+    }
   }
   *out = std::move(v);
   return Status::Ok();

@@ -15,10 +15,22 @@ namespace kirjuri::views_internal {
 // is gone (the subject is erased) is stored as erased placeholders, never in plaintext.
 Status EncodeRow(Ledger& ledger, const SubjectView& view, std::string* out);
 
-// Decodes a row; opens sealed categories only if `open_data` (otherwise `categories` stays
-// empty: enough for flags, consents and dates). Corruption if the bytes are not a row or a
-// sealed category does not open.
-Status DecodeRow(const Ledger& ledger, std::string_view bytes, bool open_data, SubjectView* out);
+// What DecodeRow does with a row's sealed categories.
+enum class RowData {
+  kOpen,    // opens each (a category whose key is gone is left out: see DecodeRow)
+  kSealed,  // keeps each sealed: its CategoryView holds the bytes in `sealed` and nothing else
+            // until OpenCategory. For a fold that changes a few categories of a row and writes
+            // the others back as they were.
+};
+
+// Decodes a row. Corruption if the bytes are not a row or a sealed category does not open.
+Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, SubjectView* out);
+
+// Opens `category` of `view`, which DecodeRow kept sealed: fills its fields and usage, keeping
+// its sealed bytes (still those of its contents). NotFound if its key is gone (shredded since the
+// row was written); Corruption if the bytes do not open.
+Status OpenCategory(const Ledger& ledger, const SubjectView& view, std::string_view category,
+                    CategoryView* c);
 
 // `bytes` with every data category dropped (the plaintext facts kept), for erasure: needs no key.
 // *categories gets how many were dropped. Corruption if the bytes are not a row.

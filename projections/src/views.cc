@@ -24,6 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using views_internal::DecodeRow;
 using views_internal::EncodeRow;
+using views_internal::OpenCategory;
+using views_internal::RowData;
 using views_internal::StripRow;
 
 // DATA/views/ layout (column families):
@@ -210,13 +212,13 @@ struct Views::Impl : DerivedStore {
     return Status::Ok();
   }
 
-  Status LoadRow(std::string_view register_name, const SubjectId& id, bool open_data,
+  Status LoadRow(std::string_view register_name, const SubjectId& id, RowData data,
                  SubjectView* out) const {
     rocksdb::PinnableSlice value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), rows, RowKey(register_name, id), &value);
     if (s.IsNotFound()) return Status::NotFound("subject " + SubjectIdHex(id) + " has no row");
     KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the views"));
-    return DecodeRow(*ledger, value.ToStringView(), open_data, out)
+    return DecodeRow(*ledger, value.ToStringView(), data, out)
         .Prefixed("views: subject " + SubjectIdHex(id));
   }
 
@@ -265,6 +267,26 @@ struct Views::Impl : DerivedStore {
       // stored row is in the audience (a fresh fold starts from a wiped audience). Erasure
       // removes the entry before its event is folded; folding that event then takes the row out.
       bool listed = false;
+      // Categories of the stored row not opened yet (RowData::kSealed): most events change
+      // one or two of a person's categories, and the others are written back as they were
+      // read, so only those an event changes are opened, before it is folded.
+      std::set<std::string, std::less<>> sealed;
+
+      // Opens `category` if it is still sealed. A key shredded since the row was written: the
+      // category is left out, as RowData::kOpen leaves it (the erasure comes next).
+      Status Open(const Ledger& ledger, std::string_view category) {
+        auto still = sealed.find(category);
+        if (still == sealed.end()) return Status::Ok();
+        sealed.erase(still);
+        auto it = view.categories.find(std::string(category));
+        if (it == view.categories.end()) return Status::Ok();  // dropped since (an erasure)
+        Status s = OpenCategory(ledger, view, category, &it->second);
+        if (s.IsNotFound()) {
+          view.categories.erase(it);
+          return Status::Ok();
+        }
+        return s.Prefixed("views: subject " + SubjectIdHex(view.subject));
+      }
     };
     auto fold_share = [&](uint64_t k, std::atomic<uint64_t>* done) -> Status {
       std::unordered_map<SubjectId, Person, SubjectIdHash> people;
@@ -281,14 +303,26 @@ struct Views::Impl : DerivedStore {
         if (it == people.end()) {
           Person person;
           if (!fresh) {
-            Status s = LoadRow(register_name, id, /*open_data=*/true, &person.view);
+            Status s = LoadRow(register_name, id, RowData::kSealed, &person.view);
             if (!s.ok() && !s.IsNotFound()) return s;
             person.listed = s.ok() && person.view.InMarketingAudience();
+            for (const auto& [name, c] : person.view.categories) {
+              if (!c.sealed.empty()) person.sealed.insert(name);
+            }
           }
           it = people.emplace(id, std::move(person)).first;
         }
         KIRJURI_RETURN_IF_ERROR(ledger->ReadFields(e, &fields));
-        it->second.view.Apply(e, fields);
+        // The categories SubjectView::Apply may change: the event's own (usage counts) and
+        // those of its fields.
+        Person& person = it->second;
+        if (!person.sealed.empty()) {
+          KIRJURI_RETURN_IF_ERROR(person.Open(*ledger, env.getCategory().cStr()));
+          for (const FieldValue& f : fields) {
+            KIRJURI_RETURN_IF_ERROR(person.Open(*ledger, f.category));
+          }
+        }
+        person.view.Apply(e, fields);
         return Status::Ok();
       }));
       rocksdb::WriteBatch batch;
@@ -519,7 +553,7 @@ Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* ou
   }
   SubjectSummary summary;
   KIRJURI_RETURN_IF_ERROR(impl_->ledger->GetSubject(subject, &summary));
-  return impl_->LoadRow(summary.register_name, subject, /*open_data=*/true, out);
+  return impl_->LoadRow(summary.register_name, subject, RowData::kOpen, out);
 }
 
 Status Views::List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
@@ -540,7 +574,7 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->rows));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     SubjectView view;
-    KIRJURI_RETURN_IF_ERROR(DecodeRow(*impl_->ledger, it->value().ToStringView(), true, &view)
+    KIRJURI_RETURN_IF_ERROR(DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kOpen, &view)
                                 .Prefixed("views: " + std::string(register_name)));
     if (Passes(view, filter)) out->push_back(std::move(view));
   }
@@ -564,7 +598,7 @@ Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* o
     if (it->key().size() != id.size()) return Status::Corruption("views: a damaged audience key");
     std::copy(it->key().data(), it->key().data() + id.size(), id.begin());
     SubjectView view;
-    KIRJURI_RETURN_IF_ERROR(impl_->LoadRow(it->value().ToStringView(), id, true, &view));
+    KIRJURI_RETURN_IF_ERROR(impl_->LoadRow(it->value().ToStringView(), id, RowData::kOpen, &view));
     out->push_back(std::move(view));
   }
   return FromRocks(it->status(), "reading the views");

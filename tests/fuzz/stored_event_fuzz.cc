@@ -86,10 +86,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  for (bool open_data : {false, true}) {
+  using kirjuri::views_internal::RowData;
+  for (RowData data : {RowData::kSealed, RowData::kOpen}) {
     kirjuri::SubjectView row;
-    if (kirjuri::views_internal::DecodeRow(ledger, text, open_data, &row).ok()) {
-      (void)row.ToJson();
+    if (!kirjuri::views_internal::DecodeRow(ledger, text, data, &row).ok()) continue;
+    (void)row.ToJson();
+    if (data != RowData::kSealed) continue;
+    for (auto& [name, category] : row.categories) {
+      if (!category.sealed.empty()) {
+        (void)kirjuri::views_internal::OpenCategory(ledger, row, name, &category);
+      }
     }
   }
   std::string stripped;
