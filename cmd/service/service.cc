@@ -373,7 +373,9 @@ Status Service::GetSubject(const Caller& caller, std::string_view register_name,
   if (!as_of.empty()) KIRJURI_RETURN_IF_ERROR(ResolveAsOf(impl_->ledger, as_of, &size));
   impl_->EnsureViewsCurrent();
   SubjectView v;
-  KIRJURI_RETURN_IF_ERROR(impl_->views.Get(id, size, &v));
+  // What the role may not read is never opened (Redact below still leaves out consents).
+  const auto readable = [role](std::string_view c) { return Allows(role.getReadCategories(), c); };
+  KIRJURI_RETURN_IF_ERROR(impl_->views.Get(id, size, &v, readable));
   if (v.register_name != register_name) {
     return Status::NotFound("the " + std::string(register_name) + " register holds no " +
                             std::string(subject_hex));
@@ -406,9 +408,11 @@ Status Service::MarketingAudience(const Caller& caller, std::string_view as_of,
   uint64_t size = 0;
   if (!as_of.empty()) KIRJURI_RETURN_IF_ERROR(ResolveAsOf(impl_->ledger, as_of, &size));
   impl_->EnsureViewsCurrent();
-  std::vector<SubjectView> rows;
-  KIRJURI_RETURN_IF_ERROR(impl_->views.MarketingAudience(size, &rows));
   const bool profile = Allows(role.getReadCategories(), "profile");
+  std::vector<SubjectView> rows;
+  // Only the profile is opened, and only if the role may read it.
+  KIRJURI_RETURN_IF_ERROR(impl_->views.MarketingAudience(
+      size, &rows, [profile](std::string_view c) { return profile && c == "profile"; }));
   std::vector<AccessRecord> records;
   ndjson->clear();
   for (const SubjectView& v : rows) {

@@ -160,9 +160,29 @@ Status OpenCategory(const Ledger& ledger, const SubjectView& view, std::string_v
   });
 }
 
+Status OpenCategories(const Ledger& ledger, const CategoryFilter& only, SubjectView* view) {
+  for (auto it = view->categories.begin(); it != view->categories.end();) {
+    if (only && !only(it->first)) {
+      it = view->categories.erase(it);
+      continue;
+    }
+    if (it->second.sealed.empty()) {  // a shredded placeholder
+      ++it;
+      continue;
+    }
+    Status s = OpenCategory(ledger, *view, it->first, &it->second);
+    if (s.IsNotFound()) {
+      it = view->categories.erase(it);
+      continue;
+    }
+    KIRJURI_RETURN_IF_ERROR(s);
+    ++it;
+  }
+  return Status::Ok();
+}
+
 Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, SubjectView* out) {
   SubjectView v;
-  std::vector<std::string> sealed;  // the categories that came sealed
   KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectRow>(bytes, "a view row", [&](auto row) {
     auto id = row.getSubject();
     if (id.size() != v.subject.size()) return Status::Corruption("a view row without a subject");
@@ -192,25 +212,13 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, Sub
         GetCategoryState(c.getShredded(), &category);
       } else {
         auto d = c.getSealed();
+        if (d.size() == 0) return Status::Corruption("a view row with an empty sealed category");
         category.sealed.assign(reinterpret_cast<const char*>(d.begin()), d.size());
-        sealed.emplace_back(c.getCategory());
       }
     }
     return Status::Ok();
   }));
-  if (data == RowData::kOpen) {
-    for (const std::string& name : sealed) {
-      Status st = OpenCategory(ledger, v, name, &v.categories[name]);
-      // Shredded after this row was written: the erasure that shredded it is about to be
-      // applied (erased subjects take no other event), so the category is left out rather than
-      // failing.
-      if (st.IsNotFound()) {
-        v.categories.erase(name);
-        continue;
-      }
-      KIRJURI_RETURN_IF_ERROR(st);
-    }
-  }
+  if (data == RowData::kOpen) KIRJURI_RETURN_IF_ERROR(OpenCategories(ledger, nullptr, &v));
   *out = std::move(v);
   return Status::Ok();
 }

@@ -24,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using views_internal::DecodeRow;
 using views_internal::EncodeRow;
+using views_internal::OpenCategories;
 using views_internal::OpenCategory;
 using views_internal::RowData;
 using views_internal::StripRow;
@@ -55,6 +56,13 @@ uint64_t Share(const SubjectId& id, uint64_t passes) {
   uint64_t v;
   std::memcpy(&v, id.data() + 8, sizeof v);
   return v % passes;
+}
+
+// A replayed view's categories that `only` does not accept, left out (as OpenCategories leaves
+// them out of a stored row).
+void LeaveOut(const CategoryFilter& only, SubjectView* view) {
+  if (!only) return;
+  std::erase_if(view->categories, [&](const auto& c) { return !only(c.first); });
 }
 
 std::string SubjectBytes(const SubjectId& id) {
@@ -212,14 +220,18 @@ struct Views::Impl : DerivedStore {
     return Status::Ok();
   }
 
+  // The subject's row; with RowData::kOpen, the categories `only` accepts opened and the
+  // others left out.
   Status LoadRow(std::string_view register_name, const SubjectId& id, RowData data,
-                 SubjectView* out) const {
+                 SubjectView* out, const CategoryFilter& only = nullptr) const {
     rocksdb::PinnableSlice value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), rows, RowKey(register_name, id), &value);
     if (s.IsNotFound()) return Status::NotFound("subject " + SubjectIdHex(id) + " has no row");
     KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the views"));
-    return DecodeRow(*ledger, value.ToStringView(), data, out)
-        .Prefixed("views: subject " + SubjectIdHex(id));
+    Status decoded = DecodeRow(*ledger, value.ToStringView(), RowData::kSealed, out);
+    if (decoded.ok() && data == RowData::kOpen) decoded = OpenCategories(*ledger, only, out);
+    if (!decoded.ok()) return decoded.Prefixed("views: subject " + SubjectIdHex(id));
+    return Status::Ok();
   }
 
   // Drops a view's rows and its applied size (one write): until a rebuild finishes, the view
@@ -547,13 +559,16 @@ Status Views::Rebuild(std::string_view view, ProgressFn progress) {
   return impl_->RebuildLocked(view, progress);
 }
 
-Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* out) const {
+Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* out,
+                  const CategoryFilter& only) const {
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
-    return ReplaySubject(*impl_->ledger, subject, as_of_size, out);
+    KIRJURI_RETURN_IF_ERROR(ReplaySubject(*impl_->ledger, subject, as_of_size, out));
+    LeaveOut(only, out);
+    return Status::Ok();
   }
   SubjectSummary summary;
   KIRJURI_RETURN_IF_ERROR(impl_->ledger->GetSubject(subject, &summary));
-  return impl_->LoadRow(summary.register_name, subject, RowData::kOpen, out);
+  return impl_->LoadRow(summary.register_name, subject, RowData::kOpen, out, only);
 }
 
 Status Views::List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
@@ -581,13 +596,16 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
   return FromRocks(it->status(), "reading the views");
 }
 
-Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out) const {
+Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out,
+                                const CategoryFilter& only) const {
   out->clear();
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
     std::map<SubjectId, SubjectView> all;
     KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, "", true, nullptr, &all));
     for (auto& [id, view] : all) {
-      if (view.InMarketingAudience()) out->push_back(std::move(view));
+      if (!view.InMarketingAudience()) continue;
+      LeaveOut(only, &view);
+      out->push_back(std::move(view));
     }
     return Status::Ok();
   }
@@ -598,7 +616,8 @@ Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* o
     if (it->key().size() != id.size()) return Status::Corruption("views: a damaged audience key");
     std::copy(it->key().data(), it->key().data() + id.size(), id.begin());
     SubjectView view;
-    KIRJURI_RETURN_IF_ERROR(impl_->LoadRow(it->value().ToStringView(), id, RowData::kOpen, &view));
+    KIRJURI_RETURN_IF_ERROR(
+        impl_->LoadRow(it->value().ToStringView(), id, RowData::kOpen, &view, only));
     out->push_back(std::move(view));
   }
   return FromRocks(it->status(), "reading the views");

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ struct ViewFilter {
 // event the ledger had recorded by then). InvalidArgument for anything else, or a sequence
 // number past the end of the log; NotFound for a time before the first event.
 Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size);
+
+// Which data categories a query opens: the others are left out of its answer, and a query of
+// the view as it is now never decrypts them (one as of an earlier point replays the person's
+// events and drops them). Null: every category. For a caller that may read only some.
+using CategoryFilter = std::function<bool(std::string_view category)>;
 
 struct ViewsOptions {
   // Events per pass of a long fold: a fold of more events runs in passes, each over the whole
@@ -83,7 +89,8 @@ class Views {
 
   // The subject as the view holds it now (as_of_size 0), or as it stood after the first
   // as_of_size events (replayed from the subject's events alone). NotFound if unknown then.
-  Status Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* out) const;
+  Status Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* out,
+             const CategoryFilter& only = nullptr) const;
 
   // The subjects of `register_name` (in subject id order) that pass `filter`, now or as of a
   // log size (which replays the log up to there: O(that prefix)).
@@ -91,7 +98,8 @@ class Views {
               std::vector<SubjectView>* out) const;
 
   // The marketing audience, now (from its own view) or as of a log size.
-  Status MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out) const;
+  Status MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out,
+                           const CategoryFilter& only = nullptr) const;
 
   // Every stored byte of `view` (keys and values, in key order, length-prefixed), with the size
   // it applied: what "byte-identical" compares.
