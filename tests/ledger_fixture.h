@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -317,8 +318,10 @@ class LedgerFixture {
   void Close() { ledger_.reset(); }
   bool is_open() const { return ledger_ != nullptr; }
 
+  // Also called from tests' worker threads, so no Catch2 assertion here (they are not
+  // thread-safe): a test that has no ledger open throws, which Catch2 reports as a failure.
   Ledger& ledger() {
-    REQUIRE(ledger_);
+    if (!ledger_) throw std::logic_error("the test's ledger is not open");
     return *ledger_;
   }
 
