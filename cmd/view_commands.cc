@@ -157,11 +157,14 @@ int RunQuery(const Globals& g, QueryArgs a) {
   }
   std::vector<SubjectView> rows;
   Status s;
+  // Only what is shown is opened: the table and the audience show profile fields alone.
+  const CategoryFilter profile = [](std::string_view c) { return c == "profile"; };
   if (a.what == kMarketingAudienceView) {
-    s = views->MarketingAudience(as_of, &rows);
+    s = views->MarketingAudience(as_of, &rows, profile);
   } else if (a.what.size() > 1 && a.what.back() == 's' &&
              is_register(a.what.substr(0, a.what.size() - 1))) {
-    s = views->List(a.what.substr(0, a.what.size() - 1), a.filter, as_of, &rows);
+    s = views->List(a.what.substr(0, a.what.size() - 1), a.filter, as_of, &rows,
+                    g.json ? nullptr : profile);
   } else {
     std::string known;
     for (const std::string& r : registers) known += r + "|" + r + "s|";

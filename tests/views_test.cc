@@ -369,6 +369,21 @@ TEST_CASE("a query given the categories a caller may read never opens the others
   CHECK(Field(audience[0], "profile", "name") == "\"Rajattu Lukija\"");
   CHECK(audience[0].categories.size() == 1);
   CHECK(t.views->MarketingAudience(0, &audience).IsCorruption());
+  std::vector<SubjectView> listed;
+  CHECK(t.views->List("customer", {}, 0, &listed).IsCorruption());
+  REQUIRE(t.views->List("customer", {}, 0, &listed, profile).ok());
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].categories.size() == 1);
+  // A filter on the city reads the profile even for a caller who asked for none of it.
+  ViewFilter in_oulu;
+  in_oulu.city = "Oulu";
+  const CategoryFilter nothing = [](std::string_view) { return false; };
+  REQUIRE(t.views->List("customer", in_oulu, 0, &listed, nothing).ok());
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].categories.empty());
+  in_oulu.city = "Turku";
+  REQUIRE(t.views->List("customer", in_oulu, 0, &listed, nothing).ok());
+  CHECK(listed.empty());
 
   // As of an earlier point (a replay of the log), the others are left out the same way.
   REQUIRE(t.views->Get(id, before_billing, &v, [](std::string_view c) { return c == "consents"; })

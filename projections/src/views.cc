@@ -572,7 +572,7 @@ Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* ou
 }
 
 Status Views::List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
-                   std::vector<SubjectView>* out) const {
+                   std::vector<SubjectView>* out, const CategoryFilter& only) const {
   out->clear();
   if (!impl_->IsRegister(register_name)) {
     return Status::InvalidArgument("no register named '" + std::string(register_name) + "'");
@@ -581,17 +581,28 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
     std::map<SubjectId, SubjectView> all;
     KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, register_name, true, nullptr, &all));
     for (auto& [id, view] : all) {
-      if (Passes(view, filter)) out->push_back(std::move(view));
+      if (!Passes(view, filter)) continue;
+      LeaveOut(only, &view);
+      out->push_back(std::move(view));
     }
     return Status::Ok();
   }
+  // Filtering reads profile fields: the profile is opened too, and left out afterwards if
+  // `only` does not want it.
+  const bool filters = !filter.city.empty() || !filter.organisation.empty();
+  const CategoryFilter open = !only || !filters ? only : [&](std::string_view c) {
+    return c == "profile" || only(c);
+  };
   const std::string prefix = RowPrefix(register_name);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->rows));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     SubjectView view;
-    KIRJURI_RETURN_IF_ERROR(DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kOpen, &view)
-                                .Prefixed("views: " + std::string(register_name)));
-    if (Passes(view, filter)) out->push_back(std::move(view));
+    Status s = DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kSealed, &view);
+    if (s.ok()) s = OpenCategories(*impl_->ledger, open, &view);
+    KIRJURI_RETURN_IF_ERROR(s.Prefixed("views: " + std::string(register_name)));
+    if (!Passes(view, filter)) continue;
+    if (filters) LeaveOut(only, &view);
+    out->push_back(std::move(view));
   }
   return FromRocks(it->status(), "reading the views");
 }

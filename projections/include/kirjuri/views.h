@@ -94,8 +94,9 @@ class Views {
 
   // The subjects of `register_name` (in subject id order) that pass `filter`, now or as of a
   // log size (which replays the log up to there: O(that prefix)).
+  // (The filter reads the profile, which is opened for it whatever `only` says.)
   Status List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
-              std::vector<SubjectView>* out) const;
+              std::vector<SubjectView>* out, const CategoryFilter& only = nullptr) const;
 
   // The marketing audience, now (from its own view) or as of a log size.
   Status MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out,
