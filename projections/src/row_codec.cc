@@ -160,6 +160,9 @@ Status OpenCategory(const Ledger& ledger, const SubjectView& view, std::string_v
   });
 }
 
+namespace {
+
+// RowData::kOpen, on what DecodeRow read with the categories sealed.
 Status OpenCategories(const Ledger& ledger, const CategoryFilter& only, SubjectView* view) {
   for (auto it = view->categories.begin(); it != view->categories.end();) {
     if (only && !only(it->first)) {
@@ -181,7 +184,10 @@ Status OpenCategories(const Ledger& ledger, const CategoryFilter& only, SubjectV
   return Status::Ok();
 }
 
-Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, SubjectView* out) {
+}  // namespace
+
+Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, SubjectView* out,
+                 const CategoryFilter& only) {
   SubjectView v;
   KIRJURI_RETURN_IF_ERROR(ReadCanonical<schema::SubjectRow>(bytes, "a view row", [&](auto row) {
     auto id = row.getSubject();
@@ -218,7 +224,7 @@ Status DecodeRow(const Ledger& ledger, std::string_view bytes, RowData data, Sub
     }
     return Status::Ok();
   }));
-  if (data == RowData::kOpen) KIRJURI_RETURN_IF_ERROR(OpenCategories(ledger, nullptr, &v));
+  if (data == RowData::kOpen) KIRJURI_RETURN_IF_ERROR(OpenCategories(ledger, only, &v));
   *out = std::move(v);
   return Status::Ok();
 }

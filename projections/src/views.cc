@@ -24,7 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using views_internal::DecodeRow;
 using views_internal::EncodeRow;
-using views_internal::OpenCategories;
 using views_internal::OpenCategory;
 using views_internal::RowData;
 using views_internal::StripRow;
@@ -58,7 +57,7 @@ uint64_t Share(const SubjectId& id, uint64_t passes) {
   return v % passes;
 }
 
-// A replayed view's categories that `only` does not accept, left out (as OpenCategories leaves
+// A replayed view's categories that `only` does not accept, left out (as RowData::kOpen leaves
 // them out of a stored row).
 void LeaveOut(const CategoryFilter& only, SubjectView* view) {
   if (!only) return;
@@ -220,16 +219,14 @@ struct Views::Impl : DerivedStore {
     return Status::Ok();
   }
 
-  // The subject's row; with RowData::kOpen, the categories `only` accepts opened and the
-  // others left out.
+  // The subject's row (with RowData::kOpen, as `only` asks).
   Status LoadRow(std::string_view register_name, const SubjectId& id, RowData data,
                  SubjectView* out, const CategoryFilter& only = nullptr) const {
     rocksdb::PinnableSlice value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), rows, RowKey(register_name, id), &value);
     if (s.IsNotFound()) return Status::NotFound("subject " + SubjectIdHex(id) + " has no row");
     KIRJURI_RETURN_IF_ERROR(FromRocks(s, "reading the views"));
-    Status decoded = DecodeRow(*ledger, value.ToStringView(), RowData::kSealed, out);
-    if (decoded.ok() && data == RowData::kOpen) decoded = OpenCategories(*ledger, only, out);
+    Status decoded = DecodeRow(*ledger, value.ToStringView(), data, out, only);
     if (!decoded.ok()) return decoded.Prefixed("views: subject " + SubjectIdHex(id));
     return Status::Ok();
   }
@@ -597,9 +594,9 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->rows));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     SubjectView view;
-    Status s = DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kSealed, &view);
-    if (s.ok()) s = OpenCategories(*impl_->ledger, open, &view);
-    KIRJURI_RETURN_IF_ERROR(s.Prefixed("views: " + std::string(register_name)));
+    KIRJURI_RETURN_IF_ERROR(
+        DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kOpen, &view, open)
+            .Prefixed("views: " + std::string(register_name)));
     if (!Passes(view, filter)) continue;
     if (filters) LeaveOut(only, &view);
     out->push_back(std::move(view));
