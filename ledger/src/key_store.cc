@@ -443,6 +443,7 @@ struct KeyStore::Impl {
   rocksdb::ColumnFamilyHandle* datakeys = nullptr;
   rocksdb::ColumnFamilyHandle* blind = nullptr;
   rocksdb::ColumnFamilyHandle* subject_blind = nullptr;
+  bool writable = false;  // opened read-write (CloseDb flushes then)
   Secret32 index_key;  // set once by Load; constant afterwards
 
   mutable std::shared_mutex db_mu;  // see the file comment
@@ -467,13 +468,8 @@ struct KeyStore::Impl {
   ~Impl() { static_cast<void>(CloseDb()); }
 
   Status CloseDb() {
-    if (!db) return Status::Ok();
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    handles.clear();
-    rocksdb::Status s = db->Close();
-    db.reset();
     meta = datakeys = blind = subject_blind = nullptr;
-    return FromRocks(s, "closing the key store in " + dir.string());
+    return CloseStore(&db, &handles, writable, "the key store in " + dir.string());
   }
 
   // A key store opened read-only with `master` checked, or NotFound if `dir` holds none.
@@ -507,6 +503,7 @@ struct KeyStore::Impl {
             : rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &raw);
     if (!s.ok()) return FromRocks(s, "cannot open the key store in " + dir.string());
     db.reset(raw);
+    writable = mode != Mode::kReadOnly;
     meta = handles[0];
     datakeys = handles[1];
     blind = handles[2];

@@ -193,10 +193,7 @@ struct Ledger::Impl {
 
   ~Impl() {
     keys.reset();
-    if (db) {
-      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-      db->Close().PermitUncheckedError();
-    }
+    static_cast<void>(CloseStore(&db, &handles, !read_only, "the log in " + dir.string()));
   }
 
   Status OpenDb(bool create) {

@@ -1,6 +1,8 @@
 // RocksLogger: RocksDB's info log through spdlog (see kirjuri/rocks_util.h).
 #include "kirjuri/rocks_util.h"
 
+#include <rocksdb/db.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <spdlog/spdlog.h>
 
@@ -46,6 +48,36 @@ Status CheckpointStore(rocksdb::DB* db, const std::filesystem::path& dir, std::s
   // log_size_for_flush 0: always flush, so the copy needs no write-ahead log replayed.
   return FromRocks(checkpoint->CreateCheckpoint(dir.string(), /*log_size_for_flush=*/0),
                    "backing up " + std::string(what));
+}
+
+Status CloseStore(std::unique_ptr<rocksdb::DB>* db,
+                  std::vector<rocksdb::ColumnFamilyHandle*>* handles, bool writable,
+                  std::string_view what) {
+  if (!*db) return Status::Ok();
+  // Below this much write-ahead log, replaying it on the next open costs a few milliseconds,
+  // and a flush at every close would only leave a trail of tiny table files behind short-lived
+  // commands. (The memtables' own size is no guide: their arenas start at a megabyte or more.)
+  constexpr uint64_t kFlushAboveBytes = 1 << 20;
+  rocksdb::VectorLogPtr wals;
+  uint64_t wal_bytes = 0;
+  if (writable && (*db)->GetSortedWalFiles(wals).ok()) {
+    for (const auto& wal : wals) {
+      if (wal->Type() == rocksdb::kAliveLogFile) wal_bytes += wal->SizeFileBytes();
+    }
+  }
+  if (wal_bytes > kFlushAboveBytes) {
+    rocksdb::FlushOptions flush;
+    flush.allow_write_stall = true;
+    if (rocksdb::Status s = (*db)->Flush(flush, *handles); !s.ok()) {
+      spdlog::warn("closing {}: flushing failed, the next open replays its log: {}", what,
+                   s.ToString());
+    }
+  }
+  for (auto* h : *handles) (*db)->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles->clear();
+  rocksdb::Status s = (*db)->Close();
+  db->reset();
+  return FromRocks(s, "closing " + std::string(what));
 }
 
 std::shared_ptr<rocksdb::Logger> RocksLogger() {

@@ -144,10 +144,7 @@ struct Views::Impl : DerivedStore {
   std::mutex write_mu;  // CatchUp and Rebuild
 
   ~Impl() override {
-    if (db) {
-      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-      db->Close().PermitUncheckedError();
-    }
+    static_cast<void>(CloseStore(&db, &handles, /*writable=*/true, "the views in " + dir.string()));
   }
 
   Status OpenDb() {

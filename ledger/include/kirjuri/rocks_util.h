@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kirjuri/status.h"
 
@@ -39,9 +40,23 @@ std::shared_ptr<rocksdb::Logger> RocksLogger();
 // if several stores must agree. `what` names the store in errors.
 Status CheckpointStore(rocksdb::DB* db, const std::filesystem::path& dir, std::string_view what);
 
+// Closes `*db` and clears it, destroying `*handles` (its column families) first. A store opened
+// `writable` whose memtables hold more than a little is flushed before: otherwise every later
+// open replays its write-ahead log into memory again, and a read-only open, which cannot flush,
+// does so each time in full (seconds for a few hundred thousand events). A failed flush loses
+// nothing, the write-ahead log still holding every write, so it is only logged. Returns the
+// status of closing; `what` names the store in it. Does nothing if `*db` is null.
+Status CloseStore(std::unique_ptr<rocksdb::DB>* db,
+                  std::vector<rocksdb::ColumnFamilyHandle*>* handles, bool writable,
+                  std::string_view what);
+
 // Options for a store whose every write matters: paranoid checks; no recycled WAL files (a
 // recycled file keeps an older file's bytes behind the records it now holds); RocksDB's own
-// info log at warnings only, through spdlog.
+// info log at warnings only, through spdlog. The write-ahead log is kept short (past 32 MB the
+// column families it holds are flushed): a log file lives until every column family with a
+// record in it has flushed, and a small one fills its memtable so rarely that the log grew to
+// hundreds of MB, which every open (after a crash, or a read-only reader's beside a running
+// writer) replays into memory before it answers: seconds. Appends are no slower for it.
 inline rocksdb::DBOptions BaseDbOptions(bool create) {
   rocksdb::DBOptions o;
   o.info_log = RocksLogger();
@@ -50,6 +65,7 @@ inline rocksdb::DBOptions BaseDbOptions(bool create) {
   o.paranoid_checks = true;
   o.recycle_log_file_num = 0;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.max_total_wal_size = 32 << 20;  // bytes
   return o;
 }
 
