@@ -55,8 +55,8 @@ Status CloseStore(std::unique_ptr<rocksdb::DB>* db,
 // info log at warnings only, through spdlog. The write-ahead log is kept short (past 32 MB the
 // column families it holds are flushed): a log file lives until every column family with a
 // record in it has flushed, and a small one fills its memtable so rarely that the log grew to
-// hundreds of MB, which every open (after a crash, or a read-only reader's beside a running
-// writer) replays into memory before it answers: seconds. Appends are no slower for it.
+// hundreds of MB, which an open replays into memory before it answers (seconds): after a crash,
+// and on every read-only open, which cannot flush. Appends are no slower for it.
 inline rocksdb::DBOptions BaseDbOptions(bool create) {
   rocksdb::DBOptions o;
   o.info_log = RocksLogger();
