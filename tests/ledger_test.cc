@@ -762,6 +762,34 @@ TEST_CASE("A ledger closed after a large append leaves no write-ahead log for th
   CHECK(found == std::vector<SubjectId>{out.back().subject});
 }
 
+TEST_CASE("The log keeps its write-ahead log short while it is written", "[ledger][store]") {
+  // Past 32 MB RocksDB flushes what the log holds. Unbounded, the log grew until its largest
+  // column family's memtable filled (64 MB of events here), and an open after a crash replayed
+  // it all.
+  LedgerFixture f;
+  f.InitAndOpen();
+  constexpr size_t kBytesPerEvent = 16 << 10;
+  constexpr uint64_t kEvents = 5000;  // 80 MB of personal data
+  const std::string filler(kBytesPerEvent, 'x');
+  uint64_t largest = 0;
+  std::vector<Appended> out;
+  for (uint64_t done = 0; done < kEvents; done += 100) {
+    std::vector<NewEvent> events;
+    for (uint64_t i = done; i < done + 100; ++i) {
+      events.push_back(ValidEvent(i));
+      events.back().data.emplace_back("title", "\"" + filler + "\"");
+    }
+    Status s = f.ledger().Append(events, &out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    largest = std::max(largest, WriteAheadLogBytes(f.log_dir()));
+  }
+  INFO("largest write-ahead log: " << largest << " bytes");
+  // 32 MB, and what is written while the flush that frees the oldest file runs.
+  CHECK(largest < (48u << 20));
+  CHECK(f.ledger().size() == kEvents);
+}
+
 TEST_CASE("An event rewritten without re-signing is named at its seq", "[ledger][tamper]") {
   constexpr uint64_t kN = 40;
   struct Mutation {
