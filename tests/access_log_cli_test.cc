@@ -56,3 +56,21 @@ TEST_CASE("a local read names each category it showed once, consents included",
   INFO(lines[0]);
   CHECK(lines[0].find(R"("categories":["consents","profile"])") != std::string::npos);
 }
+
+TEST_CASE("reading an erased person logs the look-up, never a category whose key is gone",
+          "[cli][access]") {
+  ServiceLedger ledger;
+  const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
+  REQUIRE(ledger.Kirjuri({"erase", subject, "--request", "REQ-1", "--actor", "dpo-01"}).code ==
+          0);
+  REQUIRE(ledger.Kirjuri({"export", subject, "--json"}).code == 0);
+  REQUIRE(ledger.Kirjuri({"query", "customer", subject}).code == 0);
+  RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
+  INFO(Describe(log));
+  REQUIRE(log.code == 0);
+  const std::vector<std::string> lines = Lines(log.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(JsonString(lines[0], "operation") == "export");
+  CHECK(JsonString(lines[1], "operation") == "query");
+  for (const std::string& line : lines) CHECK(line.find(R"("categories":[])") != std::string::npos);
+}

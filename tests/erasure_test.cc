@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -245,6 +246,11 @@ TEST_CASE("erasure shreds keys, keeps billing under its duty, and refuses new da
     CHECK(doc.categories["network"].erased);
     CHECK_FALSE(doc.categories["billing"].erased);
     CHECK(doc.categories["billing"].current["order_id"] == "\"ORD-77-Testi\"");
+    // What reading the export read (its access record): never a category whose key is gone.
+    const std::vector<std::string> read = doc.CategoryNames();
+    CHECK(std::find(read.begin(), read.end(), "billing") != read.end());
+    CHECK(std::find(read.begin(), read.end(), "profile") == read.end());
+    CHECK(std::find(read.begin(), read.end(), "network") == read.end());
     // Other people are untouched.
     SubjectExport other;
     REQUIRE(ExportSubject(*t.ledger, ids[1], &other).ok());

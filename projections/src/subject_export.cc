@@ -432,7 +432,9 @@ Status ExportSubject(const Ledger& ledger, const SubjectId& subject, SubjectExpo
 
 std::vector<std::string> SubjectExport::CategoryNames() const {
   std::vector<std::string> names;
-  for (const auto& [name, c] : categories) names.push_back(name);
+  for (const auto& [name, c] : categories) {
+    if (!c.erased) names.push_back(name);
+  }
   return names;
 }
 

@@ -48,7 +48,8 @@ struct SubjectExport {
   };
   std::vector<HistoryItem> history;
 
-  // The categories the export holds, by name: what reading it reads (its access record).
+  // The categories whose data the export holds, by name: what reading it reads (its access
+  // record). An erased category is left out: its key is gone, nothing of it was read.
   std::vector<std::string> CategoryNames() const;
 
   // The machine-readable document (one JSON object).
