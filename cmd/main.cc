@@ -111,7 +111,7 @@ int RunAppend(const Globals& g, const std::string& file) {
 // `access`: only dataAccessed events, as a table of who read what, when and why.
 int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
            bool access) {
-  if (!g.server.empty()) return remote::Log(g, from, subject);
+  if (!g.server.empty()) return remote::Log(g, from, to, subject, access);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   uint64_t end = to ? *to + 1 : ledger->size();

@@ -5,6 +5,9 @@
 #include <capnp/ez-rpc.h>
 #include <kj/exception.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -165,28 +168,50 @@ int Erase(const Globals& g, const std::string& subject, const std::string& reque
   });
 }
 
-int Log(const Globals& g, uint64_t from, const std::string& subject) {
+int Log(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
+        bool access) {
+  if (access && subject.empty()) {
+    return Fail(Status::InvalidArgument(
+        "log --access over --server needs --subject ID: the service lists one person's reads"));
+  }
+  const uint64_t end = to ? *to + 1 : UINT64_MAX;  // exclusive
+  if (from >= end) return 0;
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     if (!subject.empty()) {
       auto request = session.accessLogRequest();
       request.setSubject(subject);
       auto response = request.send().wait(ws);
-      auto json = response.getJson();
-      std::fwrite(json.begin(), 1, json.size(), stdout);
+      // One envelope per line, each starting {"seq":N (EnvelopeJson): keep those in range.
+      const std::string_view text(response.getJson().cStr(), response.getJson().size());
+      for (size_t at = 0; at < text.size();) {
+        size_t eol = text.find('\n', at);
+        if (eol == std::string_view::npos) eol = text.size();
+        const std::string_view line = text.substr(at, eol - at);
+        at = eol + 1;
+        constexpr std::string_view kSeq = "{\"seq\":";
+        uint64_t seq = 0;
+        if (!line.starts_with(kSeq) ||
+            std::from_chars(line.data() + kSeq.size(), line.data() + line.size(), seq).ec !=
+                std::errc()) {
+          return Fail(Status::Corruption("the server's access log has a line without a seq"));
+        }
+        if (seq >= from && seq < end) std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+      }
       return 0;
     }
-    // Pages until the end of the log as it stands now.
-    constexpr uint32_t kPage = 1000;
-    for (uint64_t next = from;;) {
+    // Pages until `to`, or the end of the log as it stands now.
+    constexpr uint64_t kPage = 1000;
+    for (uint64_t next = from; next < end;) {
       auto request = session.envelopesRequest();
       request.setFrom(next);
-      request.setMax(kPage);
+      request.setMax(static_cast<uint32_t>(std::min(kPage, end - next)));
       auto response = request.send().wait(ws);
       auto json = response.getJson();
       std::fwrite(json.begin(), 1, json.size(), stdout);
       if (response.getNext() <= next) return 0;
       next = response.getNext();
     }
+    return 0;
   });
 }
 

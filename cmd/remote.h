@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cli.h"
@@ -20,8 +21,11 @@ int Backup(const Globals& g);
 int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size);
 int Export(const Globals& g, const std::string& subject);
 int Erase(const Globals& g, const std::string& subject, const std::string& request);
-// Envelopes from `from`; with a subject, that person's access log.
-int Log(const Globals& g, uint64_t from, const std::string& subject);
+// Envelopes from `from` to `to` (inclusive; else the end); with a subject, that person's access
+// log within the same bounds. `access` without a subject is refused: the service lists reads
+// one person at a time.
+int Log(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
+        bool access);
 // Bearer tokens on the server (the "tokens" action): issue, list, revoke by token or id.
 int TokenIssue(const Globals& g, const std::string& actor, const std::string& role);
 int TokenList(const Globals& g);

@@ -457,6 +457,20 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   }
   REQUIRE(Lines(log).size() == 1);
   CHECK(log.find("\"via\":\"rpc\"") != std::string::npos);
+  // --from and --to bound the access log and the envelopes as they do locally.
+  const std::string read_seq = std::to_string(JsonNumber(log, "seq"));
+  const std::string append_seq = std::to_string(JsonNumber(append.out, "seq"));
+  CHECK(run("auditor", {"log", "--subject", subject, "--from", read_seq, "--to", read_seq}).out ==
+        log);
+  CHECK(run("auditor", {"log", "--subject", subject, "--to", append_seq}).out.empty());
+  auto one = run("auditor", {"log", "--from", append_seq, "--to", append_seq});
+  INFO(kirjuri::testing::Describe(one));
+  REQUIRE(Lines(one.out).size() == 1);
+  CHECK(std::to_string(JsonNumber(one.out, "seq")) == append_seq);
+  CHECK(JsonString(one.out, "subject") == subject);
+  auto all_reads = run("auditor", {"log", "--access"});  // the service lists one person's reads
+  CHECK(all_reads.code == 1);
+  CHECK(Lines(all_reads.err).size() == 1);
 
   auto proof = run("auditor", {"prove", "inclusion", std::to_string(JsonNumber(append.out, "seq"))});
   INFO(kirjuri::testing::Describe(proof));
