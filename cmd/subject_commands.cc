@@ -96,7 +96,14 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
 }
 
 int RunErase(const Globals& g, const SubjectArgs& a) {
-  if (!g.server.empty()) return remote::Erase(g, a.subject, a.request);
+  if (!g.server.empty()) {
+    // The server records the token's actor, and the received date of the open request REF.
+    if (!a.received.empty()) {
+      return Fail(Status::InvalidArgument(
+          "erase --received over --server: the server takes the date from the open request"));
+    }
+    return remote::Erase(g, a.subject, a.request);
+  }
   EraseRequest request;
   if (Status s = ParseSubjectId(a.subject, &request.subject); !s.ok()) return Fail(s);
   request.request = a.request;

@@ -486,6 +486,13 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x"});
   CHECK(erase.code == 1);
   CHECK(erase.err == "kirjuri: role 'staff' may not erase (policy action 'erase')\n");
+  // A received date the server would not use (it takes the open request's) is refused.
+  auto received = run("dpo", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x",
+                              "--received", "2026-12-01T00:00:00Z"});
+  CHECK(received.code == 1);
+  CHECK(received.err.find("--received") != std::string::npos);
+  CHECK(Lines(received.err).size() == 1);
+  CHECK(run("staff", {"query", "customer", subject}).code == 0);  // nothing was erased
   auto denied = run("marketing", {"query", "customer", subject});
   CHECK(denied.code == 1);
   CHECK(denied.err == "kirjuri: role 'marketing' may not query the views (policy action 'query')\n");
