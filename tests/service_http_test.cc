@@ -232,6 +232,39 @@ TEST_CASE("a read of a person leaves an access event that auditors and `kirjuri 
   CHECK(log.out.find("export") != std::string::npos);
 }
 
+TEST_CASE("GET /v1/customers/{id}?as_of= gives the person as they stood then, or a 400 in the "
+          "API's own words",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  const std::string first = Append(port, ProfileLine(), tokens["staff"]).at(0);
+  const std::string subject = JsonString(first, "subject");
+  const std::string seq = std::to_string(JsonNumber(first, "seq"));
+  Append(port, ProfileLine(subject, "Elina"), tokens["staff"]);
+  const std::string path = "/v1/customers/" + subject;
+
+  HttpResponse now = Http(port, "GET", path, "", tokens["staff"]);
+  REQUIRE(now.status == 200);
+  CHECK(now.body.find("Elina") != std::string::npos);
+  HttpResponse then = Http(port, "GET", path + "?as_of=" + seq, "", tokens["staff"]);
+  INFO(then.body);
+  REQUIRE(then.status == 200);
+  CHECK(then.body.find("Aino") != std::string::npos);
+  CHECK(then.body.find("Elina") == std::string::npos);
+
+  for (const char* bad : {"yesterday", "99999999"}) {
+    HttpResponse r = Http(port, "GET", path + "?as_of=" + std::string(bad), "", tokens["staff"]);
+    INFO(r.body);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("as of") != std::string::npos);
+    CHECK(r.body.find("--as-of") == std::string::npos);  // not the command line's flag
+  }
+  CHECK(server.Stop() == 0);
+}
+
 TEST_CASE("the change feed delivers every event once, in order, also across a reconnect",
           "[service][http]") {
   ServiceLedger ledger;

@@ -111,10 +111,13 @@ bool Passes(const SubjectView& v, const ViewFilter& f) {
 Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size) {
   if (!text.empty() && std::all_of(text.begin(), text.end(),
                                    [](char c) { return std::isdigit(static_cast<uint8_t>(c)); })) {
-    if (text.size() > 19) return Status::InvalidArgument("--as-of: the sequence number is too big");
+    if (text.size() > 19) {
+      return Status::InvalidArgument("as of " + std::string(text) +
+                                     ": the sequence number is too big");
+    }
     const uint64_t seq = std::stoull(std::string(text));
     if (seq >= ledger.size()) {
-      return Status::InvalidArgument("--as-of " + std::string(text) + ": the log holds seq 0.." +
+      return Status::InvalidArgument("as of " + std::string(text) + ": the log holds seq 0.." +
                                      std::to_string(ledger.size()) + " exclusive");
     }
     *size = seq + 1;
@@ -122,10 +125,11 @@ Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size) 
   }
   int64_t micros = 0;
   KIRJURI_RETURN_IF_ERROR(
-      ParseRfc3339(text, &micros).Prefixed("--as-of: neither a sequence number nor a time"));
+      ParseRfc3339(text, &micros).Prefixed("as of '" + std::string(text) +
+                                            "': neither a sequence number nor a time"));
   KIRJURI_RETURN_IF_ERROR(ledger.SizeAtTime(micros, size));
   if (*size == 0) {
-    return Status::NotFound("--as-of " + std::string(text) +
+    return Status::NotFound("as of " + std::string(text) +
                             ": the ledger had recorded no event by then");
   }
   return Status::Ok();

@@ -45,9 +45,9 @@ struct ViewFilter {
   bool include_erased = true;
 };
 
-// The log size a query should see: "--as-of" as users write it, a sequence number ("41": the
-// view as it stood after event 41) or an RFC 3339 time ("2026-03-03T12:00:00Z": after every
-// event the ledger had recorded by then). InvalidArgument for anything else, or a sequence
+// The log size a query should see: an "as of" as users write it (the CLI's --as-of, the HTTP
+// API's as_of), a sequence number ("41": the view as it stood after event 41) or an RFC 3339
+// time ("2026-03-03T12:00:00Z": after every event the ledger had recorded by then). InvalidArgument for anything else, or a sequence
 // number past the end of the log; NotFound for a time before the first event.
 Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size);
 
