@@ -47,8 +47,9 @@ struct ViewFilter {
 
 // The log size a query should see: an "as of" as users write it (the CLI's --as-of, the HTTP
 // API's as_of), a sequence number ("41": the view as it stood after event 41) or an RFC 3339
-// time ("2026-03-03T12:00:00Z": after every event the ledger had recorded by then). InvalidArgument for anything else, or a sequence
-// number past the end of the log; NotFound for a time before the first event.
+// time ("2026-03-03T12:00:00Z": after every event the ledger had recorded by then).
+// InvalidArgument for anything else, or a sequence number past the end of the log; NotFound for
+// a time before the first event. Messages say "as of X", in neither front's own spelling.
 Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size);
 
 // Which data categories a query opens: the others are left out of its answer, and a query of
