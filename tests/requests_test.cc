@@ -233,6 +233,21 @@ TEST_CASE("fulfilling access writes the export, and fulfilling erasure erases an
   CHECK(fs::exists(t.tmp().path() / "REQ-E" / "report.json"));
   CHECK(ReadFile(t.tmp().path() / "REQ-E" / "report.json").find("REQ-E") != std::string::npos);
   CHECK(t.Now().erased);
+
+  // The person asks again: that erasure answers the new request, with its report as the proof.
+  t.Open("erasure", "REQ-E2");
+  const uint64_t before = t.ledger().size();
+  FulfilResult again = t.Fulfil("REQ-E2");
+  REQUIRE(again.outcome_seqs == e.outcome_seqs);
+  CHECK(t.ledger().size() == before + 1);  // only the closing event: nothing was erased anew
+  RequestRecord second;
+  REQUIRE(t.ledger().GetRequest("REQ-E2", &second).ok());
+  CHECK(second.state == "fulfilled");
+  // The report is the first erasure's (it names the request that erasure answered).
+  CHECK(ReadFile(t.tmp().path() / "REQ-E2" / "report.json").find("\"REQ-E\"") !=
+        std::string::npos);
+  VerifyResult verified;
+  CHECK(t.ledger().Verify(VerifyOptions(), &verified).ok());
 }
 
 // A request's record says whether it is open, when it is due and which events answered it; the

@@ -149,6 +149,24 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
   CHECK(Http(port, "GET", report, "", tokens["staff"]).status == 403);
   CHECK(Http(port, "GET", report, "", tokens["marketing"]).status == 403);
 
+  // Asked again, the erasure already done answers the new request, with its report.
+  REQUIRE(Http(port, "POST", "/v1/requests",
+               R"({"subject":")" + subject + R"(","kind":"erasure","ref":"REQ-4"})",
+               tokens["dpo"])
+              .status == 200);
+  HttpResponse again =
+      Http(port, "POST", "/v1/subjects/" + subject + "/erase?request=REQ-4", "", tokens["dpo"]);
+  INFO(again.body);
+  CHECK(again.status == 200);
+  CHECK(again.body.find("\"REQ-2\"") != std::string::npos);  // the first erasure's report
+  bool answered = false;
+  for (const std::string& line : Lines(Http(port, "GET", "/v1/requests", "", tokens["dpo"]).body)) {
+    if (JsonString(line, "ref") == "REQ-4") answered = JsonString(line, "state") == "fulfilled";
+  }
+  CHECK(answered);
+  CHECK(Http(port, "POST", "/v1/subjects/" + subject + "/erase?request=REQ-4", "", tokens["dpo"])
+            .status == 409);  // answered: no longer open
+
   // Requests are opened and fulfilled by staff and the dpo only.
   const std::string other = JsonString(Append(port, ProfileLine(), tokens["staff"]).at(0), "subject");
   const std::string objection = R"({"subject":")" + other + R"(","kind":"objection","ref":"REQ-3"})";

@@ -539,6 +539,7 @@ Status Service::Erase(const Caller& caller, std::string_view subject_hex, std::s
   er.request = request;
   er.actor = caller.actor;
   RequestRecord r;
+  SubjectSummary summary;
   if (!request.empty()) {
     KIRJURI_RETURN_IF_ERROR(impl_->ledger.GetRequest(request, &r));
     if (r.kind != "erasure" || r.subject != er.subject || r.state != "open") {
@@ -546,9 +547,13 @@ Status Service::Erase(const Caller& caller, std::string_view subject_hex, std::s
                                         "' is not an open erasure request of this subject");
     }
     er.received_at_micros = r.received_at_micros;
+    KIRJURI_RETURN_IF_ERROR(impl_->ledger.GetSubject(er.subject, &summary));
   }
   uint64_t seq = 0;
-  {
+  if (summary.erased_at_seq) {
+    // Erased before: that erasure answers the request, with its report (as `request close`).
+    seq = *summary.erased_at_seq;
+  } else {
     // No catch-up folds the person's old events back in while the erasure removes their rows.
     std::lock_guard<std::mutex> lock(impl_->views_mu);
     KIRJURI_RETURN_IF_ERROR(impl_->ledger.Erase(er, &seq));

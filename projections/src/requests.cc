@@ -58,7 +58,7 @@ Status FulfilRequest(Ledger& ledger, Views* views, const FulfilOptions& options,
   KIRJURI_RETURN_IF_ERROR(ledger.GetSubject(r.subject, &summary));
   const bool needs_out = r.kind == "access" || r.kind == "erasure";
   if (needs_out && options.out.empty()) {
-    return Status::InvalidArgument("a " + r.kind + " request writes documents: give --out DIR");
+    return Status::InvalidArgument("an " + r.kind + " request writes documents: give --out DIR");
   }
   uint64_t seq = 0;
   if (r.kind == "access") {
@@ -84,8 +84,14 @@ Status FulfilRequest(Ledger& ledger, Views* views, const FulfilOptions& options,
     read.request = r.ref;
     KIRJURI_RETURN_IF_ERROR(ledger.RecordAccesses({&read, 1}, &out->outcome_seqs));
   } else if (r.kind == "erasure") {
-    EraseRequest erase{r.subject, r.ref, options.actor, r.received_at_micros};
-    KIRJURI_RETURN_IF_ERROR(ledger.Erase(erase, &seq));
+    if (summary.erased_at_seq) {
+      // Erased before (an earlier request, a repeated one): that erasure answers this request,
+      // and its report is the proof; nothing is left to erase.
+      seq = *summary.erased_at_seq;
+    } else {
+      EraseRequest erase{r.subject, r.ref, options.actor, r.received_at_micros};
+      KIRJURI_RETURN_IF_ERROR(ledger.Erase(erase, &seq));
+    }
     out->outcome_seqs.push_back(seq);
     DeletionReportFiles report;
     KIRJURI_RETURN_IF_ERROR(BuildDeletionReport(ledger, r.subject, seq, &report));
