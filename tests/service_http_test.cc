@@ -634,6 +634,14 @@ TEST_CASE("bad requests get a one-line JSON error and the server keeps serving o
   expect_error(Http(port, "POST", "/v1/requests", "not json", tokens["dpo"]), 400);
   expect_error(Http(port, "GET", "/v1/customers/xyz", "", tokens["dpo"]), 400);
   expect_error(Http(port, "GET", "/v1/events?from=-1", "", tokens["dpo"]), 400);
+  // A misspelt or repeated query parameter is refused, not ignored (?asof= would answer "now").
+  HttpResponse misspelt = Http(port, "GET", "/v1/marketing-audience?asof=1", "", tokens["dpo"]);
+  expect_error(misspelt, 400);
+  CHECK(misspelt.body.find("'asof'") != std::string::npos);
+  CHECK(misspelt.body.find("as_of") != std::string::npos);  // what the route takes
+  expect_error(Http(port, "GET", "/v1/events?from=1&from=2", "", tokens["dpo"]), 400);
+  expect_error(Http(port, "GET", "/v1/checkpoint?x=%FF%FE", "", tokens["dpo"]), 400);
+  expect_error(Http(port, "GET", "/healthz?verbose=1"), 400);
   {
     HttpConnection garbage(port);
     REQUIRE(garbage.SendRaw("GET /healthz HTTP/1.1\r\nthis is no header\r\n\r\n"));

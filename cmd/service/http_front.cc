@@ -38,6 +38,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -100,31 +101,67 @@ struct Route {
   kj::HttpMethod method;
   std::string_view pattern;
   bool body;  // reads a request body
+  // The query parameters it takes, separated by spaces: any other, or one given twice, is a
+  // 400 (a misspelt "?asof=" must not quietly answer as of now).
+  std::string_view query = "";
 };
 constexpr Route kRoutes[] = {
     {RouteId::kHealthz, kj::HttpMethod::GET, "/healthz", false},
     {RouteId::kMetrics, kj::HttpMethod::GET, "/metrics", false},
     {RouteId::kAppend, kj::HttpMethod::POST, "/v1/events", true},
-    {RouteId::kEvents, kj::HttpMethod::GET, "/v1/events", false},
-    {RouteId::kCustomer, kj::HttpMethod::GET, "/v1/customers/{id}", false},
-    {RouteId::kPartner, kj::HttpMethod::GET, "/v1/partners/{id}", false},
-    {RouteId::kAudience, kj::HttpMethod::GET, "/v1/marketing-audience", false},
-    {RouteId::kExport, kj::HttpMethod::GET, "/v1/subjects/{id}/export", false},
-    {RouteId::kErase, kj::HttpMethod::POST, "/v1/subjects/{id}/erase", false},
+    {RouteId::kEvents, kj::HttpMethod::GET, "/v1/events", false, "from limit"},
+    {RouteId::kCustomer, kj::HttpMethod::GET, "/v1/customers/{id}", false, "as_of purpose"},
+    {RouteId::kPartner, kj::HttpMethod::GET, "/v1/partners/{id}", false, "as_of purpose"},
+    {RouteId::kAudience, kj::HttpMethod::GET, "/v1/marketing-audience", false, "as_of"},
+    {RouteId::kExport, kj::HttpMethod::GET, "/v1/subjects/{id}/export", false, "request"},
+    {RouteId::kErase, kj::HttpMethod::POST, "/v1/subjects/{id}/erase", false, "request"},
     {RouteId::kAccessLog, kj::HttpMethod::GET, "/v1/subjects/{id}/access-log", false},
     {RouteId::kOpenRequest, kj::HttpMethod::POST, "/v1/requests", true},
     {RouteId::kListRequests, kj::HttpMethod::GET, "/v1/requests", false},
     {RouteId::kFulfil, kj::HttpMethod::POST, "/v1/requests/{ref}/fulfil", true},
     {RouteId::kDeletionReport, kj::HttpMethod::GET, "/v1/reports/deletion/{seq}", false},
     {RouteId::kCheckpoint, kj::HttpMethod::GET, "/v1/checkpoint", false},
-    {RouteId::kInclusion, kj::HttpMethod::GET, "/v1/proofs/inclusion/{seq}", false},
-    {RouteId::kConsistency, kj::HttpMethod::GET, "/v1/proofs/consistency", false},
-    {RouteId::kChanges, kj::HttpMethod::GET, "/v1/changes", false},
+    {RouteId::kInclusion, kj::HttpMethod::GET, "/v1/proofs/inclusion/{seq}", false, "size"},
+    {RouteId::kConsistency, kj::HttpMethod::GET, "/v1/proofs/consistency", false, "first second"},
+    {RouteId::kChanges, kj::HttpMethod::GET, "/v1/changes", false, "from"},
     {RouteId::kIssueToken, kj::HttpMethod::POST, "/v1/tokens", true},
     {RouteId::kListTokens, kj::HttpMethod::GET, "/v1/tokens", false},
     {RouteId::kRevokeToken, kj::HttpMethod::DELETE, "/v1/tokens/{id}", false},
     {RouteId::kBackup, kj::HttpMethod::POST, "/v1/backups", false},
 };
+
+// OK if every query parameter of `url` is one `route` takes, and none is given twice.
+Status CheckQuery(const Route& route, const kj::Url& url) {
+  std::vector<std::string_view> seen;
+  for (const auto& q : url.query) {
+    const std::string_view name(q.name.cStr(), q.name.size());
+    bool known = false;
+    for (std::string_view rest = route.query; !rest.empty() && !known;) {
+      const size_t space = rest.find(' ');
+      known = rest.substr(0, space) == name;
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    }
+    // Named back only if it is a plain word (never arbitrary bytes in the JSON error).
+    const bool plain = !name.empty() && name.size() <= 32 &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                c == '-' || c == '.';
+                       });
+    const std::string shown = plain ? "'" + std::string(name) + "'" : "(not a plain word)";
+    if (!known) {
+      return Status::InvalidArgument(
+          "unknown query parameter " + shown + " (" +
+          (route.query.empty() ? std::string("this route takes none")
+                               : "this route takes: " + std::string(route.query)) +
+          ")");
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return Status::InvalidArgument("query parameter " + shown + " given twice");
+    }
+    seen.push_back(name);
+  }
+  return Status::Ok();
+}
 
 // Whether `path` fits `pattern`; the values of its "{…}" segments go to *params.
 bool Match(std::string_view pattern, const kj::Vector<kj::String>& path,
@@ -395,6 +432,7 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
       }
       return ReplyError(call, 404, "no such route");
     }
+    if (Status q = CheckQuery(*call.route, call.url); !q.ok()) return ReplyError(call, q);
     const RouteId id = call.route->id;
     if (id == RouteId::kHealthz) {
       return Reply(call, 200,
