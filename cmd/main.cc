@@ -111,6 +111,10 @@ int RunAppend(const Globals& g, const std::string& file) {
 // `access`: only dataAccessed events, as a table of who read what, when and why.
 int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::string& subject,
            bool access) {
+  if (to && *to < from) {
+    return Fail(Status::InvalidArgument("--from " + std::to_string(from) + " is after --to " +
+                                        std::to_string(*to)));
+  }
   if (!g.server.empty()) return remote::Log(g, from, to, subject, access);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);

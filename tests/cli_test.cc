@@ -47,5 +47,10 @@ TEST_CASE("global options work before and after the subcommand") {
   CHECK(missing.exit_code != 0);
   CHECK(missing.out.find("kirjuri: no ledger in") == 0);
   CHECK(missing.out.find('\n') == missing.out.size() - 1);  // one line
+
+  // An empty range is a mistake, not an empty answer.
+  Run inverted = Kirjuri("log --from 5 --to 2 --data " + data + " --master-key " + key);
+  CHECK(inverted.exit_code == 1);
+  CHECK(inverted.out == "kirjuri: --from 5 is after --to 2\n");
   fs::remove_all(root);
 }
