@@ -69,7 +69,8 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
         if (v.json) w.Raw(v.name, *v.json); else w.Raw(v.name, "null");
       }
       data = w.Finish();
-      if (!fields.empty()) {
+      // A read of what was shown: a shredded value (null) was not read, nor was its category.
+      if (std::any_of(fields.begin(), fields.end(), [](const FieldValue& v) { return v.json; })) {
         SubjectId id{};
         auto bytes = env.getSubject();
         if (bytes.size() == id.size()) std::copy(bytes.begin(), bytes.end(), id.begin());
@@ -77,7 +78,9 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
         r.subject = id;
         r.purpose = "service_delivery";
         r.operation = "history";
-        for (const FieldValue& v : fields) r.categories.push_back(v.category);
+        for (const FieldValue& v : fields) {
+          if (v.json) r.categories.push_back(v.category);
+        }
         std::sort(r.categories.begin(), r.categories.end());
         r.categories.erase(std::unique(r.categories.begin(), r.categories.end()),
                            r.categories.end());

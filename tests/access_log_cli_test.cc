@@ -57,7 +57,8 @@ TEST_CASE("a local read names each category it showed once, consents included",
   CHECK(lines[0].find(R"("categories":["consents","profile"])") != std::string::npos);
 }
 
-TEST_CASE("reading an erased person logs the look-up, never a category whose key is gone",
+TEST_CASE("reading an erased person logs the look-up, never a category whose key is gone; "
+          "a history of shredded values is no read",
           "[cli][access]") {
   ServiceLedger ledger;
   const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
@@ -65,6 +66,10 @@ TEST_CASE("reading an erased person logs the look-up, never a category whose key
           0);
   REQUIRE(ledger.Kirjuri({"export", subject, "--json"}).code == 0);
   REQUIRE(ledger.Kirjuri({"query", "customer", subject}).code == 0);
+  // The history's values are all shredded (shown as null): nothing of the person was shown.
+  RunResult history = ledger.Kirjuri({"history", "--subject", subject, "--with-data", "--json"});
+  REQUIRE(history.code == 0);
+  CHECK(history.out.find("\"name\":null") != std::string::npos);
   RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
   INFO(Describe(log));
   REQUIRE(log.code == 0);
