@@ -57,7 +57,7 @@ TEST_CASE("a local read names each category it showed once, consents included",
   CHECK(lines[0].find(R"("categories":["consents","profile"])") != std::string::npos);
 }
 
-TEST_CASE("reading an erased person logs the look-up, never a category whose key is gone; "
+TEST_CASE("reading an erased person logs the look-up, never a category whose key is gone, and "
           "a history of shredded values is no read",
           "[cli][access]") {
   ServiceLedger ledger;
