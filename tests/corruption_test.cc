@@ -167,6 +167,52 @@ TEST_CASE("a bit flipped inside a table file of the log is named by verify: the 
   CheckVerifyCommandRefuses(f, table.filename().string());
 }
 
+// The offset of the last byte of table file `table`'s properties block, found without Kirjuri's
+// code: RocksDB 7.8 writes that block (and its 5-byte trailer) just before the metaindex block,
+// whose offset is the first varint after the checksum-type byte of the 53-byte footer. The last
+// byte is the top byte of the block's restart count, whose top bit marks a block carrying a hash
+// index: set, the parser reads a bucket count of 0 and RocksDB's assertion aborts the process.
+uint64_t PropertiesBlockLastByte(const fs::path& table) {
+  const std::string bytes = ReadFile(table);
+  REQUIRE(bytes.size() > 53);
+  uint64_t metaindex = 0;
+  for (size_t i = bytes.size() - 52, shift = 0;; ++i, shift += 7) {
+    metaindex |= static_cast<uint64_t>(bytes[i] & 0x7f) << shift;
+    if ((bytes[i] & 0x80) == 0) break;
+  }
+  REQUIRE(metaindex > 64);
+  const uint64_t last = metaindex - 5 - 1;
+  // As RocksDB wrote it: the last property (rocksdb.raw.value.size, by name order; its name
+  // delta-encoded) with its value, a restart offset or two, a restart count below 2^24, and the
+  // trailer's "no compression".
+  const size_t name = bytes.rfind("value.size", last);
+  REQUIRE(name != std::string::npos);
+  CHECK(name + 64 > last);
+  CHECK(bytes[last] == 0);
+  CHECK(bytes[last + 1] == 0);
+  return last;
+}
+
+TEST_CASE("a bit flipped in a table file's properties block (which RocksDB parses before "
+          "checking it) is refused on open, naming the file, never an abort", "[corruption]") {
+  for (const char* store : {"log", "keys"}) {
+    INFO("the store in " << store);
+    LedgerFixture f;
+    MakeLedgerInTables(f, 30);
+    const std::vector<fs::path> tables = FilesEnding(f.data() / store, ".sst");
+    REQUIRE_FALSE(tables.empty());
+    const fs::path table = tables.back();
+    FlipBit(table, PropertiesBlockLastByte(table), 7);
+
+    Status s = f.Open();
+    CHECK(s.IsCorruption());
+    CheckRefusal(s, table.filename().string() + " is damaged: its properties block fails its "
+                    "checksum");
+    f.Close();
+    CheckVerifyCommandRefuses(f, table.filename().string());
+  }
+}
+
 TEST_CASE("bits flipped anywhere in the log's table files and MANIFEST are refused on open or "
           "by verify, never a crash", "[corruption]") {
   LedgerFixture pristine;

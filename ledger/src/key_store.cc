@@ -497,6 +497,9 @@ struct KeyStore::Impl {
     rocksdb::DB* raw = nullptr;
     rocksdb::DBOptions options = MakeKeyStoreDbOptions(mode == Mode::kCreate);
     if (env) options.env = env;
+    if (mode != Mode::kCreate) {
+      KIRJURI_RETURN_IF_ERROR(CheckTableFiles(dir, "cannot open the key store in " + dir.string()));
+    }
     rocksdb::Status s =
         mode == Mode::kReadOnly
             ? rocksdb::DB::OpenForReadOnly(options, dir.string(), descriptors, &handles, &raw)

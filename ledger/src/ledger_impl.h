@@ -212,6 +212,9 @@ struct Ledger::Impl {
     rocksdb::DBOptions options = MakeDbOptions(create);
     if (env) options.env = env;
     const std::string path = (dir / store::kLogDir).string();
+    if (!create) {
+      KIRJURI_RETURN_IF_ERROR(CheckTableFiles(path, "cannot open the log in " + dir.string()));
+    }
     rocksdb::Status s =
         read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
                   : rocksdb::DB::Open(options, path, descriptors, &handles, &raw);

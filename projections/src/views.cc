@@ -162,6 +162,7 @@ struct Views::Impl : DerivedStore {
         {kRowsCf, PointLookupOptions()},  // each folded event looks up its person's row
         {kAudienceCf, rocksdb::ColumnFamilyOptions()}};
     rocksdb::DB* raw = nullptr;
+    KIRJURI_RETURN_IF_ERROR(CheckTableFiles(dir, "cannot open the views in " + dir.string()));
     KIRJURI_RETURN_IF_ERROR(
         FromRocks(rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &raw),
                   "cannot open the views in " + dir.string()));
