@@ -1,10 +1,10 @@
-// Damage to the files themselves (issue 7, item 4): bits flipped inside RocksDB's own files (a
-// table file of the log, its write-ahead log, its MANIFEST), files cut short (a table file, the
-// write-ahead log, the checkpoint copy beside the log), a key-store entry replaced, the key
-// store's write-ahead log damaged and the key store restored from an older copy. Unlike
-// the tamper tests of ledger_test.cc, which rewrite values through RocksDB with its checksums
-// valid, these change bytes on disk the way a failing disk, a bad copy or a careless hand does.
-// Each must be refused on open or by `verify`, naming the file, the sequence number or the
+// Damage to the files themselves (issue 7, item 4): bits flipped inside RocksDB's own files (the
+// log's and the key store's table files and MANIFESTs, the log's write-ahead log), files cut short
+// (a table file, the write-ahead log, the checkpoint copy beside the log), a key-store entry
+// replaced, the key store's write-ahead log damaged and the key store restored from an older copy.
+// Unlike the tamper tests of ledger_test.cc, which rewrite values through RocksDB with its
+// checksums valid, these change bytes on disk the way a failing disk, a bad copy or a careless hand
+// does. Each must be refused on open or by `verify`, naming the file, the sequence number or the
 // subject; never a crash, never a shorter log taken for the whole one.
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
@@ -213,18 +213,24 @@ TEST_CASE("a bit flipped in a table file's properties block (which RocksDB parse
   }
 }
 
-TEST_CASE("bits flipped anywhere in the log's table files and MANIFEST are refused on open or "
-          "by verify, never a crash", "[corruption]") {
+TEST_CASE("bits flipped anywhere in the table files and MANIFESTs of the log and the key store "
+          "are refused on open or by verify, never a crash", "[corruption]") {
   LedgerFixture pristine;
   MakeLedgerInTables(pristine, 60);
   // Read first: opening writes a new MANIFEST (and obsoletes the old one).
   const std::vector<std::string> events = ReadAll(pristine);
   REQUIRE(events.size() == 60);
-  std::vector<fs::path> files = FilesEnding(pristine.log_dir(), ".sst");
-  for (const fs::path& m : FilesEnding(pristine.log_dir(), "")) {
-    if (m.filename().string().starts_with("MANIFEST-")) files.push_back(m);
+  std::vector<fs::path> files;
+  for (const char* store : {"log", "keys"}) {
+    for (const fs::path& file : FilesEnding(pristine.data() / store, "")) {
+      const std::string name = file.filename().string();
+      if (name.ends_with(".sst") || name.starts_with("MANIFEST-")) {
+        files.push_back(file.lexically_relative(pristine.data()));
+      }
+    }
   }
-  REQUIRE(files.size() >= 6);  // a table file per column family, and the MANIFEST
+  // A table file per column family of each store, and their MANIFESTs.
+  REQUIRE(files.size() >= 8);
   std::mt19937 rng(std::random_device{}());
   const int flips_per_file = testing::kSanitized ? 3 : 6;
   std::map<std::string, int> outcomes;
@@ -233,11 +239,11 @@ TEST_CASE("bits flipped anywhere in the log's table files and MANIFEST are refus
       LedgerFixture f;
       fs::copy(pristine.data(), f.data(), fs::copy_options::recursive);
       fs::copy_file(DefaultMasterKeyPath(pristine.data()), DefaultMasterKeyPath(f.data()));
-      const fs::path damaged = f.log_dir() / original.filename();
+      const fs::path damaged = f.data() / original;
       const uint64_t offset =
           std::uniform_int_distribution<uint64_t>(0, fs::file_size(damaged) - 1)(rng);
       const int bit = std::uniform_int_distribution<int>(0, 7)(rng);
-      INFO(damaged.filename() << ": bit " << bit << " of byte " << offset << " of "
+      INFO(original.string() << ": bit " << bit << " of byte " << offset << " of "
                               << fs::file_size(damaged));
       FlipBit(damaged, offset, bit);
       Status s = OpenAndVerify(f);
