@@ -17,6 +17,10 @@ int Fail(const Status& status) {
   return status.IsCorruption() || status.IsInvalidArgument() ? 1 : 2;
 }
 
+int FailAsked(const Status& status) {
+  return Fail(status.IsNotFound() ? Status::InvalidArgument(status.message()) : status);
+}
+
 namespace {
 Status Open(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open, bool read_only) {
   // A command with a --server form has returned before opening anything local: this one would

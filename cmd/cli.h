@@ -30,6 +30,9 @@ struct Globals {
 // Prints "kirjuri: <reason>" on stderr and returns the exit code for `status`
 // (1 for a failed check or refused input, 2 for anything else).
 int Fail(const Status& status);
+// Fail for what the command was asked about (a subject, a request): there, NotFound is refused
+// input (1), like a malformed id, not a failure to run (a missing ledger or master key is 2).
+int FailAsked(const Status& status);
 
 Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open = true);
 // For commands that only read the log (verify, audit, log, history, checkpoint, prove,

@@ -31,7 +31,7 @@ int RunOpen(const Globals& g, const RequestArgs& a) {
   if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   uint64_t seq = 0;
   if (Status s = ledger->OpenRequest(id, a.kind, a.ref, a.actor, received, &seq); !s.ok()) {
-    return Fail(s.IsNotFound() ? Status::InvalidArgument(s.message()) : s);
+    return FailAsked(s);
   }
   CatchUpViews(*views);
   RequestRecord r;

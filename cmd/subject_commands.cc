@@ -57,7 +57,7 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   SubjectExport doc;
-  if (Status s = ExportSubject(*ledger, id, &doc); !s.ok()) return Fail(s);
+  if (Status s = ExportSubject(*ledger, id, &doc); !s.ok()) return FailAsked(s);
   {
     AccessRecord read;
     read.subject = id;
@@ -117,7 +117,7 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
   if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
   uint64_t seq = 0;
   if (Status s = ledger->Erase(request, &seq); !s.ok()) {
-    return Fail(s.IsNotFound() ? Status::InvalidArgument(s.message()) : s);
+    return FailAsked(s);
   }
   CatchUpViews(*views);
   std::vector<std::string> shredded, retained;
@@ -231,7 +231,7 @@ int RunReport(const Globals& g, const SubjectArgs& a) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   DeletionReportFiles files;
-  if (Status s = BuildDeletionReport(*ledger, id, a.seq, &files); !s.ok()) return Fail(s);
+  if (Status s = BuildDeletionReport(*ledger, id, a.seq, &files); !s.ok()) return FailAsked(s);
   if (Status s = WriteDeletionReport(files, a.out); !s.ok()) return Fail(s);
   if (g.json) {
     std::printf("%s\n", JsonWriter().String("out", a.out).Finish().c_str());
@@ -269,13 +269,16 @@ int RunVerifyReport(const Globals& g, const std::string& file, const std::string
     what = "report signature, checkpoint signature and inclusion proof of seq " +
            std::to_string(check.seq) + " verify (subject " + check.subject + ")";
   }
+  // A file that cannot be read is no verdict on the report: exit 2, not "does not verify".
+  const bool unread = s.code() == Status::Code::kIOError;
   if (g.json) {
     JsonWriter w;
     w.Bool("ok", s.ok());
     if (!s.ok()) w.String("error", s.message());
     std::printf("%s\n", w.Finish().c_str());
-    return s.ok() ? 0 : 1;
+    return s.ok() ? 0 : unread ? 2 : 1;
   }
+  if (unread) return Fail(s);
   if (!s.ok()) return Fail(s.Prefixed("report does not verify"));
   std::printf("ok: %s%s\n", what.c_str(),
               pinned ? "" : "; the key is the report's own: compare it with the ledger's "

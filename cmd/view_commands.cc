@@ -137,7 +137,7 @@ int RunQuery(const Globals& g, QueryArgs a) {
     if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
     SubjectView v;
     if (Status s = views->Get(id, as_of, &v); !s.ok()) {
-      return Fail(s.IsNotFound() ? Status::InvalidArgument(s.message()) : s);
+      return FailAsked(s);
     }
     if (v.register_name != a.what) {
       return Fail(Status::InvalidArgument("subject " + a.subject + " is in the " +

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -53,4 +54,41 @@ TEST_CASE("global options work before and after the subcommand") {
   CHECK(inverted.exit_code == 1);
   CHECK(inverted.out == "kirjuri: --from 5 is after --to 2\n");
   fs::remove_all(root);
+}
+
+TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it cannot run") {
+  kirjuri::testing::TempDir root("kirjuri-cli-exit");
+  const std::string data = (root.path() / "data").string();
+  const std::string key = (root.path() / "master.key").string();
+  const std::string on = " --data " + data + " --master-key " + key;
+  REQUIRE(Kirjuri("init" + on).exit_code == 0);
+  const std::string nobody = "0123456789abcdef0123456789abcdef";
+  const std::string report_dir = (root.path() / "report").string();
+
+  // Refused (1): a malformed id, or a person or seq the ledger does not hold.
+  const std::vector<std::string> refused = {
+      "export not-an-id",
+      "export " + nobody,
+      "query customer " + nobody,
+      "report deletion " + nobody + " --out " + report_dir,
+      "prove inclusion 3",
+  };
+  for (const std::string& asked : refused) {
+    Run r = Kirjuri(asked + on);
+    INFO(asked << ": " << r.out);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.starts_with("kirjuri: "));
+  }
+  // Cannot run (2): a usage error, no ledger, no master key.
+  const std::vector<std::string> cannot_run = {
+      "export " + nobody + on + " --no-such-option",
+      "export " + nobody + " --data " + (root.path() / "elsewhere").string() + " --master-key " +
+          key,
+      "export " + nobody + " --data " + data + " --master-key " + (root.path() / "no-key").string(),
+  };
+  for (const std::string& broken : cannot_run) {
+    Run r = Kirjuri(broken);
+    INFO(broken << ": " << r.out);
+    CHECK(r.exit_code == 2);
+  }
 }

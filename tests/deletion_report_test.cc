@@ -21,9 +21,13 @@
 #include "kirjuri/note.h"
 #include "kirjuri/schemas/report.capnp.h"
 #include "kirjuri/time.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace kirjuri;
+using kirjuri::testing::Describe;
+using kirjuri::testing::RunKirjuri;
+using kirjuri::testing::RunResult;
 
 namespace {
 
@@ -435,8 +439,15 @@ TEST_CASE("malformed deletion report files are refused without crashing") {
   const fs::path report = f.Write(files);
   const fs::path sig = report.parent_path() / "report.json.sig";
 
-  SECTION("a missing report") {
-    CHECK(Verify(report.parent_path() / "nothing.json").IsInvalidArgument());
+  SECTION("a missing report, or its signature missing: not read, which is no verdict") {
+    Status s = Verify(report.parent_path() / "nothing.json");
+    CHECK(s.code() == Status::Code::kIOError);
+    CHECK_THAT(s.message(), Catch::Matchers::StartsWith(
+                                "cannot read " + (report.parent_path() / "nothing.json").string()));
+    fs::remove(sig);
+    s = Verify(report);
+    CHECK(s.code() == Status::Code::kIOError);
+    CHECK_THAT(s.message(), Catch::Matchers::StartsWith("cannot read " + sig.string()));
   }
   SECTION("a signature of the wrong length") {
     Spit(sig, "short");
@@ -459,6 +470,44 @@ TEST_CASE("malformed deletion report files are refused without crashing") {
     CHECK(s.IsCorruption());
     CHECK_THAT(s.message(), Catch::Matchers::StartsWith("inclusion proof: "));
   }
+}
+
+TEST_CASE("kirjuri verify-report exits 0 for a report that verifies, 1 for one that does not, "
+          "2 for one it cannot read",
+          "[cli]") {
+  ErasedSubject f;
+  const fs::path report = f.Write(f.Build());
+  const fs::path sig = report.parent_path() / "report.json.sig";
+  auto verify_report = [&](const fs::path& file, bool json = false) {
+    std::vector<std::string> args = {"verify-report", file.string()};
+    if (json) args.insert(args.begin(), "--json");
+    RunResult r = RunKirjuri(args, f.dir);
+    UNSCOPED_INFO(Describe(r));
+    return r;
+  };
+
+  RunResult r = verify_report(report);
+  CHECK(r.code == 0);
+  CHECK(r.out.starts_with("ok: "));
+
+  // One character of the subject changed, the signature left as it was.
+  std::string json = Slurp(report);
+  const std::string hex = SubjectIdHex(f.subject);
+  const size_t at = json.find(hex);
+  REQUIRE(at != std::string::npos);
+  json[at] = json[at] == '0' ? '1' : '0';
+  Spit(report, json);
+  r = verify_report(report);
+  CHECK(r.code == 1);
+  CHECK(r.err.starts_with("kirjuri: report does not verify: "));
+
+  fs::remove(sig);
+  r = verify_report(report);
+  CHECK(r.code == 2);
+  CHECK(r.err == "kirjuri: cannot read " + sig.string() + ": No such file or directory\n");
+  r = verify_report(report, /*json=*/true);
+  CHECK(r.code == 2);
+  CHECK(r.out.starts_with(R"({"ok":false,"error":"cannot read )"));
 }
 
 TEST_CASE("a deletion report whose leaf is malformed is refused without crashing, even when its "

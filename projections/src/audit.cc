@@ -25,6 +25,9 @@ namespace {
 
 using T = schema::EventType;
 constexpr std::string_view kFormat = "kirjuri.audit-report/v1";
+// An audit report holds every finding with its proof; the cap only keeps a stray file from being
+// read whole into memory.
+constexpr size_t kMaxAuditReportBytes = size_t{1} << 30;
 
 struct CheckInfo {
   const char* name;
@@ -834,11 +837,11 @@ bool IsAuditReport(const std::filesystem::path& path) {
 Status VerifyAuditReport(const std::filesystem::path& report_json, const PublicKey* pinned,
                          AuditReportCheck* out) {
   *out = {};
-  std::ifstream in(report_json, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + report_json.string());
-  std::string json((std::istreambuf_iterator<char>(in)), {});
-  std::ifstream sig_in(report_json.string() + ".sig", std::ios::binary);
-  std::string sig((std::istreambuf_iterator<char>(sig_in)), {});
+  std::string json, sig;
+  KIRJURI_RETURN_IF_ERROR(ReadReportFile(report_json, kMaxAuditReportBytes, &json));
+  std::filesystem::path sig_path = report_json;
+  sig_path += ".sig";
+  KIRJURI_RETURN_IF_ERROR(ReadReportFile(sig_path, 1024, &sig));
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<schema::AuditReport>();
   KIRJURI_RETURN_IF_ERROR(DecodeAudit(json, root));

@@ -463,19 +463,6 @@ Status FindReportedEvent(const Ledger& ledger, const SubjectId& subject,
   return Status::Ok();
 }
 
-Status ReadFile(const fs::path& path, size_t max_bytes, std::string* out) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return Status::InvalidArgument(path.filename().string() + ": cannot read the file");
-  if (size > max_bytes) return Status::InvalidArgument(path.filename().string() + ": too large");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(path.filename().string() + ": cannot read the file");
-  out->assign(std::istreambuf_iterator<char>(in), {});
-  if (in.bad()) return Status::InvalidArgument(path.filename().string() + ": cannot read the file");
-  return Status::Ok();
-}
-
-
 }  // namespace
 
 Status BuildDeletionReport(const Ledger& ledger, const SubjectId& subject,
@@ -574,8 +561,8 @@ Status VerifyDeletionReport(const fs::path& report_json, const PublicKey* pinned
   sig_path += ".sig";
 
   std::string json, sig;
-  KIRJURI_RETURN_IF_ERROR(ReadFile(report_json, kMaxReportBytes, &json));
-  KIRJURI_RETURN_IF_ERROR(ReadFile(sig_path, 1024, &sig));
+  KIRJURI_RETURN_IF_ERROR(ReadReportFile(report_json, kMaxReportBytes, &json));
+  KIRJURI_RETURN_IF_ERROR(ReadReportFile(sig_path, 1024, &sig));
   if (sig.size() != 64) {
     return Status::InvalidArgument(sig_name + ": not a 64-byte Ed25519 signature (" +
                                    std::to_string(sig.size()) + " bytes)");

@@ -1,8 +1,13 @@
-// Writing the files that reports and exports hand out. Private to projections/.
+// Writing the files that reports and exports hand out, and reading them back to verify them.
+// Private to projections/.
 #pragma once
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -28,6 +33,25 @@ inline Status WriteFileAtomically(const std::filesystem::path& path, std::string
     std::filesystem::remove(tmp, ec);
     return Status::IOError("cannot write " + path.string());
   }
+  return Status::Ok();
+}
+
+// Reads the whole of `path` (a report or its signature) into `*out`. A file that cannot be read
+// (missing, not permitted) is IOError naming the path and the system's reason: not a verdict on
+// the report. One over `max_bytes` is InvalidArgument (no report is that large).
+inline Status ReadReportFile(const std::filesystem::path& path, size_t max_bytes,
+                             std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot read " + path.string() + ": " + std::strerror(errno));
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return Status::IOError("cannot read " + path.string() + ": " + ec.message());
+  if (size > max_bytes) {
+    return Status::InvalidArgument(path.filename().string() + ": too large for a report (" +
+                                   std::to_string(size) + " bytes)");
+  }
+  out->assign(std::istreambuf_iterator<char>(in), {});
+  if (in.bad()) return Status::IOError("cannot read " + path.string());
   return Status::Ok();
 }
 
