@@ -276,6 +276,14 @@ TEST_CASE("audit: a period judges only its own events, against the state before 
   r = f.Audit(o);
   REQUIRE(r.findings.size() == 1);
   CHECK(r.findings[0].seqs.front() == early);
+  // The two ends swapped: refused, not an empty period signed as free of findings.
+  o.from_micros = split + 1;
+  o.to_micros = split;
+  AuditResult swapped;
+  Status s = RunAudit(f.ledger(), o, &swapped);
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.message() == "the period starts (" + FormatRfc3339(split + 1) + ") after it ends (" +
+                           FormatRfc3339(split) + ")");
 }
 
 TEST_CASE("audit report: signed, every proof checks, tampering is named") {
@@ -415,6 +423,11 @@ TEST_CASE("history: filters by time, subject, type and purpose without personal 
   CHECK(seqs(h) == std::vector<uint64_t>{3, 4});
   h = {};
   h.type = "no_such_type";
+  CHECK(ReadHistory(f.ledger(), h, [](const EventView&) { return Status::Ok(); })
+            .IsInvalidArgument());
+  h = {};
+  h.from_micros = split + 1;
+  h.to_micros = split;
   CHECK(ReadHistory(f.ledger(), h, [](const EventView&) { return Status::Ok(); })
             .IsInvalidArgument());
 

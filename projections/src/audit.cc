@@ -24,6 +24,16 @@ namespace kirjuri {
 namespace {
 
 using T = schema::EventType;
+
+// A period that ends before it starts is a mistake (two dates swapped), not an empty period: an
+// audit of it would be signed with no finding.
+Status CheckPeriod(std::optional<int64_t> from_micros, std::optional<int64_t> to_micros) {
+  if (from_micros && to_micros && *from_micros > *to_micros) {
+    return Status::InvalidArgument("the period starts (" + FormatRfc3339(*from_micros) +
+                                   ") after it ends (" + FormatRfc3339(*to_micros) + ")");
+  }
+  return Status::Ok();
+}
 constexpr std::string_view kFormat = "kirjuri.audit-report/v1";
 // An audit report holds every finding with its proof; the cap only keeps a stray file from being
 // read whole into memory.
@@ -168,6 +178,7 @@ class Auditor {
 };
 
 Status Auditor::Run(AuditResult* out) {
+  KIRJURI_RETURN_IF_ERROR(CheckPeriod(o_.from_micros, o_.to_micros));
   now_ = o_.now_micros ? o_.now_micros : NowMicros();
   const uint64_t size = ledger_.size();
   uint64_t begin = 0, end = size;
@@ -785,6 +796,7 @@ Status ReadHistory(const Ledger& ledger, const HistoryFilter& filter,
     }
     if (!type) return Status::InvalidArgument("unknown event type '" + filter.type + "'");
   }
+  KIRJURI_RETURN_IF_ERROR(CheckPeriod(filter.from_micros, filter.to_micros));
   uint64_t begin = 0, end = ledger.size();
   if (filter.from_micros) KIRJURI_RETURN_IF_ERROR(ledger.SizeAtTime(*filter.from_micros - 1, &begin));
   if (filter.to_micros) KIRJURI_RETURN_IF_ERROR(ledger.SizeAtTime(*filter.to_micros, &end));

@@ -42,7 +42,7 @@ struct HistoryFilter {
 
 // Calls fn for each event that passes `filter`, in log order. A time range is found by binary
 // search (Ledger::SizeAtTime) and a subject through the subject index, so neither scans the
-// whole log. InvalidArgument for an unknown type name.
+// whole log. InvalidArgument for an unknown type name, or a period that ends before it starts.
 Status ReadHistory(const Ledger& ledger, const HistoryFilter& filter,
                    const std::function<Status(const EventView&)>& fn);
 
@@ -83,7 +83,8 @@ struct AuditResult {
 };
 
 // Runs the audit. Corruption if `since_checkpoint` is not extended by this log (another
-// ledger's, or history rewritten since); a failed `verify` does not stop it: the report says so.
+// ledger's, or history rewritten since); InvalidArgument for a period that ends before it starts;
+// a failed `verify` does not stop it: the report says so.
 Status RunAudit(const Ledger& ledger, const AuditOptions& options, AuditResult* out);
 
 // Writes audit.json, audit.json.sig, audit.html and ledger.pub.pem into `dir` (created if
