@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,6 +20,23 @@ int Fail(const Status& status) {
 
 int FailAsked(const Status& status) {
   return Fail(status.IsNotFound() ? Status::InvalidArgument(status.message()) : status);
+}
+
+const CLI::Validator& Decimal() {
+  static const CLI::Validator decimal(
+      [](std::string& text) -> std::string {
+        uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        auto [stop, error] = std::from_chars(text.data(), end, value);  // no sign, base 10
+        if (error == std::errc::result_out_of_range) return "'" + text + "' is too large";
+        if (text.empty() || error != std::errc() || stop != end) {
+          return "'" + text + "' is not a decimal number (digits only)";
+        }
+        text = std::to_string(value);
+        return "";
+      },
+      "DECIMAL");
+  return decimal;
 }
 
 namespace {

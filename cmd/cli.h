@@ -2,6 +2,8 @@
 // errors. Every subcommand exits non-zero with a one-line reason on error.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +35,11 @@ int Fail(const Status& status);
 // Fail for what the command was asked about (a subject, a request): there, NotFound is refused
 // input (1), like a malformed id, not a failure to run (a missing ledger or master key is 2).
 int FailAsked(const Status& status);
+
+// For options that take a count or a sequence number: decimal digits only, passed on without
+// leading zeros (`->transform(Decimal())`). CLI11 reads unsigned options with strtoull in base
+// 0: "-1" would wrap to 2^64 - 1, "010" would be 8, "0x10" 16.
+const CLI::Validator& Decimal();
 
 Status OpenLedger(const Globals& g, std::unique_ptr<Ledger>* out, bool check_on_open = true);
 // For commands that only read the log (verify, audit, log, history, checkpoint, prove,

@@ -333,8 +333,8 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> to;
   std::string subject;
   auto* log = app.add_subcommand("log", "list events (envelopes; with --json also the leaf bytes)");
-  log->add_option("--from", from, "first sequence number");
-  log->add_option("--to", to, "last sequence number (inclusive)");
+  log->add_option("--from", from, "first sequence number")->transform(Decimal());
+  log->add_option("--to", to, "last sequence number (inclusive)")->transform(Decimal());
   log->add_option("--subject", subject, "only this subject's events");
   bool access_only = false;
   log->add_flag("--access", access_only,
@@ -356,12 +356,12 @@ int main(int argc, char** argv) {
   prove->require_subcommand(1);
   uint64_t seq = 0, size = 0, old_size = 0, new_size = 0;
   auto* inclusion = prove->add_subcommand("inclusion", "inclusion proof of an event");
-  inclusion->add_option("seq", seq, "sequence number")->required();
-  inclusion->add_option("--size", size, "tree size (default: the whole log)");
+  inclusion->add_option("seq", seq, "sequence number")->required()->transform(Decimal());
+  inclusion->add_option("--size", size, "tree size (default: the whole log)")->transform(Decimal());
   inclusion->callback([&] { rc = RunProveInclusion(g, seq, size); });
   auto* consistency = prove->add_subcommand("consistency", "consistency proof between two sizes");
-  consistency->add_option("old_size", old_size)->required();
-  consistency->add_option("new_size", new_size)->required();
+  consistency->add_option("old_size", old_size)->required()->transform(Decimal());
+  consistency->add_option("new_size", new_size)->required()->transform(Decimal());
   consistency->callback([&] { rc = RunProveConsistency(g, old_size, new_size); });
 
   bool pem = false, note = false;
@@ -372,8 +372,12 @@ int main(int argc, char** argv) {
 
   DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "load a sample register into --data and walk through it");
-  demo->add_option("--customers", demo_options.customers, "sample customers")->capture_default_str();
-  demo->add_option("--partners", demo_options.partners, "sample partners")->capture_default_str();
+  demo->add_option("--customers", demo_options.customers, "sample customers")
+      ->capture_default_str()
+      ->transform(Decimal());
+  demo->add_option("--partners", demo_options.partners, "sample partners")
+      ->capture_default_str()
+      ->transform(Decimal());
   demo->add_option("--reports", demo_options.reports, "where to write the deletion report")
       ->capture_default_str();
   demo->callback([&] { rc = RunDemo(g, demo_options); });

@@ -176,7 +176,7 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
 
   auto* extend = request->add_subcommand("extend", "extend a deadline (at most two months in all)");
   extend->add_option("ref", a.ref, "the request's reference")->required();
-  extend->add_option("--months", a.months, "1 or 2")->required();
+  extend->add_option("--months", a.months, "1 or 2")->required()->transform(Decimal());
   extend->add_option("--reason", a.reason, "why (no personal data)")->required();
   actor(extend);
   extend->callback([&] { rc = RunExtend(g, a); });

@@ -115,7 +115,8 @@ void AddServeCommands(CLI::App& app, Globals& g, int& rc) {
                     "write {\"http\":P,\"rpc\":P} here once listening");
   serve->add_option("--max-body", serve_args.options.max_body_bytes,
                     "largest request body in bytes (larger: 413)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(Decimal());
   serve->add_option("--backup-dir", serve_args.backup_dir,
                     "where the dpo's backups (POST /v1/backups) are written; none if not given");
   serve->add_option("--feed-keepalive", serve_args.options.feed_keepalive_seconds,

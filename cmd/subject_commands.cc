@@ -331,7 +331,8 @@ void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* deletion = report->add_subcommand("deletion", "proof-of-deletion report of an erasure");
   deletion->add_option("subject", a.subject, "subject id")->required();
   deletion->add_option("--out", a.out, "directory for report.json, .sig and .html")->required();
-  deletion->add_option("--seq", a.seq, "the erasure event (default: the latest)");
+  deletion->add_option("--seq", a.seq, "the erasure event (default: the latest)")
+      ->transform(Decimal());
   deletion->callback([&] { rc = RunReport(g, a); });
 
   static std::string report_file;

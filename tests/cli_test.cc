@@ -79,9 +79,17 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
     CHECK(r.exit_code == 1);
     CHECK(r.out.starts_with("kirjuri: "));
   }
-  // Cannot run (2): a usage error, no ledger, no master key.
+  // A number is decimal: 010 is ten (CLI11 alone reads it as octal eight).
+  Run octal = Kirjuri("prove inclusion 010" + on);
+  CHECK(octal.exit_code == 1);
+  CHECK(octal.out == "kirjuri: seq 10 is not in a tree of 0 events\n");
+
+  // Cannot run (2): a usage error (a negative or hexadecimal number among them: CLI11 alone
+  // wraps -1 to 2^64 - 1), no ledger, no master key.
   const std::vector<std::string> cannot_run = {
       "export " + nobody + on + " --no-such-option",
+      "prove inclusion -1" + on,
+      "log --from 0x10" + on,
       "export " + nobody + " --data " + (root.path() / "elsewhere").string() + " --master-key " +
           key,
       "export " + nobody + " --data " + data + " --master-key " + (root.path() / "no-key").string(),
@@ -90,5 +98,8 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
     Run r = Kirjuri(broken);
     INFO(broken << ": " << r.out);
     CHECK(r.exit_code == 2);
+    CHECK(r.out.starts_with("kirjuri: "));
   }
+  CHECK(Kirjuri("prove inclusion -1" + on).out ==
+        "kirjuri: seq: '-1' is not a decimal number (digits only)\n");
 }
