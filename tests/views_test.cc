@@ -241,7 +241,11 @@ TEST_CASE("a customer as of before and after a rectification, by sequence number
   REQUIRE(ResolveAsOf(t.ledger(), FormatRfc3339(between), &size).ok());
   CHECK(size == before);
   CHECK(ResolveAsOf(t.ledger(), "1999-01-01", &size).IsNotFound());
-  CHECK(ResolveAsOf(t.ledger(), std::to_string(t.ledger().size()), &size).IsInvalidArgument());
+  const Status past_end = ResolveAsOf(t.ledger(), std::to_string(t.ledger().size()), &size);
+  CHECK(past_end.IsInvalidArgument());
+  CHECK(past_end.message() == "as of " + std::to_string(t.ledger().size()) +
+                                  ": the log holds seq 0 to " +
+                                  std::to_string(t.ledger().size() - 1));
   CHECK(ResolveAsOf(t.ledger(), "yesterday", &size).IsInvalidArgument());
 
   // The list as of then holds the old city too, and a filter sees it.

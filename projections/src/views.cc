@@ -117,8 +117,10 @@ Status ResolveAsOf(const Ledger& ledger, std::string_view text, uint64_t* size) 
     }
     const uint64_t seq = std::stoull(std::string(text));
     if (seq >= ledger.size()) {
-      return Status::InvalidArgument("as of " + std::string(text) + ": the log holds seq 0.." +
-                                     std::to_string(ledger.size()) + " exclusive");
+      return Status::InvalidArgument(
+          "as of " + std::string(text) + ": " +
+          (ledger.size() == 0 ? std::string("the log holds no event yet")
+                              : "the log holds seq 0 to " + std::to_string(ledger.size() - 1)));
     }
     *size = seq + 1;
     return Status::Ok();
