@@ -76,9 +76,9 @@ interface Session {
   inclusionProof @10 (seq :UInt64, size :UInt64) -> (json :Text);
   consistencyProof @11 (first :UInt64, second :UInt64) -> (json :Text);
 
-  # Envelopes (no personal data, no leaf) of events from <= seq < from + max, one EnvelopeJson
-  # line each (`kirjuri log --json` without "leaf"); `next` is the sequence number to ask for
-  # next (== from when there is nothing new).
+  # Envelopes (no personal data, no leaf) of events from <= seq < from + max, at most 10 000 a
+  # call, one EnvelopeJson line each (`kirjuri log --json` without "leaf"); `next` is the
+  # sequence number to ask for next (== from when there is nothing new).
   envelopes @12 (from :UInt64, max :UInt32) -> (json :Text, next :UInt64);
 
   # Who read a person's data and when: one EnvelopeJson line per dataAccessed event.

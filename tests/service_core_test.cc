@@ -376,6 +376,34 @@ TEST_CASE("the service: each policy role may do exactly its actions") {
         Status::Code::kPermissionDenied);
 }
 
+TEST_CASE("the service: envelopes come at most 10 000 a call, none for max 0, and next says "
+          "where to go on") {
+  ServiceFixture f;
+  const uint64_t total = service::Service::kMaxEnvelopesPerCall + 5;
+  f.AppendN(total, 1000);
+  const service::Caller auditor = f.Caller("auditor");
+  std::string ndjson;
+  uint64_t next = 99;
+  // max 0 asks for nothing (it once read one event).
+  REQUIRE(f.service->Envelopes(auditor, 7, 0, &ndjson, &next).ok());
+  CHECK(ndjson.empty());
+  CHECK(next == 7);
+  // A huge max is capped: the answer is built whole in memory.
+  REQUIRE(f.service->Envelopes(auditor, 0, size_t{1} << 40, &ndjson, &next).ok());
+  CHECK(testing::CompleteLines(ndjson).size() == service::Service::kMaxEnvelopesPerCall);
+  CHECK(next == service::Service::kMaxEnvelopesPerCall);
+  REQUIRE(f.service->Envelopes(auditor, next, size_t{1} << 40, &ndjson, &next).ok());
+  CHECK(testing::CompleteLines(ndjson).size() == 5);
+  CHECK(next == total);
+  // Past the end, and near the top of the range (no overflow): nothing, next unchanged.
+  REQUIRE(f.service->Envelopes(auditor, total + 3, 10, &ndjson, &next).ok());
+  CHECK(ndjson.empty());
+  CHECK(next == total + 3);
+  REQUIRE(f.service->Envelopes(auditor, UINT64_MAX - 2, 10, &ndjson, &next).ok());
+  CHECK(ndjson.empty());
+  CHECK(next == UINT64_MAX - 2);
+}
+
 TEST_CASE("the service: appends keep to the role's categories, and reads are redacted and logged") {
   ServiceFixture f;
   auto [s, out] = f.Append(f.Caller("staff"), kCustomer + "\n");

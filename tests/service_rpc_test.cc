@@ -167,10 +167,16 @@ class RpcServer {
     capnp::EzRpcClient rpc(rpc_address());
     auto login = rpc.getMain<Gateway>().loginRequest();
     login.setToken(token("dpo"));
-    auto request = login.send().getSession().envelopesRequest();
-    request.setFrom(0);
-    request.setMax(1u << 30);
-    return request.send().wait(rpc.getWaitScope()).getNext();
+    auto session = login.send().getSession();
+    uint64_t next = 0;
+    for (;;) {  // a call answers at most Service::kMaxEnvelopesPerCall
+      auto request = session.envelopesRequest();
+      request.setFrom(next);
+      request.setMax(1u << 30);
+      const uint64_t after = request.send().wait(rpc.getWaitScope()).getNext();
+      if (after == next) return next;
+      next = after;
+    }
   }
 
  private:

@@ -27,7 +27,8 @@ namespace kirjuri::service {
 struct HttpFrontOptions {
   size_t max_body_bytes = 16u << 20;           // larger bodies get 413
   kj::Duration body_timeout = 30 * kj::SECONDS;  // a body not received by then gets 408
-  size_t max_events_per_read = 10000;          // GET /v1/events: the most envelopes per answer
+  // GET /v1/events: the most envelopes per answer (the service's own cap is the upper bound)
+  size_t max_events_per_read = Service::kMaxEnvelopesPerCall;
 };
 
 class HttpFront final : public kj::HttpService {

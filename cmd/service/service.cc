@@ -617,9 +617,9 @@ Status Service::ReadEnvelopes(uint64_t from, size_t max,
                               const std::function<void(const EventView&)>& fn,
                               uint64_t* next) const {
   const uint64_t size = impl_->ledger.size();
-  const uint64_t to = std::min<uint64_t>(size, from + std::max<size_t>(max, 1));
-  *next = std::max(from, std::min(from, size));
-  if (from >= size) return Status::Ok();
+  *next = from;
+  if (from >= size || max == 0) return Status::Ok();
+  const uint64_t to = from + std::min<uint64_t>(max, size - from);
   uint64_t last = from;
   KIRJURI_RETURN_IF_ERROR(impl_->ledger.ReadEvents(from, to, [&](const EventView& e) {
     fn(e);
@@ -635,7 +635,7 @@ Status Service::Envelopes(const Caller& caller, uint64_t from, size_t max, std::
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kEnvelopes));
   ndjson->clear();
   return ReadEnvelopes(
-      from, max, [&](const EventView& e) { *ndjson += EnvelopeJson(e, false) + "\n"; }, next);
+      from, std::min(max, kMaxEnvelopesPerCall), [&](const EventView& e) { *ndjson += EnvelopeJson(e, false) + "\n"; }, next);
 }
 
 Status Service::IssueToken(const Caller& caller, std::string_view actor, std::string_view role,

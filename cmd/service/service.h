@@ -135,9 +135,12 @@ class Service {
   Status ConsistencyProof(const Caller& caller, uint64_t first, uint64_t second,
                           std::string* json);
 
-  // Envelopes of events from <= seq < min(size(), from + max): one EnvelopeJson line each (no
-  // leaf). *next gets the sequence number after the last one returned. The change feed reads
-  // with this; an erasure's envelope tells downstream copies to drop the person.
+  // Envelopes of events from <= seq < min(size(), from + max), and never more than
+  // kMaxEnvelopesPerCall (an answer is built whole in memory): one EnvelopeJson line each (no
+  // leaf). *next gets the sequence number after the last one returned (`from` if none), where
+  // a reader goes on. The change feed reads with this; an erasure's envelope tells downstream
+  // copies to drop the person.
+  static constexpr size_t kMaxEnvelopesPerCall = 10000;
   Status Envelopes(const Caller& caller, uint64_t from, size_t max, std::string* ndjson,
                    uint64_t* next);
   // Same, for code that has authorised the caller already (the feed, once per subscription):
