@@ -53,7 +53,7 @@ std::map<uint64_t, std::map<std::string, std::string>> Fields(Ledger& ledger) {
 // Personal values used in the bad files; none may appear in any message.
 const char* const kPersonal[] = {"Aino Virtanen", "aino@example.fi", "Hunter2secret",
                                  "Kuopio",        "Pekka Puupää",    "pekka@example.fi",
-                                 "49.90",         "198.51.100.23"};
+                                 "4711.90",       "198.51.100.23"};
 
 }  // namespace
 
@@ -170,7 +170,7 @@ TEST_CASE(
   SECTION("bad header columns: unknown, cleartext password, another category's field") {
     const std::string csv =
         "name,emial,password,amount,user_agent\n"
-        "Aino Virtanen,aino@example.fi,Hunter2secret,49.90,Kuopio\n";
+        "Aino Virtanen,aino@example.fi,Hunter2secret,4711.90,Kuopio\n";
     CsvImportPlan plan;
     Status s = BuildCsvImport(f.ledger(), csv, Customer(), &plan);
     INFO(Problems(plan));
@@ -187,14 +187,14 @@ TEST_CASE(
 
   SECTION("bad rows among good ones: each is named, not only the first") {
     const std::string csv =
-        "name,email,city\n"                             // 1
-        "Aino Virtanen,aino@example.fi,Kuopio\n"        // 2 good
-        "Pekka Puupää,pekka@example.fi,Kuopio,49.90\n"  // 3 too many cells
-        "\"Aino\nVirtanen\",aino@example.fi,Kuopio\n"   // 4-5 good
-        "Pekka Puupää\n"                                // 6 too few
-        ",,\n"                                          // 7 nothing
-        "Aino \"V\" Virtanen,x,y\n"                     // 8 stray quote
-        "Pekka Puupää,\xff\xfe,Kuopio\n";               // 9 not UTF-8
+        "name,email,city\n"                               // 1
+        "Aino Virtanen,aino@example.fi,Kuopio\n"          // 2 good
+        "Pekka Puupää,pekka@example.fi,Kuopio,4711.90\n"  // 3 too many cells
+        "\"Aino\nVirtanen\",aino@example.fi,Kuopio\n"     // 4-5 good
+        "Pekka Puupää\n"                                  // 6 too few
+        ",,\n"                                            // 7 nothing
+        "Aino \"V\" Virtanen,x,y\n"                       // 8 stray quote
+        "Pekka Puupää,\xff\xfe,Kuopio\n";                 // 9 not UTF-8
     CsvImportPlan plan;
     Status s = BuildCsvImport(f.ledger(), csv, Customer(), &plan);
     INFO(Problems(plan));
@@ -281,7 +281,7 @@ TEST_CASE("kirjuri import loads a register atomically, and a file with a bad row
   const std::string bad = write("bad.csv",
                                 "name,email,city\n"
                                 "Aino Virtanen,aino@example.fi,Kuopio\n"
-                                "Pekka Puupää,pekka@example.fi,Kuopio,49.90\n"
+                                "Pekka Puupää,pekka@example.fi,Kuopio,4711.90\n"
                                 "Aino Virtanen,aino@example.fi,Kuopio\n"
                                 "Pekka Puupää,pekka@example.fi\n");
   auto refused = run("import " + bad + args);
