@@ -635,7 +635,8 @@ Status Service::Envelopes(const Caller& caller, uint64_t from, size_t max, std::
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kEnvelopes));
   ndjson->clear();
   return ReadEnvelopes(
-      from, std::min(max, kMaxEnvelopesPerCall), [&](const EventView& e) { *ndjson += EnvelopeJson(e, false) + "\n"; }, next);
+      from, std::min(max, kMaxEnvelopesPerCall),
+      [&](const EventView& e) { *ndjson += EnvelopeJson(e, false) + "\n"; }, next);
 }
 
 Status Service::IssueToken(const Caller& caller, std::string_view actor, std::string_view role,

@@ -113,11 +113,11 @@ Status Ledger::Verify(const VerifyOptions& options, VerifyResult* result) const 
   ro.fill_cache = false;
   ro.readahead_size = 4 << 20;
   // RocksDB's own block checksums are checked on every block read, so no damaged block is ever
-  // parsed (the one block RocksDB parses first, a table file's properties, was checked before
-  // the open: CheckTableFiles). If the checks below find a fault, a sweep of every table file's checksums tells
-  // damage on disk (a flipped bit, a bad copy; named by file and offset) from an altered event;
-  // if they find none, the read through the column families they do not check (on the side
-  // thread below) names damage there.
+  // parsed (the one block RocksDB parses first, a table file's properties, was checked before the
+  // open: CheckTableFiles). If the checks below find a fault, a sweep of every table file's
+  // checksums tells damage on disk (a flipped bit, a bad copy; named by file and offset) from an
+  // altered event; if they find none, the read through the column families they do not check (on
+  // the side thread below) names damage there.
   ro.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> events(impl.db->NewIterator(ro, impl.events));
   std::unique_ptr<rocksdb::Iterator> tree(impl.db->NewIterator(ro, impl.tree));
