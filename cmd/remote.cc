@@ -195,7 +195,9 @@ int Log(const Globals& g, uint64_t from, std::optional<uint64_t> to, const std::
                 std::errc()) {
           return Fail(Status::Corruption("the server's access log has a line without a seq"));
         }
-        if (seq >= from && seq < end) std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+        if (seq >= from && seq < end) {
+          std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+        }
       }
       return 0;
     }

@@ -24,6 +24,10 @@ namespace kirjuri {
 namespace {
 
 using T = schema::EventType;
+constexpr std::string_view kFormat = "kirjuri.audit-report/v1";
+// An audit report holds every finding with its proof; the cap only keeps a stray file from being
+// read whole into memory.
+constexpr size_t kMaxAuditReportBytes = size_t{1} << 30;
 
 // A period that ends before it starts is a mistake (two dates swapped), not an empty period: an
 // audit of it would be signed with no finding.
@@ -34,10 +38,6 @@ Status CheckPeriod(std::optional<int64_t> from_micros, std::optional<int64_t> to
   }
   return Status::Ok();
 }
-constexpr std::string_view kFormat = "kirjuri.audit-report/v1";
-// An audit report holds every finding with its proof; the cap only keeps a stray file from being
-// read whole into memory.
-constexpr size_t kMaxAuditReportBytes = size_t{1} << 30;
 
 struct CheckInfo {
   const char* name;
