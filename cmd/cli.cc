@@ -19,7 +19,8 @@ int Fail(const Status& status) {
 }
 
 int FailAsked(const Status& status) {
-  return Fail(status.IsNotFound() ? Status::InvalidArgument(status.message()) : status);
+  const bool refused = status.IsNotFound() || status.code() == Status::Code::kFailedPrecondition;
+  return Fail(refused ? Status::InvalidArgument(status.message()) : status);
 }
 
 const CLI::Validator& Decimal() {

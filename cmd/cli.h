@@ -32,8 +32,10 @@ struct Globals {
 // Prints "kirjuri: <reason>" on stderr and returns the exit code for `status`
 // (1 for a failed check or refused input, 2 for anything else).
 int Fail(const Status& status);
-// Fail for what the command was asked about (a subject, a request): there, NotFound is refused
-// input (1), like a malformed id, not a failure to run (a missing ledger or master key is 2).
+// Fail for what the command was asked to do once the ledger is open: there, NotFound (a subject,
+// a request) and FailedPrecondition (a person already erased, a request already closed, a purpose
+// the policy does not declare) are refusals (1), like a malformed id, not failures to run (a
+// missing ledger or master key is 2).
 int FailAsked(const Status& status);
 
 // For options that take a count or a sequence number: decimal digits only, passed on without

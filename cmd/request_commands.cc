@@ -82,9 +82,7 @@ int RunExtend(const Globals& g, const RequestArgs& a) {
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   uint64_t seq = 0;
   if (Status s = ledger->ExtendRequest(a.ref, a.months, a.reason, a.actor, &seq); !s.ok()) {
-    return Fail(s.IsNotFound() || s.code() == Status::Code::kFailedPrecondition
-                    ? Status::InvalidArgument(s.message())
-                    : s);
+    return FailAsked(s);
   }
   RequestRecord r;
   if (Status s = ledger->GetRequest(a.ref, &r); !s.ok()) return Fail(s);
@@ -102,15 +100,10 @@ int RunClose(const Globals& g, const RequestArgs& a) {
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
   if (Status s = OpenViews(g, ledger.get(), &views); !s.ok()) return Fail(s);
-  auto refused = [](const Status& s) {
-    return s.IsNotFound() || s.code() == Status::Code::kFailedPrecondition
-               ? Status::InvalidArgument(s.message())
-               : s;
-  };
   if (a.refuse) {
     uint64_t seq = 0;
     if (Status s = ledger->CloseRequest(a.ref, false, a.reason, {}, a.actor, &seq); !s.ok()) {
-      return Fail(refused(s));
+      return FailAsked(s);
     }
     CatchUpViews(*views);
     std::printf(g.json ? "{\"ref\":%s,\"state\":\"refused\",\"seq\":%llu}\n"
@@ -127,7 +120,7 @@ int RunClose(const Globals& g, const RequestArgs& a) {
   o.data_json = a.data;
   o.category = a.category;
   FulfilResult result;
-  if (Status s = FulfilRequest(*ledger, views.get(), o, &result); !s.ok()) return Fail(refused(s));
+  if (Status s = FulfilRequest(*ledger, views.get(), o, &result); !s.ok()) return FailAsked(s);
   if (g.json) {
     std::vector<std::string> files;
     for (const auto& f : result.files) files.push_back(f.string());

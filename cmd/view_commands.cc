@@ -170,7 +170,7 @@ int RunQuery(const Globals& g, QueryArgs a) {
     for (const std::string& r : registers) known += r + "|" + r + "s|";
     return Fail(Status::InvalidArgument("query what? (" + known + "marketing-audience)"));
   }
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return FailAsked(s);
   {
     const bool audience = a.what == kMarketingAudienceView;
     std::vector<AccessRecord> reads;

@@ -64,14 +64,27 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
   REQUIRE(Kirjuri("init" + on).exit_code == 0);
   const std::string nobody = "0123456789abcdef0123456789abcdef";
   const std::string report_dir = (root.path() / "report").string();
+  const fs::path line = root.path() / "person.jsonl";
+  kirjuri::testing::WriteText(
+      line,
+      R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+      R"("actor":"emp-1","purpose":"service_delivery","basis":"contract","source":"web_form",)"
+      R"("data":{"city":"Oulu"}})");
+  Run appended = Kirjuri("append --json " + line.string() + on);
+  REQUIRE(appended.exit_code == 0);
+  const std::string person = appended.out.substr(appended.out.find("\"subject\":\"") + 11, 32);
+  const std::string erase = "erase " + person + " --request REQ-1 --actor dpo-1";
+  REQUIRE(Kirjuri(erase + on).exit_code == 0);
 
-  // Refused (1): a malformed id, or a person or seq the ledger does not hold.
+  // Refused (1): a malformed id, a person or seq the ledger does not hold, what a rule forbids.
   const std::vector<std::string> refused = {
       "export not-an-id",
       "export " + nobody,
       "query customer " + nobody,
       "report deletion " + nobody + " --out " + report_dir,
       "prove inclusion 3",
+      erase,  // already erased (it exited 2, as if Kirjuri could not run)
+      "request extend REQ-404 --months 1 --reason busy --actor dpo-1",
   };
   for (const std::string& asked : refused) {
     Run r = Kirjuri(asked + on);
@@ -82,7 +95,7 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
   // A number is decimal: 010 is ten (CLI11 alone reads it as octal eight).
   Run octal = Kirjuri("prove inclusion 010" + on);
   CHECK(octal.exit_code == 1);
-  CHECK(octal.out == "kirjuri: seq 10 is not in a tree of 0 events\n");
+  CHECK(octal.out == "kirjuri: seq 10 is not in a tree of 2 events\n");
 
   // Cannot run (2): a usage error (a negative or hexadecimal number among them: CLI11 alone
   // wraps -1 to 2^64 - 1), no ledger, no master key.

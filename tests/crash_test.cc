@@ -40,6 +40,7 @@ using testing::KillGroup;
 using testing::kSanitized;
 using testing::ParseAck;
 using testing::SpawnShellGroup;
+using testing::WriteText;
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -58,12 +59,6 @@ int KillsWanted(int fallback) {
   if (v == nullptr || *v == '\0') return fallback;
   int n = std::atoi(v);
   return n > 0 ? n : fallback;
-}
-
-void WriteText(const fs::path& p, std::string_view text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
 }
 
 SubjectId ParseSubject(std::string_view hex) {

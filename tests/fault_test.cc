@@ -37,18 +37,13 @@ namespace {
 using testing::CompleteLines;
 using testing::ParseAck;
 using testing::SplitArgs;
+using testing::WriteText;
 
 constexpr uint64_t kMiB = 1 << 20;
 
 void RequireOk(const Status& s, std::string_view what) {
   INFO(what << ": " << s.ToString());
   REQUIRE(s.ok());
-}
-
-void WriteText(const fs::path& p, std::string_view text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
 }
 
 bool Contains(std::string_view s, std::string_view part) {

@@ -1,5 +1,6 @@
 // A policy change is itself a signed event (issue 5): it holds the new policy whole, chained to
 // the one it replaces, and from then on appends are checked against it.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -7,6 +8,7 @@
 #include "kirjuri/views.h"
 #include "ledger_fixture.h"
 #include "policy.h"  // DefaultPolicyJson
+#include "service/service.h"
 
 using namespace kirjuri;
 using namespace kirjuri::test;
@@ -25,6 +27,25 @@ std::string Changed(unsigned version, const std::string& drop = "") {
     json.erase(json.find(entry), entry.size());
   }
   return json;
+}
+
+// `json` (a policy) without the purpose "marketing" in `register_name`'s purposes (renamed
+// "newsletter": declared, but no longer marketing).
+std::string WithoutMarketing(std::string json, const std::string& register_name) {
+  const size_t reg = json.find("\"name\": \"" + register_name + "\"");
+  REQUIRE(reg != std::string::npos);
+  const std::string purpose = "\"name\": \"marketing\"";
+  const size_t at = json.find(purpose, reg);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(json.find("\"purposes\"", reg) < at);
+  json.replace(at, purpose.size(), "\"name\": \"newsletter\"");
+  return json;
+}
+
+std::string Consent(const SubjectId& id, const std::string& register_name) {
+  return R"({"register":")" + register_name + R"(","subject":")" + SubjectIdHex(id) +
+         R"(","type":"consent_given","category":"consents","actor":"emp-1","purpose":"marketing",)"
+         R"("basis":"consent","source":"web_form","data":{"notice":"v1","method":"web_form"}})";
 }
 
 std::string Disclosure(const SubjectId& id, const std::string& country) {
@@ -112,4 +133,128 @@ TEST_CASE("a policy change that does not parse, renames or does not raise the ve
     CHECK(t.ledger().size() == 0);
     CHECK(t.ledger().policy().getVersion() == 2);
   }
+}
+
+TEST_CASE("a purpose the policy no longer declares: the marketing audience leaves that register") {
+  LedgerFixture t;
+  t.InitAndOpen();
+  std::vector<Appended> out;
+  REQUIRE(t.AppendLines(
+              R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+              R"("actor":"emp-1","purpose":"service_delivery","basis":"contract",)"
+              R"("source":"web_form","data":{"name":"Asiakas Testinen"}})"
+              "\n"
+              R"({"register":"partner","subject":"new","type":"recorded","category":"profile",)"
+              R"("actor":"emp-1","purpose":"partnership","basis":"contract","source":"contact",)"
+              R"("data":{"name":"Kumppani Testinen"}})",
+              &out)
+              .ok());
+  const SubjectId customer = out[0].subject, partner = out[1].subject;
+  REQUIRE(t.AppendLines(Consent(customer, "customer") + "\n" + Consent(partner, "partner")).ok());
+  const uint64_t before = t.ledger().size();
+  std::unique_ptr<Views> views;
+  REQUIRE(Views::Open(&t.ledger(), t.data(), nullptr, &views).ok());
+  auto audience = [&](uint64_t as_of) {
+    std::vector<SubjectView> rows;
+    Status s = views->MarketingAudience(as_of, &rows);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    std::vector<std::string> registers;
+    for (const SubjectView& v : rows) registers.push_back(v.register_name);
+    std::sort(registers.begin(), registers.end());  // rows come in subject id order
+    return registers;
+  };
+  auto listed = [&](const SubjectId& id, uint64_t as_of) {
+    SubjectView v;
+    REQUIRE(views->Get(id, as_of, &v).ok());
+    return v.InMarketingAudience();
+  };
+  CHECK(audience(0) == std::vector<std::string>{"customer", "partner"});
+
+  // The customer register no longer declares marketing: nobody of it is in the audience, now;
+  // as of before the change they were, but a read now serves marketing now, which the register
+  // no longer declares, so an audience as of then lists the partner alone too.
+  uint64_t seq = 0;
+  REQUIRE(t.ledger().ApplyPolicy(WithoutMarketing(Changed(3), "customer"), "dpo-01", &seq).ok());
+  std::vector<std::string> declaring;
+  REQUIRE(t.ledger().RegistersDeclaring("marketing", 0, &declaring).ok());
+  CHECK(declaring == std::vector<std::string>{"partner"});
+  REQUIRE(t.ledger().RegistersDeclaring("marketing", before, &declaring).ok());
+  CHECK(declaring == std::vector<std::string>{"customer", "partner"});
+  REQUIRE(views->CatchUp().ok());
+  CHECK(audience(0) == std::vector<std::string>{"partner"});
+  CHECK(audience(before) == std::vector<std::string>{"partner"});
+  CHECK_FALSE(listed(customer, 0));
+  CHECK(listed(customer, before));  // the person as they stood then
+  CHECK(listed(partner, 0));
+  std::vector<SubjectView> rows;
+  REQUIRE(views->List("customer", ViewFilter{}, 0, &rows).ok());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].ToJson().find("\"in_marketing_audience\":false") != std::string::npos);
+
+  // Neither register: there is no audience to read, said in one line; a rebuild changes nothing.
+  const std::string neither = WithoutMarketing(WithoutMarketing(Changed(4), "customer"), "partner");
+  REQUIRE(t.ledger().ApplyPolicy(neither, "dpo-01", &seq).ok());
+  const uint64_t without = t.ledger().size();
+  REQUIRE(views->Rebuild("").ok());
+  Status s = views->MarketingAudience(0, &rows);
+  CHECK(s.code() == Status::Code::kFailedPrecondition);
+  CHECK(s.message() == "the policy in force declares the purpose 'marketing' for no register: "
+                       "there is no marketing audience");
+  CHECK(views->MarketingAudience(before, &rows).code() == Status::Code::kFailedPrecondition);
+  CHECK_FALSE(listed(partner, 0));
+
+  // Declared again (the consents were never withdrawn): both are back, and as of the point
+  // where neither register declared it, nobody was in it.
+  REQUIRE(t.ledger().ApplyPolicy(Changed(5), "dpo-01", &seq).ok());
+  REQUIRE(views->CatchUp().ok());
+  CHECK(audience(0) == std::vector<std::string>{"customer", "partner"});
+  CHECK(audience(without).empty());
+  CHECK(audience(before) == std::vector<std::string>{"customer", "partner"});
+
+  // After a restart, from the policies in the log.
+  views.reset();
+  t.Reopen();
+  REQUIRE(t.ledger().RegistersDeclaring("marketing", without, &declaring).ok());
+  CHECK(declaring.empty());
+  REQUIRE(t.ledger().RegistersDeclaring("marketing", before + 1, &declaring).ok());
+  CHECK(declaring == std::vector<std::string>{"partner"});
+}
+
+TEST_CASE("a purpose the policy no longer declares: the service reads nobody for it") {
+  LedgerFixture t;
+  t.InitAndOpen();
+  std::vector<Appended> out;
+  REQUIRE(t.AppendLines(
+              R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
+              R"("actor":"emp-1","purpose":"service_delivery","basis":"contract",)"
+              R"("source":"web_form",)"
+              R"("data":{"name":"Asiakas Testinen","email":"asiakas@example.fi"}})",
+              &out)
+              .ok());
+  REQUIRE(t.AppendLines(Consent(out[0].subject, "customer")).ok());
+  std::unique_ptr<Views> views;
+  REQUIRE(Views::Open(&t.ledger(), t.data(), nullptr, &views).ok());
+  const service::Caller mailer{"mailer-01", "marketing", "test"};
+  std::string ndjson;
+  {
+    service::Service svc(t.ledger(), *views);
+    REQUIRE(svc.MarketingAudience(mailer, "", &ndjson).ok());
+    CHECK(ndjson.find("asiakas@example.fi") != std::string::npos);
+  }
+  const uint64_t before = t.ledger().size();  // the read above is in the access log
+  CHECK(before == 3);
+  uint64_t seq = 0;
+  REQUIRE(t.ledger()
+              .ApplyPolicy(WithoutMarketing(WithoutMarketing(Changed(3), "customer"), "partner"),
+                           "dpo-01", &seq)
+              .ok());
+  {
+    service::Service svc(t.ledger(), *views);
+    Status s = svc.MarketingAudience(mailer, "", &ndjson);
+    CHECK(service::HttpStatus(s) == 409);
+    CHECK(svc.MarketingAudience(mailer, std::to_string(before - 1), &ndjson).code() ==
+          Status::Code::kFailedPrecondition);
+  }  // Shutdown writes what the access log gathered
+  CHECK(t.ledger().size() == before + 1);  // the policy change alone
 }

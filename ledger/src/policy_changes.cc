@@ -19,6 +19,36 @@ Status Ledger::PolicyJson(bool initial, std::string* out) const {
                    "reading the policy");
 }
 
+Status Ledger::RegistersDeclaring(std::string_view purpose, uint64_t as_of_size,
+                                  std::vector<std::string>* out) const {
+  out->clear();
+  const Policy* policy = impl_->CurrentPolicy();
+  std::shared_ptr<const Policy> then;
+  if (as_of_size != 0 && as_of_size < size()) {
+    // The last policy change before that point, found through the ledger's own subject (the
+    // all-zero id: policy changes and tokens only); none: the initial policy.
+    std::string json;
+    KIRJURI_RETURN_IF_ERROR(ReadSubjectEvents(SubjectId{}, [&](const EventView& e) {
+      auto event = e.signed_event.getEvent();
+      const bool changed = event.getEnvelope().getType() == schema::EventType::POLICY_CHANGED;
+      if (changed && e.seq < as_of_size) {
+        json = event.getPolicyChange().getJson().cStr();
+      }
+      return Status::Ok();
+    }));
+    if (json.empty()) KIRJURI_RETURN_IF_ERROR(PolicyJson(/*initial=*/true, &json));
+    if (!Policy::Parse(json, &then).ok()) {
+      return Status::Corruption("the policy in force as of " + std::to_string(as_of_size) +
+                                " events does not parse");
+    }
+    policy = then.get();
+  }
+  for (std::string& r : policy->RegisterNames()) {
+    if (policy->HasPurpose(r, purpose)) out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
 Status Ledger::ApplyPolicy(std::string_view json, std::string_view actor, uint64_t* seq) {
   KIRJURI_RETURN_IF_ERROR(CheckActor(actor));
   std::shared_ptr<const Policy> next;

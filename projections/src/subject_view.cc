@@ -11,8 +11,6 @@ namespace {
 
 using T = schema::EventType;
 
-constexpr std::string_view kMarketing = "marketing";
-
 // Whether an event type's data are the fields of its category (the rest carry data of their
 // own, such as a disclosure's recipient, which is no field of the register).
 bool SetsCategoryFields(T type) {
@@ -61,7 +59,7 @@ void SubjectView::Apply(const EventView& event, std::span<const FieldValue> fiel
     case T::CONSENT_WITHDRAWN: {
       ConsentState c{env.getPurpose(), type == T::CONSENT_GIVEN, event.seq, at, env.getSource(),
                      env.getBasis(), env.getActor()};
-      if (c.given && c.purpose == kMarketing) marketing_objected = false;
+      if (c.given && c.purpose == kMarketingPurpose) marketing_objected = false;
       consents[c.purpose] = c;
       consent_history.push_back(std::move(c));
       break;
@@ -140,8 +138,9 @@ void SubjectView::Shred(schema::Erasure::Reader erasure) {
 }
 
 bool SubjectView::InMarketingAudience() const {
-  auto c = consents.find(std::string(kMarketing));
-  return c != consents.end() && c->second.given && !marketing_objected && !restricted && !erased;
+  auto c = consents.find(std::string(kMarketingPurpose));
+  return marketing_declared && c != consents.end() && c->second.given && !marketing_objected &&
+         !restricted && !erased;
 }
 
 std::string SubjectView::ProfileText(std::string_view field) const {

@@ -402,6 +402,17 @@ struct Views::Impl : DerivedStore {
     return Status::Ok();
   }
 
+  // Sets marketing_declared on `views` from the policy in force at the point they are of (0:
+  // now). The fold leaves it true: a policy change is no event of the person's.
+  Status MarkMarketing(uint64_t as_of_size, std::span<SubjectView> views) const {
+    std::vector<std::string> declaring;
+    KIRJURI_RETURN_IF_ERROR(ledger->RegistersDeclaring(kMarketingPurpose, as_of_size, &declaring));
+    for (SubjectView& v : views) {
+      v.marketing_declared = std::ranges::binary_search(declaring, v.register_name);
+    }
+    return Status::Ok();
+  }
+
   // Every subject of the first `to` events, folded in memory; envelopes only unless
   // `with_data`. `register_name` empty: every register.
   Status FoldInMemory(uint64_t to, std::string_view register_name, bool with_data,
@@ -565,11 +576,13 @@ Status Views::Get(const SubjectId& subject, uint64_t as_of_size, SubjectView* ou
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
     KIRJURI_RETURN_IF_ERROR(ReplaySubject(*impl_->ledger, subject, as_of_size, out));
     LeaveOut(only, out);
-    return Status::Ok();
+  } else {
+    SubjectSummary summary;
+    KIRJURI_RETURN_IF_ERROR(impl_->ledger->GetSubject(subject, &summary));
+    KIRJURI_RETURN_IF_ERROR(
+        impl_->LoadRow(summary.register_name, subject, RowData::kOpen, out, only));
   }
-  SubjectSummary summary;
-  KIRJURI_RETURN_IF_ERROR(impl_->ledger->GetSubject(subject, &summary));
-  return impl_->LoadRow(summary.register_name, subject, RowData::kOpen, out, only);
+  return impl_->MarkMarketing(as_of_size, {out, 1});
 }
 
 Status Views::List(std::string_view register_name, const ViewFilter& filter, uint64_t as_of_size,
@@ -586,7 +599,7 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
       LeaveOut(only, &view);
       out->push_back(std::move(view));
     }
-    return Status::Ok();
+    return impl_->MarkMarketing(as_of_size, *out);
   }
   // Filtering reads profile fields: the profile is opened too, and left out afterwards if
   // `only` does not want it.
@@ -605,20 +618,34 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
     if (filters) LeaveOut(only, &view);
     out->push_back(std::move(view));
   }
-  return FromRocks(it->status(), "reading the views");
+  KIRJURI_RETURN_IF_ERROR(FromRocks(it->status(), "reading the views"));
+  return impl_->MarkMarketing(0, *out);
 }
 
 Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* out,
                                 const CategoryFilter& only) const {
   out->clear();
+  // Reading the audience serves marketing now: a person is listed only if the policy in force
+  // declares the purpose for their register, now and (as of a point) then too. The stored
+  // audience is the people's side of the rule alone, so a policy change needs no refold.
+  std::vector<std::string> now;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger->RegistersDeclaring(kMarketingPurpose, 0, &now));
+  if (now.empty()) {
+    return Status::FailedPrecondition(
+        "the policy in force declares the purpose 'marketing' for no register: there is no "
+        "marketing audience");
+  }
+  auto declared_now = [&](std::string_view r) { return std::ranges::binary_search(now, r); };
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
     std::map<SubjectId, SubjectView> all;
     KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, "", true, nullptr, &all));
     for (auto& [id, view] : all) {
-      if (!view.InMarketingAudience()) continue;
+      if (!view.InMarketingAudience() || !declared_now(view.register_name)) continue;
       LeaveOut(only, &view);
       out->push_back(std::move(view));
     }
+    KIRJURI_RETURN_IF_ERROR(impl_->MarkMarketing(as_of_size, *out));
+    std::erase_if(*out, [](const SubjectView& v) { return !v.marketing_declared; });
     return Status::Ok();
   }
   std::unique_ptr<rocksdb::Iterator> it(
@@ -626,6 +653,7 @@ Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* o
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SubjectId id{};
     if (it->key().size() != id.size()) return Status::Corruption("views: a damaged audience key");
+    if (!declared_now(it->value().ToStringView())) continue;  // the value: the register
     std::copy(it->key().data(), it->key().data() + id.size(), id.begin());
     SubjectView view;
     KIRJURI_RETURN_IF_ERROR(

@@ -369,6 +369,11 @@ class Ledger {
   Status ApplyPolicy(std::string_view json, std::string_view actor, uint64_t* seq);
   // The policy in force as JSON, and the one given to `init` (the first link of the chain).
   Status PolicyJson(bool initial, std::string* out) const;
+  // The registers for which `purpose` is declared, in name order, by the policy in force once
+  // the log held its first `as_of_size` events (0 or >= size(): the policy in force now): what
+  // a read for that purpose may reach. Corruption if a policy in the log does not parse.
+  Status RegistersDeclaring(std::string_view purpose, uint64_t as_of_size,
+                            std::vector<std::string>* out) const;
 
   // The policy in force (schemas/policy.capnp), valid as long as the Ledger.
   schema::Policy::Reader policy() const;

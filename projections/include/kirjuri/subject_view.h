@@ -28,11 +28,15 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kirjuri/ledger.h"
 
 namespace kirjuri {
+
+// The purpose of direct marketing, as the policy names it.
+inline constexpr std::string_view kMarketingPurpose = "marketing";
 
 struct FieldState {
   std::optional<std::string> json;  // the value as JSON text; nullopt: erased (key shredded)
@@ -92,6 +96,10 @@ struct SubjectView {
   std::vector<ConsentState> consent_history;      // every change, in log order
   std::map<std::string, RetainedView> retained;   // category -> duty (after erasure)
   std::map<std::string, CategoryView> categories;
+  // Whether the policy in force at the view's point declares the purpose "marketing" for the
+  // person's register. Not folded from the person's events: Views sets it from the policy
+  // (Ledger::RegistersDeclaring); true until something does.
+  bool marketing_declared = true;
 
   // Folds one event in. REQUIRES: the subject's events, in log order, each once; `fields` as
   // Ledger::ReadFields gave them for the event (may be empty to fold envelopes only: every flag
@@ -99,9 +107,11 @@ struct SubjectView {
   void Apply(const EventView& event, std::span<const FieldValue> fields,
              ErasureFold erasure = ErasureFold::kIdsAndDates);
 
-  // May receive direct marketing now: consent for "marketing" given and not withdrawn, no
-  // objection to direct marketing, processing not restricted, not erased. (The Almerin policy
-  // declares no legitimate interest for direct marketing, so consent is the only way in.)
+  // May receive direct marketing now: the purpose declared (marketing_declared), consent for
+  // "marketing" given and not withdrawn, no objection to direct marketing, processing not
+  // restricted, not erased. (The Almerin policy declares no legitimate interest for direct
+  // marketing, so consent is the only way in.) A purpose dropped from the policy and declared
+  // again later brings back the people whose consent was never withdrawn.
   bool InMarketingAudience() const;
 
   // The value of a profile field as a plain string ("" if absent, erased or not a string):
