@@ -383,12 +383,9 @@ Status Service::GetSubject(const Caller& caller, std::string_view register_name,
   if (!impl_->ledger.policy().getRegisters().size()) return Status::NotFound("no registers");
   const std::string p = purpose.empty() ? std::string(kDefaultPurpose) : std::string(purpose);
   // Refused before anything is returned: the access log must be able to name the purpose.
-  bool declared = false;
-  for (auto reg : impl_->ledger.policy().getRegisters()) {
-    if (std::string_view(reg.getName().cStr()) != register_name) continue;
-    for (auto t : reg.getPurposes()) declared = declared || std::string_view(t.getName().cStr()) == p;
-  }
-  if (!declared) {
+  std::vector<std::string> declaring;
+  KIRJURI_RETURN_IF_ERROR(impl_->ledger.RegistersDeclaring(p, 0, &declaring));
+  if (!std::ranges::binary_search(declaring, register_name)) {
     return Status::InvalidArgument("purpose '" + p + "' is not declared by register '" +
                                    std::string(register_name) + "'");
   }
