@@ -122,7 +122,7 @@ int RunQuery(const Globals& g, QueryArgs a) {
   uint64_t as_of = 0;
   std::string when = "now (after " + std::to_string(ledger->size()) + " events)";
   if (!a.as_of.empty()) {
-    if (Status s = ResolveAsOf(*ledger, a.as_of, &as_of); !s.ok()) return Fail(s);
+    if (Status s = ResolveAsOf(*ledger, a.as_of, &as_of); !s.ok()) return FailAsked(s);
     when = "as of seq " + std::to_string(as_of - 1);
   }
   a.filter.include_erased = !a.no_erased;

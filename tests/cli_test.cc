@@ -85,6 +85,7 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
       "prove inclusion 3",
       erase,  // already erased (it exited 2, as if Kirjuri could not run)
       "request extend REQ-404 --months 1 --reason busy --actor dpo-1",
+      "query customers --as-of 2020-01-01T00:00:00Z",  // before the first event (it exited 2)
   };
   for (const std::string& asked : refused) {
     Run r = Kirjuri(asked + on);
