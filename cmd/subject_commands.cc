@@ -102,6 +102,10 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
       return Fail(Status::InvalidArgument(
           "erase --received over --server: the server takes the date from the open request"));
     }
+    if (!a.actor.empty()) {
+      return Fail(Status::InvalidArgument(
+          "erase --actor over --server: the server records the token's actor"));
+    }
     return remote::Erase(g, a.subject, a.request);
   }
   EraseRequest request;
@@ -303,9 +307,12 @@ void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* erase = app.add_subcommand("erase", "crypto-shred a subject and record it");
   erase->add_option("subject", a.subject, "subject id")->required();
   erase->add_option("--request", a.request, "the erasure request's reference")->required();
-  erase->add_option("--actor", a.actor, "who erases (an id)")->required();
+  erase->add_option("--actor", a.actor, "who erases (an id; over --server, the token's actor)");
   erase->add_option("--received", a.received, "when the request was received (RFC 3339)");
-  erase->callback([&] { rc = RunErase(g, a); });
+  erase->callback([&] {
+    if (g.server.empty() && a.actor.empty()) throw CLI::RequiredError("--actor");
+    rc = RunErase(g, a);
+  });
 
   auto* retention = app.add_subcommand("retention", "retained data whose duty has ended");
   retention->require_subcommand(1);

@@ -102,6 +102,7 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
   // wraps -1 to 2^64 - 1), no ledger, no master key.
   const std::vector<std::string> cannot_run = {
       "export " + nobody + on + " --no-such-option",
+      "erase " + nobody + " --request REQ-2" + on,  // locally, who erases must be named
       "prove inclusion -1" + on,
       "log --from 0x10" + on,
       "export " + nobody + " --data " + (root.path() / "elsewhere").string() + " --master-key " +

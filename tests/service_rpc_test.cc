@@ -489,15 +489,19 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(exported.out.find("Cli Person") != std::string::npos);
 
   // Refused: one line, exit 1, no token or personal data in it.
-  auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x"});
+  auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1"});
   CHECK(erase.code == 1);
   CHECK(erase.err == "kirjuri: role 'staff' may not erase (policy action 'erase')\n");
-  // A received date the server would not use (it takes the open request's) is refused.
-  auto received = run("dpo", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x",
-                              "--received", "2026-12-01T00:00:00Z"});
+  // A received date or an actor the server would not use (it takes the open request's date and
+  // the token's actor) is refused, rather than left out in silence.
+  auto received = run("dpo", {"erase", subject, "--request", "REQ-CLI-1", "--received",
+                              "2026-12-01T00:00:00Z"});
   CHECK(received.code == 1);
   CHECK(received.err.find("--received") != std::string::npos);
   CHECK(Lines(received.err).size() == 1);
+  auto actor = run("dpo", {"erase", subject, "--request", "REQ-CLI-1", "--actor", "x"});
+  CHECK(actor.code == 1);
+  CHECK(actor.err == "kirjuri: erase --actor over --server: the server records the token's actor\n");
   CHECK(run("staff", {"query", "customer", subject}).code == 0);  // nothing was erased
   auto denied = run("marketing", {"query", "customer", subject});
   CHECK(denied.code == 1);
