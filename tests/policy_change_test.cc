@@ -42,6 +42,14 @@ std::string WithoutMarketing(std::string json, const std::string& register_name)
   return json;
 }
 
+// A new person's profile, recorded in `register_name` for `purpose`.
+std::string NewPerson(const std::string& register_name, const std::string& purpose,
+                      const std::string& data) {
+  return R"({"register":")" + register_name +
+         R"(","subject":"new","type":"recorded","category":"profile","actor":"emp-1","purpose":")" +
+         purpose + R"(","basis":"contract","source":"web_form","data":)" + data + "}";
+}
+
 std::string Consent(const SubjectId& id, const std::string& register_name) {
   return R"({"register":")" + register_name + R"(","subject":")" + SubjectIdHex(id) +
          R"(","type":"consent_given","category":"consents","actor":"emp-1","purpose":"marketing",)"
@@ -140,13 +148,8 @@ TEST_CASE("a purpose the policy no longer declares: the marketing audience leave
   t.InitAndOpen();
   std::vector<Appended> out;
   REQUIRE(t.AppendLines(
-              R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
-              R"("actor":"emp-1","purpose":"service_delivery","basis":"contract",)"
-              R"("source":"web_form","data":{"name":"Asiakas Testinen"}})"
-              "\n"
-              R"({"register":"partner","subject":"new","type":"recorded","category":"profile",)"
-              R"("actor":"emp-1","purpose":"partnership","basis":"contract","source":"contact",)"
-              R"("data":{"name":"Kumppani Testinen"}})",
+              NewPerson("customer", "service_delivery", R"({"name":"Asiakas Testinen"})") + "\n" +
+                  NewPerson("partner", "partnership", R"({"name":"Kumppani Testinen"})"),
               &out)
               .ok());
   const SubjectId customer = out[0].subject, partner = out[1].subject;
@@ -225,12 +228,9 @@ TEST_CASE("a purpose the policy no longer declares: the service reads nobody for
   LedgerFixture t;
   t.InitAndOpen();
   std::vector<Appended> out;
-  REQUIRE(t.AppendLines(
-              R"({"register":"customer","subject":"new","type":"recorded","category":"profile",)"
-              R"("actor":"emp-1","purpose":"service_delivery","basis":"contract",)"
-              R"("source":"web_form",)"
-              R"("data":{"name":"Asiakas Testinen","email":"asiakas@example.fi"}})",
-              &out)
+  REQUIRE(t.AppendLines(NewPerson("customer", "service_delivery",
+                                  R"({"name":"Asiakas Testinen","email":"asiakas@example.fi"})"),
+                        &out)
               .ok());
   REQUIRE(t.AppendLines(Consent(out[0].subject, "customer")).ok());
   std::unique_ptr<Views> views;
