@@ -96,7 +96,7 @@ int Append(const Globals& g, const std::string& text) {
 }
 
 int Query(const Globals& g, const std::string& what, const std::string& subject,
-          const std::string& as_of) {
+          const std::string& as_of, const ViewFilter& filter) {
   if (what == "marketing-audience") {
     if (!subject.empty()) return Fail(Status::InvalidArgument("query " + what + " takes no ID"));
     return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
@@ -108,10 +108,34 @@ int Query(const Globals& g, const std::string& what, const std::string& subject,
       return 0;
     });
   }
-  if (subject.empty()) {
-    return Fail(Status::InvalidArgument(
-        "query " + what + " over --server: ask for one person (customer ID, partner ID) or "
-        "marketing-audience"));
+  if (subject.empty()) {  // a register's list ("customers"): page after page
+    if (what.size() < 2 || what.back() != 's') {
+      return Fail(Status::InvalidArgument("query " + what + " needs an ID"));
+    }
+    constexpr uint32_t kPage = 1000;  // the most the server gives a call
+    return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+      for (std::string after;;) {
+        auto request = session.listSubjectsRequest();
+        request.setRegister(what.substr(0, what.size() - 1));
+        request.setCity(filter.city);
+        request.setOrganisation(filter.organisation);
+        request.setIncludeErased(filter.include_erased);
+        request.setAsOf(as_of);
+        request.setAfter(after);
+        request.setLimit(kPage);
+        auto response = request.send().wait(ws);
+        const std::string_view page(response.getJson().cStr(), response.getJson().size());
+        std::fwrite(page.data(), 1, page.size(), stdout);
+        if (std::count(page.begin(), page.end(), '\n') < kPage) return 0;
+        // Each line is a person's ToJson, which begins with the subject id.
+        const size_t last = page.rfind('\n', page.size() - 2) + 1;
+        constexpr std::string_view kStart = "{\"subject\":\"";
+        if (page.substr(last, kStart.size()) != kStart) {
+          return Fail(Status::IOError("server: a list line that does not start with the subject"));
+        }
+        after = page.substr(last + kStart.size(), 32);
+      }
+    });
   }
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     auto request = session.getSubjectRequest();

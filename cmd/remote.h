@@ -13,9 +13,10 @@
 namespace kirjuri::cli::remote {
 
 int Append(const Globals& g, const std::string& text);
-// what: "customer"|"partner" with a subject, or "customers"|"partners"|"marketing-audience".
+// what: "customer"|"partner" with a subject, or "customers"|"partners" (every page, `filter`'s
+// city, organisation and erased) or "marketing-audience".
 int Query(const Globals& g, const std::string& what, const std::string& subject,
-          const std::string& as_of);
+          const std::string& as_of, const ViewFilter& filter);
 int Checkpoint(const Globals& g);
 int Backup(const Globals& g);
 int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size);

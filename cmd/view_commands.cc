@@ -114,7 +114,8 @@ AccessRecord LocalRead(const SubjectView& v, std::string purpose, std::vector<st
 }
 
 int RunQuery(const Globals& g, QueryArgs a) {
-  if (!g.server.empty()) return remote::Query(g, a.what, a.subject, a.as_of);
+  a.filter.include_erased = !a.no_erased;
+  if (!g.server.empty()) return remote::Query(g, a.what, a.subject, a.as_of, a.filter);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
@@ -125,7 +126,6 @@ int RunQuery(const Globals& g, QueryArgs a) {
     if (Status s = ResolveAsOf(*ledger, a.as_of, &as_of); !s.ok()) return FailAsked(s);
     when = "as of seq " + std::to_string(as_of - 1);
   }
-  a.filter.include_erased = !a.no_erased;
   const std::vector<std::string> registers = ledger->RegisterNames();
   auto is_register = [&](const std::string& r) {
     return std::find(registers.begin(), registers.end(), r) != registers.end();

@@ -107,6 +107,15 @@ interface Session {
   # holds the log, the key store and the ledger key, never the master key. 409 if the server
   # was started without --backup-dir.
   backup @18 () -> (json :Text);
+
+  # The people of a register's view, in subject id order, as getSubject gives one: NDJSON, one
+  # person a line, each logged in the access log. Only those whose profile's `city` and
+  # `organisation` match (empty: any; a role that may not read the profile may not filter),
+  # with the erased unless `includeErased` is false. A page: at most `limit` people (at most
+  # 1000; 0 gives none) whose id comes after `after` (empty: from the first); the next page
+  # starts after the last subject of this one. `asOf` and `purpose` as for getSubject.
+  listSubjects @19 (register :Text, city :Text, organisation :Text, includeErased :Bool = true,
+                    asOf :Text, purpose :Text, after :Text, limit :UInt32) -> (json :Text);
 }
 
 interface ChangeSink {

@@ -15,6 +15,7 @@
 #include "kirjuri/group_commit.h"
 #include "kirjuri/views.h"
 #include "ledger_fixture.h"
+#include "policy.h"  // DefaultPolicyJson
 #include "service/service.h"
 
 using namespace kirjuri;
@@ -478,4 +479,125 @@ TEST_CASE("the service: the marketing audience shows name and email only, each p
   CHECK(f.Accesses(ids[0]).size() == 1);
   CHECK(std::get<1>(f.Accesses(ids[0])[0]) == "marketing");
   CHECK(f.Accesses(ids[2]).empty());
+}
+
+TEST_CASE("the service: a register's list comes in pages by subject id, filtered, each person "
+          "read logged") {
+  ServiceFixture f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    std::string line = kCustomer;
+    if (i == 3) line.replace(line.find("Oulu"), 4, "Kemi");
+    auto [s, out] = f.Append(f.Caller("staff"), line + "\n");
+    REQUIRE(s.ok());
+    ids.push_back(SubjectIdHex(out[0].subject));
+  }
+  const uint64_t four = f.ledger().size() - 1;  // the size before the last person
+  const std::vector<std::string> appended = ids;
+  std::sort(ids.begin(), ids.end());
+  const service::Caller staff = f.Caller("staff");
+  auto subjects = [](const std::string& ndjson) {
+    std::vector<std::string> out;
+    for (size_t at = ndjson.find("{\"subject\":\""); at != std::string::npos;
+         at = ndjson.find("{\"subject\":\"", at + 1)) {
+      out.push_back(ndjson.substr(at + 12, 32));
+    }
+    return out;
+  };
+
+  // Two by two, each page after the last subject of the one before: every person once, in order.
+  ViewFilter page;
+  page.limit = 2;
+  std::vector<std::string> seen;
+  for (int calls = 1;; ++calls) {
+    REQUIRE(calls <= 3);
+    std::string ndjson;
+    REQUIRE(f.service->ListSubjects(staff, "customer", page, "", "", &ndjson).ok());
+    const std::vector<std::string> got = subjects(ndjson);
+    CHECK(std::count(ndjson.begin(), ndjson.end(), '\n') == static_cast<long>(got.size()));
+    seen.insert(seen.end(), got.begin(), got.end());
+    if (got.size() < page.limit) break;
+    REQUIRE(service::Service::PageAfter(got.back(), &page).ok());
+  }
+  CHECK(seen == ids);
+
+  // A filter, a point in the past, a page of none; what may not be asked.
+  std::string ndjson;
+  ViewFilter kemi;
+  kemi.city = "Kemi";
+  kemi.limit = 1000;
+  REQUIRE(f.service->ListSubjects(staff, "customer", kemi, "", "", &ndjson).ok());
+  CHECK(subjects(ndjson).size() == 1);
+  CHECK(ndjson.find("Kemi") != std::string::npos);
+  ViewFilter all;
+  all.limit = 1000;
+  REQUIRE(f.service->ListSubjects(staff, "customer", all, std::to_string(four - 1), "", &ndjson)
+              .ok());
+  CHECK(subjects(ndjson).size() == 4);
+  // As of a point the list is folded from the log: the same pages.
+  ViewFilter past;
+  past.limit = 3;
+  REQUIRE(f.service->ListSubjects(staff, "customer", past, std::to_string(four - 1), "", &ndjson)
+              .ok());
+  std::vector<std::string> then = subjects(ndjson);
+  REQUIRE(then.size() == 3);
+  REQUIRE(service::Service::PageAfter(then.back(), &past).ok());
+  REQUIRE(f.service->ListSubjects(staff, "customer", past, std::to_string(four - 1), "", &ndjson)
+              .ok());
+  for (const std::string& hex : subjects(ndjson)) then.push_back(hex);
+  std::vector<std::string> first_four(appended.begin(), appended.begin() + 4);
+  std::sort(first_four.begin(), first_four.end());
+  CHECK(then == first_four);
+  REQUIRE(f.service->ListSubjects(staff, "customer", ViewFilter{}, "", "", &ndjson).ok());
+  CHECK(ndjson.empty());
+  CHECK(f.service->ListSubjects(staff, "customer", all, "", "curiosity", &ndjson)
+            .IsInvalidArgument());
+  CHECK(f.service->ListSubjects(staff, "supplier", all, "", "", &ndjson).IsInvalidArgument());
+  CHECK(f.service->ListSubjects(f.Caller("marketing"), "customer", all, "", "", &ndjson).code() ==
+        Status::Code::kPermissionDenied);
+  CHECK(service::Service::PageAfter("not-an-id", &page).IsInvalidArgument());
+
+  // Every person shown was logged, once per list that showed them: the pages (1), the lists as
+  // of four people (2, the fifth not in them), and Kemi's person once more.
+  f.service->Shutdown();
+  for (size_t i = 0; i < appended.size(); ++i) {
+    SubjectId id{};
+    REQUIRE(ParseSubjectId(appended[i], &id).ok());
+    const auto accesses = f.Accesses(id);
+    INFO("person " << i);
+    CHECK(accesses.size() == (i == 4 ? 1u : i == 3 ? 4u : 3u));
+    for (const auto& [actor, purpose, categories] : accesses) {
+      CHECK(actor == "emp-staff");
+      CHECK(purpose == "service_delivery");
+      CHECK(categories == std::vector<std::string>{"profile"});
+    }
+  }
+}
+
+TEST_CASE("the service: a role that may not read the profile may not filter a list by it") {
+  ServiceFixture f;
+  auto [s, out] = f.Append(f.Caller("staff"), kCustomer + "\n");
+  REQUIRE(s.ok());
+  REQUIRE(f.Append(f.Caller("staff"), Usage(SubjectIdHex(out[0].subject)) + "\n").first.ok());
+  // An analyst role (through a policy change): queries, and reads usage alone.
+  std::string policy(DefaultPolicyJson());
+  policy.replace(policy.find("\"version\": 2"), 12, "\"version\": 3");
+  policy.insert(policy.find("\"roles\": [") + 10,
+                R"({"name":"analyst","title":{"fi":"Analyytikko","en":"Analyst"},)"
+                R"("actions":["query"],"readCategories":["usage"],"appendCategories":[]},)");
+  uint64_t seq = 0;
+  REQUIRE(f.ledger().ApplyPolicy(policy, "dpo-01", &seq).ok());
+  ViewFilter oulu;
+  oulu.city = "Oulu";
+  oulu.limit = 10;
+  std::string ndjson;
+  Status refused = f.service->ListSubjects(f.Caller("analyst"), "customer", oulu, "", "", &ndjson);
+  CHECK(refused.code() == Status::Code::kPermissionDenied);
+  CHECK(ndjson.empty());
+  ViewFilter all;
+  all.limit = 10;
+  REQUIRE(f.service->ListSubjects(f.Caller("analyst"), "customer", all, "", "", &ndjson).ok());
+  CHECK(ndjson.find("\"subject\":") != std::string::npos);
+  CHECK(ndjson.find("Aino Example") == std::string::npos);  // the profile is left out
+  CHECK(ndjson.find("Oulu") == std::string::npos);
 }

@@ -92,6 +92,7 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
       {"POST", "/v1/events", ProfileLine(), {"dpo", "staff"}},
       {"POST", "/v1/events", UsageLine(subject), {"dpo", "staff", "service"}},
       {"GET", "/v1/customers/" + subject, "", {"dpo", "staff"}},
+      {"GET", "/v1/customers?city=Oulu&limit=10", "", {"dpo", "staff"}},
       {"GET", "/v1/marketing-audience", "", {"dpo", "marketing"}},
       {"GET", "/v1/subjects/" + subject + "/export", "", {"dpo", "staff"}},
       {"GET", "/v1/requests", "", {"dpo", "staff"}},
@@ -279,6 +280,49 @@ TEST_CASE("GET /v1/customers/{id}?as_of= gives the person as they stood then, or
     CHECK(r.status == 400);
     CHECK(r.body.find("as of") != std::string::npos);
     CHECK(r.body.find("--as-of") == std::string::npos);  // not the command line's flag
+  }
+  CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("GET /v1/customers lists a register page by page, as of a point too",
+          "[service][http]") {
+  ServiceLedger ledger;
+  Tokens tokens(ledger);
+  ServerProcess server(ledger);
+  server.Start();
+  const int port = server.http_port();
+  const std::string first = Append(port, ProfileLine(), tokens["staff"]).at(0);
+  const std::string seq = std::to_string(JsonNumber(first, "seq"));
+  Append(port, ProfileLine("new", "Elina"), tokens["staff"]);
+  auto get = [&](const std::string& query) {
+    HttpResponse r = Http(port, "GET", "/v1/customers" + query, "", tokens["staff"]);
+    INFO(query << ": " << r.body);
+    REQUIRE(r.status == 200);
+    CHECK(r.headers["content-type"] == "application/x-ndjson");
+    return Lines(r.body);
+  };
+
+  const std::vector<std::string> both = get("");
+  REQUIRE(both.size() == 2);
+  const std::vector<std::string> one = get("?limit=1");
+  REQUIRE(one.size() == 1);
+  CHECK(one[0] == both[0]);
+  const std::vector<std::string> next = get("?limit=1&after=" + JsonString(one[0], "subject"));
+  REQUIRE(next.size() == 1);
+  CHECK(next[0] == both[1]);
+  CHECK(get("?after=" + JsonString(both[1], "subject")).empty());
+  const std::vector<std::string> then = get("?as_of=" + seq);
+  REQUIRE(then.size() == 1);
+  CHECK(then[0].find("Aino") != std::string::npos);
+  CHECK(get("?city=Rovaniemi").empty());
+  CHECK(get("?city=Jyv%C3%A4skyl%C3%A4").size() == 2);  // Jyväskylä
+  CHECK(get("?erased=false").size() == 2);
+
+  for (const char* bad : {"?after=zz", "?limit=-1", "?erased=maybe", "?limit=1&limit=2",
+                          "?purpose=gossip", "?asof=3"}) {
+    HttpResponse r = Http(port, "GET", std::string("/v1/customers") + bad, "", tokens["staff"]);
+    INFO(bad << ": " << r.body);
+    CHECK(r.status == 400);
   }
   CHECK(server.Stop() == 0);
 }

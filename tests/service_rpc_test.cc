@@ -15,6 +15,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -487,6 +488,27 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   INFO(kirjuri::testing::Describe(exported));
   CHECK(exported.code == 0);
   CHECK(exported.out.find("Cli Person") != std::string::npos);
+
+  // A register's list, all its pages; the filters as the local command takes them.
+  auto list = run("staff", {"query", "customers"});
+  INFO(kirjuri::testing::Describe(list));
+  REQUIRE(list.code == 0);
+  REQUIRE(Lines(list.out).size() == 1);
+  CHECK(JsonString(list.out, "subject") == subject);
+  CHECK(run("staff", {"query", "customers", "--city", "Nowhere"}).out.empty());
+  CHECK(run("staff", {"query", "customers", "--no-erased"}).out == list.out);
+  {  // past the server's page of 1000: the client asks for the next
+    std::ofstream many(scratch / "many.jsonl");
+    for (int i = 0; i < 1000; ++i) many << NewCustomer("Page Person") << "\n";
+  }
+  REQUIRE(run("staff", {"append"}, (scratch / "many.jsonl").string()).code == 0);
+  auto pages = run("staff", {"query", "customers"});
+  REQUIRE(pages.code == 0);
+  const std::vector<std::string> people = Lines(pages.out);
+  std::set<std::string> distinct;
+  for (const std::string& line : people) distinct.insert(JsonString(line, "subject"));
+  CHECK(people.size() == 1001);
+  CHECK(distinct.size() == 1001);
 
   // Refused: one line, exit 1, no token or personal data in it.
   auto erase = run("staff", {"erase", subject, "--request", "REQ-CLI-1"});

@@ -250,9 +250,11 @@ TEST_CASE("a customer as of before and after a rectification, by sequence number
 
   // The list as of then holds the old city too, and a filter sees it.
   std::vector<SubjectView> rows;
-  REQUIRE(t.views->List("customer", ViewFilter{"Oulu", "", true}, before, &rows).ok());
+  ViewFilter oulu;
+  oulu.city = "Oulu";
+  REQUIRE(t.views->List("customer", oulu, before, &rows).ok());
   CHECK(rows.size() == 1);
-  REQUIRE(t.views->List("customer", ViewFilter{"Oulu", "", true}, 0, &rows).ok());
+  REQUIRE(t.views->List("customer", oulu, 0, &rows).ok());
   CHECK(rows.empty());
 }
 
@@ -444,7 +446,9 @@ TEST_CASE("erased subjects replay as erased, never as errors, and keep ids and d
   REQUIRE(t.views->List("customer", ViewFilter{}, 0, &rows).ok());
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].erased);
-  REQUIRE(t.views->List("customer", ViewFilter{"", "", false}, 0, &rows).ok());
+  ViewFilter held;
+  held.include_erased = false;
+  REQUIRE(t.views->List("customer", held, 0, &rows).ok());
   CHECK(rows.empty());
 
   // As of before the erasure: the profile's key is shredded, so its fields are placeholders;

@@ -5,6 +5,9 @@
 //   POST /v1/events                        JSON lines in, {"seq","subject"} lines out (NDJSON)
 //   GET  /v1/customers/{id}                ?as_of=SEQ|RFC3339 &purpose=P
 //   GET  /v1/partners/{id}                 same
+//   GET  /v1/customers                     ?city=&organisation=&erased=true|false&as_of=
+//                                          &purpose=&after=ID&limit=N   NDJSON, by subject id
+//   GET  /v1/partners                      same
 //   GET  /v1/marketing-audience            ?as_of=        NDJSON
 //   GET  /v1/subjects/{id}/export          ?request=REF
 //   POST /v1/subjects/{id}/erase           ?request=REF   the signed deletion report
@@ -92,7 +95,8 @@ Status ParseU64(std::string_view name, std::string_view text, uint64_t* out) {
 
 // The route templates; a segment "{…}" matches any one path segment.
 enum class RouteId {
-  kHealthz, kMetrics, kAppend, kCustomer, kPartner, kAudience, kExport, kErase, kOpenRequest,
+  kHealthz, kMetrics, kAppend, kCustomer, kPartner, kCustomers, kPartners, kAudience, kExport,
+  kErase, kOpenRequest,
   kListRequests, kFulfil, kDeletionReport, kCheckpoint, kInclusion, kConsistency, kEvents,
   kAccessLog, kChanges, kIssueToken, kListTokens, kRevokeToken, kBackup,
 };
@@ -105,6 +109,7 @@ struct Route {
   // 400 (a misspelt "?asof=" must not quietly answer as of now).
   std::string_view query = "";
 };
+constexpr std::string_view kListQuery = "city organisation erased as_of purpose after limit";
 constexpr Route kRoutes[] = {
     {RouteId::kHealthz, kj::HttpMethod::GET, "/healthz", false},
     {RouteId::kMetrics, kj::HttpMethod::GET, "/metrics", false},
@@ -112,6 +117,8 @@ constexpr Route kRoutes[] = {
     {RouteId::kEvents, kj::HttpMethod::GET, "/v1/events", false, "from limit"},
     {RouteId::kCustomer, kj::HttpMethod::GET, "/v1/customers/{id}", false, "as_of purpose"},
     {RouteId::kPartner, kj::HttpMethod::GET, "/v1/partners/{id}", false, "as_of purpose"},
+    {RouteId::kCustomers, kj::HttpMethod::GET, "/v1/customers", false, kListQuery},
+    {RouteId::kPartners, kj::HttpMethod::GET, "/v1/partners", false, kListQuery},
     {RouteId::kAudience, kj::HttpMethod::GET, "/v1/marketing-audience", false, "as_of"},
     {RouteId::kExport, kj::HttpMethod::GET, "/v1/subjects/{id}/export", false, "request"},
     {RouteId::kErase, kj::HttpMethod::POST, "/v1/subjects/{id}/erase", false, "request"},
@@ -570,6 +577,34 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
                         purpose = call.Query("purpose")] {
                          Answer a;
                          a.status = svc->GetSubject(caller, reg, param, as_of, purpose, &a.body);
+                         return a;
+                       });
+      }
+      case RouteId::kCustomers:
+      case RouteId::kPartners: {
+        const char* reg = call.route->id == RouteId::kCustomers ? "customer" : "partner";
+        ViewFilter filter;
+        filter.city = call.Query("city");
+        filter.organisation = call.Query("organisation");
+        filter.limit = Service::kMaxSubjectsPerCall;
+        Status parsed;
+        if (const std::string erased = call.Query("erased"); erased == "false") {
+          filter.include_erased = false;
+        } else if (!erased.empty() && erased != "true") {
+          parsed = Status::InvalidArgument("erased must be true or false");
+        }
+        if (parsed.ok()) parsed = Service::PageAfter(call.Query("after"), &filter);
+        if (const std::string limit = call.Query("limit"); parsed.ok() && !limit.empty()) {
+          uint64_t n = 0;
+          parsed = ParseU64("limit", limit, &n);
+          filter.limit = std::min<uint64_t>(n, Service::kMaxSubjectsPerCall);
+        }
+        if (!parsed.ok()) return ReplyError(call, parsed);
+        return OffLoop(call, kNdjson,
+                       [svc, caller, reg, filter, as_of = call.Query("as_of"),
+                        purpose = call.Query("purpose")] {
+                         Answer a;
+                         a.status = svc->ListSubjects(caller, reg, filter, as_of, purpose, &a.body);
                          return a;
                        });
       }

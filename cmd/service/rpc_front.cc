@@ -270,6 +270,24 @@ class SessionImpl final : public schema::Session::Server {
                 [](RevokeTokenContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
   }
 
+  kj::Promise<void> listSubjects(ListSubjectsContext context) override {
+    auto p = context.getParams();
+    ViewFilter filter;
+    filter.city = Str(p.getCity());
+    filter.organisation = Str(p.getOrganisation());
+    filter.include_erased = p.getIncludeErased();
+    filter.limit = p.getLimit();
+    return Text("listSubjects", context,
+                [filter, after = Str(p.getAfter()), reg = Str(p.getRegister()),
+                 as_of = Str(p.getAsOf()), purpose = Str(p.getPurpose())](
+                    Service& s, const Caller& c, std::string* out) {
+                  ViewFilter page = filter;
+                  KIRJURI_RETURN_IF_ERROR(Service::PageAfter(after, &page));
+                  return s.ListSubjects(c, reg, page, as_of, purpose, out);
+                },
+                [](ListSubjectsContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
   kj::Promise<void> backup(BackupContext context) override {
     return Text(
         "backup", context,

@@ -266,6 +266,21 @@ struct Service::Impl {
     return a;
   }
 
+  // The purpose a read of `register_name` is logged with (`purpose`, or the default), refused
+  // before anything is returned unless the register declares it: the access log must be able
+  // to name it.
+  Status ReadPurpose(std::string_view register_name, std::string_view purpose,
+                     std::string* out) const {
+    *out = purpose.empty() ? std::string(kDefaultPurpose) : std::string(purpose);
+    std::vector<std::string> declaring;
+    KIRJURI_RETURN_IF_ERROR(ledger.RegistersDeclaring(*out, 0, &declaring));
+    if (!std::ranges::binary_search(declaring, register_name)) {
+      return Status::InvalidArgument("purpose '" + *out + "' is not declared by register '" +
+                                     std::string(register_name) + "'");
+    }
+    return Status::Ok();
+  }
+
   Status RoleOf(const Caller& caller, schema::Role::Reader* out) const {
     auto role = FindRole(ledger, caller.role);
     if (!role) return Status::PermissionDenied("role '" + caller.role + "' is not in the policy");
@@ -380,19 +395,59 @@ Status Service::GetSubject(const Caller& caller, std::string_view register_name,
     return Status::NotFound("the " + std::string(register_name) + " register holds no " +
                             std::string(subject_hex));
   }
-  if (!impl_->ledger.policy().getRegisters().size()) return Status::NotFound("no registers");
-  const std::string p = purpose.empty() ? std::string(kDefaultPurpose) : std::string(purpose);
-  // Refused before anything is returned: the access log must be able to name the purpose.
-  std::vector<std::string> declaring;
-  KIRJURI_RETURN_IF_ERROR(impl_->ledger.RegistersDeclaring(p, 0, &declaring));
-  if (!std::ranges::binary_search(declaring, register_name)) {
-    return Status::InvalidArgument("purpose '" + p + "' is not declared by register '" +
-                                   std::string(register_name) + "'");
-  }
+  std::string p;
+  KIRJURI_RETURN_IF_ERROR(impl_->ReadPurpose(register_name, purpose, &p));
   std::vector<std::string> categories = impl_->Redact(role, &v);
   *json = v.ToJson();
   std::vector<AccessRecord> records;
   records.push_back(impl_->Access(caller, id, p, "query", std::move(categories)));
+  impl_->LogAccess(std::move(records));
+  return Status::Ok();
+}
+
+Status Service::PageAfter(std::string_view after, ViewFilter* filter) {
+  filter->after.reset();
+  if (after.empty()) return Status::Ok();
+  filter->after.emplace();
+  if (ParseSubjectId(after, &*filter->after).ok()) return Status::Ok();
+  return Status::InvalidArgument("after must be a subject id (32 hex digits)");
+}
+
+Status Service::ListSubjects(const Caller& caller, std::string_view register_name,
+                            ViewFilter filter, std::string_view as_of, std::string_view purpose,
+                            std::string* ndjson) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kQuery));
+  schema::Role::Reader role;
+  KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
+  ndjson->clear();
+  if (!std::ranges::binary_search(impl_->ledger.RegisterNames(), register_name)) {
+    return Status::InvalidArgument("no register named '" + std::string(register_name) + "'");
+  }
+  std::string p;
+  KIRJURI_RETURN_IF_ERROR(impl_->ReadPurpose(register_name, purpose, &p));
+  const bool profile = Allows(role.getReadCategories(), "profile");
+  if ((!filter.city.empty() || !filter.organisation.empty()) && !profile) {
+    return Status::PermissionDenied("role '" + caller.role +
+                                    "' may not filter by city or organisation: they are in the "
+                                    "profile, which it may not read");
+  }
+  uint64_t size = 0;
+  if (!as_of.empty()) KIRJURI_RETURN_IF_ERROR(ResolveAsOf(impl_->ledger, as_of, &size));
+  if (filter.limit == 0) return Status::Ok();
+  filter.limit = std::min(filter.limit, kMaxSubjectsPerCall);
+  impl_->EnsureViewsCurrent();
+  std::vector<SubjectView> rows;
+  const auto readable = [role](std::string_view c) { return Allows(role.getReadCategories(), c); };
+  KIRJURI_RETURN_IF_ERROR(impl_->views.List(register_name, filter, size, &rows, readable));
+  std::vector<AccessRecord> records;
+  for (SubjectView& v : rows) {
+    std::vector<std::string> categories = impl_->Redact(role, &v);
+    *ndjson += v.ToJson() + "\n";
+    // A row with no personal data left (an erased person: ids and dates) is no read of any.
+    if (!categories.empty()) {
+      records.push_back(impl_->Access(caller, v.subject, p, "query", std::move(categories)));
+    }
+  }
   impl_->LogAccess(std::move(records));
   return Status::Ok();
 }

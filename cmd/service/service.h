@@ -105,6 +105,17 @@ class Service {
   Status GetSubject(const Caller& caller, std::string_view register_name,
                     std::string_view subject_hex, std::string_view as_of,
                     std::string_view purpose, std::string* json);
+  // The people of a register's view that pass `filter`, in subject id order, as GetSubject
+  // gives one (a line each): `filter.after` and `filter.limit` page (limit 0 gives none, at most
+  // kMaxSubjectsPerCall). Each person whose data is returned is logged. Filtering by city or
+  // organisation reads the profile: PermissionDenied for a role that may not read it.
+  // InvalidArgument for an unknown register, an undeclared purpose, a malformed as-of.
+  Status ListSubjects(const Caller& caller, std::string_view register_name, ViewFilter filter,
+                      std::string_view as_of, std::string_view purpose, std::string* ndjson);
+  static constexpr size_t kMaxSubjectsPerCall = 1000;
+  // Sets filter->after from a client's `after` (empty: from the first subject).
+  // InvalidArgument unless it is a subject id.
+  static Status PageAfter(std::string_view after, ViewFilter* filter);
   // The marketing audience: one line per person, {"subject","register","name","email"} (only
   // the fields the role may read). Each person listed is logged (purpose "marketing").
   Status MarketingAudience(const Caller& caller, std::string_view as_of, std::string* ndjson);

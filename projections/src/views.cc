@@ -594,10 +594,11 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
     std::map<SubjectId, SubjectView> all;
     KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, register_name, true, nullptr, &all));
-    for (auto& [id, view] : all) {
-      if (!Passes(view, filter)) continue;
-      LeaveOut(only, &view);
-      out->push_back(std::move(view));
+    for (auto it = filter.after ? all.upper_bound(*filter.after) : all.begin();
+         it != all.end() && (filter.limit == 0 || out->size() < filter.limit); ++it) {
+      if (!Passes(it->second, filter)) continue;
+      LeaveOut(only, &it->second);
+      out->push_back(std::move(it->second));
     }
     return impl_->MarkMarketing(as_of_size, *out);
   }
@@ -608,8 +609,13 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
     return c == "profile" || only(c);
   };
   const std::string prefix = RowPrefix(register_name);
+  const std::string after = filter.after ? RowKey(register_name, *filter.after) : "";
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->rows));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it->Seek(filter.after ? after : prefix);
+       it->Valid() && it->key().starts_with(prefix) &&
+       (filter.limit == 0 || out->size() < filter.limit);
+       it->Next()) {
+    if (filter.after && it->key() == after) continue;
     SubjectView view;
     KIRJURI_RETURN_IF_ERROR(
         DecodeRow(*impl_->ledger, it->value().ToStringView(), RowData::kOpen, &view, open)

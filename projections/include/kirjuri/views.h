@@ -38,11 +38,14 @@ namespace kirjuri {
 inline constexpr std::string_view kMarketingAudienceView = "marketing-audience";
 
 // What a list query keeps. Empty strings match everything; matching is exact (case-sensitive)
-// on the profile field's current value.
+// on the profile field's current value. A list comes in subject id order: `after` and `limit`
+// page through it (the next page starts after the last subject of this one).
 struct ViewFilter {
   std::string city;
   std::string organisation;
   bool include_erased = true;
+  std::optional<SubjectId> after;  // only subjects whose id is greater
+  size_t limit = 0;                // at most this many; 0: all
 };
 
 // The log size a query should see: an "as of" as users write it (the CLI's --as-of, the HTTP
