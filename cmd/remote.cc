@@ -182,6 +182,32 @@ int Export(const Globals& g, const std::string& subject) {
   });
 }
 
+int RequestOpen(const Globals& g, const std::string& subject, const std::string& kind,
+                const std::string& ref) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.openRequestRequest();
+    request.setSubject(subject);
+    request.setKind(kind);
+    request.setRef(ref);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int RequestList(const Globals& g, bool overdue) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto response = session.listRequestsRequest().send().wait(ws);
+    const std::string_view all(response.getJson().cStr(), response.getJson().size());
+    for (size_t at = 0; at < all.size();) {
+      const size_t end = std::min(all.find('\n', at), all.size());
+      const std::string_view line = all.substr(at, end - at);
+      if (!overdue || line.find("\"overdue\":true") != std::string_view::npos) PrintLine(line);
+      at = end + 1;
+    }
+    return 0;
+  });
+}
+
 int Erase(const Globals& g, const std::string& subject, const std::string& request_ref) {
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     auto request = session.eraseRequest();

@@ -22,6 +22,11 @@ int Backup(const Globals& g);
 int ProveInclusion(const Globals& g, uint64_t seq, uint64_t size);
 int Export(const Globals& g, const std::string& subject);
 int Erase(const Globals& g, const std::string& subject, const std::string& request);
+// People's requests on the server (the "requests" action): one opened as received now, by the
+// token's actor; every request (or the overdue ones, as the server judges them now).
+int RequestOpen(const Globals& g, const std::string& subject, const std::string& kind,
+                const std::string& ref);
+int RequestList(const Globals& g, bool overdue);
 // Envelopes from `from` to `to` (inclusive; else the end); with a subject, that person's access
 // log within the same bounds. `access` without a subject is refused: the service lists reads
 // one person at a time.

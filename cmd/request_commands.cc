@@ -6,6 +6,7 @@
 #include "kirjuri/json.h"
 #include "kirjuri/requests.h"
 #include "kirjuri/time.h"
+#include "remote.h"
 
 namespace kirjuri::cli {
 namespace {
@@ -17,7 +18,6 @@ struct RequestArgs {
   bool overdue = false, refuse = false;
 };
 
-// A JSON array of sequence numbers.
 int RunOpen(const Globals& g, const RequestArgs& a) {
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
@@ -160,12 +160,32 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   open->add_option("--ref", a.ref, "the request's reference")->required();
   open->add_option("--received", a.received, "when it was received (RFC 3339; default now)");
   actor(open);
-  open->callback([&] { rc = RunOpen(g, a); });
+  open->callback([&, open] {
+    if (g.server.empty()) {
+      rc = RunOpen(g, a);
+    } else if (open->count("--received") || open->count("--actor")) {
+      // Over RPC the server records the token's actor and the time it receives the call.
+      rc = Fail(Status::InvalidArgument(
+          "request open over --server takes neither --received nor --actor: the server records "
+          "now and the token's actor"));
+    } else {
+      rc = remote::RequestOpen(g, a.subject, a.kind, a.ref);
+    }
+  });
 
   auto* list = request->add_subcommand("list", "requests, with their deadlines");
   list->add_flag("--overdue", a.overdue, "only those past their deadline");
   list->add_option("--now", a.now, "the time to judge deadlines at (RFC 3339; default now)");
-  list->callback([&] { rc = RunList(g, a); });
+  list->callback([&, list] {
+    if (g.server.empty()) {
+      rc = RunList(g, a);
+    } else if (list->count("--now")) {
+      rc = Fail(Status::InvalidArgument(
+          "request list over --server takes no --now: the server judges deadlines now"));
+    } else {
+      rc = remote::RequestList(g, a.overdue);
+    }
+  });
 
   auto* extend = request->add_subcommand("extend", "extend a deadline (at most two months in all)");
   extend->add_option("ref", a.ref, "the request's reference")->required();

@@ -534,6 +534,26 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(unknown.code == 1);
   CHECK(Lines(unknown.err).size() == 1);
   CHECK(unknown.err.find("kjr_wrong") == std::string::npos);
+
+  // An erasure from the command line alone: the request opened, listed, then fulfilled by it.
+  auto opened = run("dpo", {"request", "open", subject, "--kind", "erasure", "--ref", "REQ-CLI-2"});
+  INFO(kirjuri::testing::Describe(opened));
+  REQUIRE(opened.code == 0);
+  CHECK(JsonString(opened.out, "state") == "open");
+  CHECK(run("dpo", {"request", "open", subject, "--kind", "erasure", "--ref", "REQ-CLI-3",
+                    "--actor", "x"})
+            .code == 1);
+  auto requests = run("staff", {"request", "list"});
+  REQUIRE(requests.code == 0);
+  REQUIRE(Lines(requests.out).size() == 1);
+  CHECK(JsonString(requests.out, "ref") == "REQ-CLI-2");
+  CHECK(run("staff", {"request", "list", "--overdue"}).out.empty());
+  CHECK(run("staff", {"request", "list", "--now", "2030-01-01T00:00:00Z"}).code == 1);
+  auto erased = run("dpo", {"erase", subject, "--request", "REQ-CLI-2"});
+  INFO(kirjuri::testing::Describe(erased));
+  REQUIRE(erased.code == 0);
+  CHECK(erased.out.find("\"request\": \"REQ-CLI-2\"") != std::string::npos);
+  CHECK(JsonString(run("staff", {"request", "list"}).out, "state") == "fulfilled");
 }
 
 TEST_CASE("tokens issued and revoked over RPC while serving take effect at once, also on open "
