@@ -7,6 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "kirjuri/crypto.h"
+#include "kirjuri/json.h"
+#include "kirjuri/note.h"
+
 namespace kirjuri::cli {
 
 int Fail(const Status& status) {
@@ -21,6 +25,26 @@ int Fail(const Status& status) {
 int FailAsked(const Status& status) {
   const bool refused = status.IsNotFound() || status.code() == Status::Code::kFailedPrecondition;
   return Fail(refused ? Status::InvalidArgument(status.message()) : status);
+}
+
+int PrintCheckpoint(const Globals& g, std::string_view note) {
+  if (!g.json) {
+    std::fwrite(note.data(), 1, note.size(), stdout);
+    return 0;
+  }
+  Checkpoint c;
+  const size_t blank = note.find("\n\n");
+  if (blank == std::string_view::npos || !ParseCheckpointBody(note.substr(0, blank + 1), &c).ok()) {
+    return Fail(Status::Corruption("the checkpoint is not a checkpoint note"));
+  }
+  std::printf("%s\n", JsonWriter()
+                          .String("origin", c.origin)
+                          .Number("size", c.size)
+                          .String("root", HexEncode(c.root))
+                          .String("note", note)
+                          .Finish()
+                          .c_str());
+  return 0;
 }
 
 const CLI::Validator& Decimal() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kirjuri/ledger.h"
@@ -37,6 +38,11 @@ int Fail(const Status& status);
 // the policy does not declare) are refusals (1), like a malformed id, not failures to run (a
 // missing ledger or master key is 2).
 int FailAsked(const Status& status);
+
+// What `checkpoint` prints: the signed note's text, or with --json one object
+// {"origin","size","root" (lowercase hex),"note"}. 0, or Fail's code for a note that does not
+// parse (it comes from the ledger or the server).
+int PrintCheckpoint(const Globals& g, std::string_view note);
 
 // For options that take a count or a sequence number: decimal digits only, passed on without
 // leading zeros (`->transform(Decimal())`). CLI11 reads unsigned options with strtoull in base

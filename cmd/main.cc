@@ -226,8 +226,7 @@ int RunCheckpoint(const Globals& g) {
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::string note;
   if (Status s = ledger->LatestCheckpoint(&note); !s.ok()) return Fail(s);
-  std::fwrite(note.data(), 1, note.size(), stdout);
-  return 0;
+  return PrintCheckpoint(g, note);
 }
 
 int RunProveInclusion(const Globals& g, uint64_t seq, uint64_t size) {

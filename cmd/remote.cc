@@ -151,8 +151,7 @@ int Checkpoint(const Globals& g) {
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     auto response = session.checkpointRequest().send().wait(ws);
     auto note = response.getNote();
-    std::fwrite(note.begin(), 1, note.size(), stdout);
-    return 0;
+    return PrintCheckpoint(g, std::string_view(note.cStr(), note.size()));
   });
 }
 

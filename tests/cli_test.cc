@@ -43,6 +43,13 @@ TEST_CASE("global options work before and after the subcommand") {
   CHECK(before.exit_code == 0);
   CHECK(after.exit_code == 0);
   CHECK(before.out == after.out);
+  // With --json, the checkpoint's parts and the note; without, the note's text alone.
+  CHECK(before.out.rfind("{\"origin\":\"kirjuri.local/", 0) == 0);
+  CHECK(before.out.find("\"size\":0,") != std::string::npos);
+  Run note = Kirjuri("checkpoint --master-key " + key + " --data " + data);
+  REQUIRE(note.exit_code == 0);
+  CHECK(note.out.rfind("kirjuri.local/", 0) == 0);
+  CHECK(before.out.find(note.out.substr(0, note.out.find('\n'))) != std::string::npos);
 
   Run missing = Kirjuri("verify --data " + (root / "nothing-here").string());
   CHECK(missing.exit_code != 0);
