@@ -207,6 +207,28 @@ int RequestList(const Globals& g, bool overdue) {
   });
 }
 
+int RequestExtend(const Globals& g, const std::string& ref, unsigned months,
+                  const std::string& reason) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.extendRequestRequest();
+    request.setRef(ref);
+    request.setMonths(months);
+    request.setReason(reason);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int RequestRefuse(const Globals& g, const std::string& ref, const std::string& reason) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    auto request = session.refuseRequestRequest();
+    request.setRef(ref);
+    request.setReason(reason);
+    PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
 int Erase(const Globals& g, const std::string& subject, const std::string& request_ref) {
   return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
     auto request = session.eraseRequest();

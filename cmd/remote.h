@@ -27,6 +27,10 @@ int Erase(const Globals& g, const std::string& subject, const std::string& reque
 int RequestOpen(const Globals& g, const std::string& subject, const std::string& kind,
                 const std::string& ref);
 int RequestList(const Globals& g, bool overdue);
+// An open request's deadline extended, or the request refused, by the token's actor.
+int RequestExtend(const Globals& g, const std::string& ref, unsigned months,
+                  const std::string& reason);
+int RequestRefuse(const Globals& g, const std::string& ref, const std::string& reason);
 // Envelopes from `from` to `to` (inclusive; else the end); with a subject, that person's access
 // log within the same bounds. `access` without a subject is refused: the service lists reads
 // one person at a time.

@@ -143,6 +143,19 @@ int RunClose(const Globals& g, const RequestArgs& a) {
   return 0;
 }
 
+// Over --server the server records the token's actor and its own time, and keeps documents to
+// itself: an option of `c` that would say otherwise is refused (*rc set), not ignored.
+bool GivenLocalOnly(CLI::App* c, std::initializer_list<const char*> local_only, int* rc) {
+  for (const char* option : local_only) {
+    if (c->count(option) == 0) continue;
+    *rc = Fail(Status::InvalidArgument("request " + c->get_name() + " over --server takes no " +
+                                       option + ": the server records the token's actor and "
+                                       "its own time"));
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
@@ -163,12 +176,7 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   open->callback([&, open] {
     if (g.server.empty()) {
       rc = RunOpen(g, a);
-    } else if (open->count("--received") || open->count("--actor")) {
-      // Over RPC the server records the token's actor and the time it receives the call.
-      rc = Fail(Status::InvalidArgument(
-          "request open over --server takes neither --received nor --actor: the server records "
-          "now and the token's actor"));
-    } else {
+    } else if (!GivenLocalOnly(open, {"--received", "--actor"}, &rc)) {
       rc = remote::RequestOpen(g, a.subject, a.kind, a.ref);
     }
   });
@@ -179,10 +187,7 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   list->callback([&, list] {
     if (g.server.empty()) {
       rc = RunList(g, a);
-    } else if (list->count("--now")) {
-      rc = Fail(Status::InvalidArgument(
-          "request list over --server takes no --now: the server judges deadlines now"));
-    } else {
+    } else if (!GivenLocalOnly(list, {"--now"}, &rc)) {
       rc = remote::RequestList(g, a.overdue);
     }
   });
@@ -192,7 +197,13 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   extend->add_option("--months", a.months, "1 or 2")->required()->transform(Decimal());
   extend->add_option("--reason", a.reason, "why (no personal data)")->required();
   actor(extend);
-  extend->callback([&] { rc = RunExtend(g, a); });
+  extend->callback([&, extend] {
+    if (g.server.empty()) {
+      rc = RunExtend(g, a);
+    } else if (!GivenLocalOnly(extend, {"--actor"}, &rc)) {
+      rc = remote::RequestExtend(g, a.ref, a.months, a.reason);
+    }
+  });
 
   auto* close = request->add_subcommand("close", "fulfil a request (doing its work) or refuse it");
   close->add_option("ref", a.ref, "the request's reference")->required();
@@ -203,7 +214,18 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   close->add_option("--data", a.data, "rectification: the corrected values, a JSON object");
   close->add_option("--category", a.category, "rectification: their category (default profile)");
   actor(close);
-  close->callback([&] { rc = RunClose(g, a); });
+  close->callback([&, close] {
+    if (g.server.empty()) {
+      rc = RunClose(g, a);
+    } else if (!a.refuse) {
+      rc = Fail(Status::InvalidArgument(
+          "request close over --server only refuses (--refuse --reason R): the server answers "
+          "access by export, erasure by erase, the others by POST /v1/requests/{ref}/fulfil"));
+    } else if (!GivenLocalOnly(close, {"--actor", "--out", "--lang", "--data", "--category"},
+                               &rc)) {
+      rc = remote::RequestRefuse(g, a.ref, a.reason);
+    }
+  });
 }
 
 }  // namespace kirjuri::cli

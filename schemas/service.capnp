@@ -116,6 +116,12 @@ interface Session {
   # starts after the last subject of this one. `asOf` and `purpose` as for getSubject.
   listSubjects @19 (register :Text, city :Text, organisation :Text, includeErased :Bool = true,
                     asOf :Text, purpose :Text, after :Text, limit :UInt32) -> (json :Text);
+
+  # An open request's deadline extended by `months` (1 or 2; at most two in all, and only within
+  # the first month after receipt: GDPR Art. 12(3)), and an open request refused; `reason` holds
+  # no personal data. Both answer the request as listRequests gives it; 409 if it is not open.
+  extendRequest @20 (ref :Text, months :UInt32, reason :Text) -> (json :Text);
+  refuseRequest @21 (ref :Text, reason :Text) -> (json :Text);
 }
 
 interface ChangeSink {

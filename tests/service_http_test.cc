@@ -96,6 +96,7 @@ TEST_CASE("each role gets 200 or 403 as the policy says, no token 401, and a ref
       {"GET", "/v1/marketing-audience", "", {"dpo", "marketing"}},
       {"GET", "/v1/subjects/" + subject + "/export", "", {"dpo", "staff"}},
       {"GET", "/v1/requests", "", {"dpo", "staff"}},
+      {"POST", "/v1/requests/REQ-1/extend?months=1", R"({"reason":"busy"})", {"dpo", "staff"}},
       {"GET", "/v1/checkpoint", "", {"dpo", "staff", "auditor"}},
       {"GET", "/v1/proofs/inclusion/0", "", {"dpo", "staff", "auditor"}},
       {"GET", "/v1/proofs/consistency?first=1&second=2", "", {"dpo", "staff", "auditor"}},

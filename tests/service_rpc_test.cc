@@ -554,6 +554,25 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   REQUIRE(erased.code == 0);
   CHECK(erased.out.find("\"request\": \"REQ-CLI-2\"") != std::string::npos);
   CHECK(JsonString(run("staff", {"request", "list"}).out, "state") == "fulfilled");
+
+  // Another request extended, then refused; a close that would fulfil it is the server's to do.
+  REQUIRE(run("staff", {"request", "open", subject, "--kind", "objection", "--ref", "REQ-CLI-4"})
+              .code == 0);
+  auto extended = run("staff", {"request", "extend", "REQ-CLI-4", "--months", "1", "--reason",
+                                "identity-check"});
+  INFO(kirjuri::testing::Describe(extended));
+  REQUIRE(extended.code == 0);
+  CHECK(JsonNumber(extended.out, "extended_months") == 1);
+  CHECK(run("staff", {"request", "extend", "REQ-CLI-4", "--months", "1", "--reason", "x",
+                      "--actor", "x"})
+            .code == 1);
+  CHECK(run("staff", {"request", "close", "REQ-CLI-4"}).code == 1);
+  auto refused_request = run("staff", {"request", "close", "REQ-CLI-4", "--refuse", "--reason",
+                                       "not-identified"});
+  INFO(kirjuri::testing::Describe(refused_request));
+  REQUIRE(refused_request.code == 0);
+  CHECK(JsonString(refused_request.out, "state") == "refused");
+  CHECK(run("staff", {"request", "close", "REQ-CLI-4", "--refuse", "--reason", "again"}).code == 1);
 }
 
 TEST_CASE("tokens issued and revoked over RPC while serving take effect at once, also on open "

@@ -14,6 +14,8 @@
 //   POST /v1/requests                      {"subject","kind","ref"}
 //   GET  /v1/requests                      NDJSON
 //   POST /v1/requests/{ref}/fulfil         body: rectification JSON lines, or empty
+//   POST /v1/requests/{ref}/extend         ?months=1|2   body {"reason"}
+//   POST /v1/requests/{ref}/refuse         body {"reason"}
 //   GET  /v1/reports/deletion/{seq}
 //   GET  /v1/checkpoint                    the signed note (text/plain)
 //   GET  /v1/proofs/inclusion/{seq}        ?size=N
@@ -96,9 +98,9 @@ Status ParseU64(std::string_view name, std::string_view text, uint64_t* out) {
 // The route templates; a segment "{…}" matches any one path segment.
 enum class RouteId {
   kHealthz, kMetrics, kAppend, kCustomer, kPartner, kCustomers, kPartners, kAudience, kExport,
-  kErase, kOpenRequest,
-  kListRequests, kFulfil, kDeletionReport, kCheckpoint, kInclusion, kConsistency, kEvents,
-  kAccessLog, kChanges, kIssueToken, kListTokens, kRevokeToken, kBackup,
+  kErase, kOpenRequest, kListRequests, kFulfil, kExtend, kRefuse, kDeletionReport, kCheckpoint,
+  kInclusion, kConsistency, kEvents, kAccessLog, kChanges, kIssueToken, kListTokens,
+  kRevokeToken, kBackup,
 };
 struct Route {
   RouteId id;
@@ -126,6 +128,8 @@ constexpr Route kRoutes[] = {
     {RouteId::kOpenRequest, kj::HttpMethod::POST, "/v1/requests", true},
     {RouteId::kListRequests, kj::HttpMethod::GET, "/v1/requests", false},
     {RouteId::kFulfil, kj::HttpMethod::POST, "/v1/requests/{ref}/fulfil", true},
+    {RouteId::kExtend, kj::HttpMethod::POST, "/v1/requests/{ref}/extend", true, "months"},
+    {RouteId::kRefuse, kj::HttpMethod::POST, "/v1/requests/{ref}/refuse", true},
     {RouteId::kDeletionReport, kj::HttpMethod::GET, "/v1/reports/deletion/{seq}", false},
     {RouteId::kCheckpoint, kj::HttpMethod::GET, "/v1/checkpoint", false},
     {RouteId::kInclusion, kj::HttpMethod::GET, "/v1/proofs/inclusion/{seq}", false, "size"},
@@ -456,7 +460,8 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
 
     // Refused before the body is read: nothing is done on an error.
     if (id == RouteId::kAppend) s = service.Authorize(call.caller, Action::kAppend);
-    if (id == RouteId::kOpenRequest || id == RouteId::kFulfil) {
+    if (id == RouteId::kOpenRequest || id == RouteId::kFulfil || id == RouteId::kExtend ||
+        id == RouteId::kRefuse) {
       s = service.Authorize(call.caller, Action::kRequests);
     }
     if (id == RouteId::kIssueToken) s = service.Authorize(call.caller, Action::kTokens);
@@ -534,6 +539,31 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
           if (a.status.ok()) a.status = svc->IssueToken(caller, v[0], v[1], &a.body);
           return a;
         });
+      case RouteId::kExtend:
+      case RouteId::kRefuse:
+        return OffLoop(call, kJson,
+                       [svc, caller, ref = call.params[0], body = std::move(body),
+                        extend = call.route->id == RouteId::kExtend,
+                        months_text = call.Query("months")] {
+                         Answer a;
+                         static constexpr std::string_view kNames[] = {"reason"};
+                         std::vector<std::string> v;
+                         uint64_t months = 0;
+                         a.status = ParseStringObject(body, kNames, &v);
+                         if (a.status.ok() && !extend) {
+                           a.status = svc->RefuseRequest(caller, ref, v[0], &a.body);
+                         } else if (a.status.ok()) {
+                           a.status = ParseU64("months", months_text, &months);
+                           if (a.status.ok() && months > 2) {
+                             a.status = Status::InvalidArgument("months must be 1 or 2");
+                           }
+                           if (a.status.ok()) {
+                             a.status = svc->ExtendRequest(
+                                 caller, ref, static_cast<unsigned>(months), v[0], &a.body);
+                           }
+                         }
+                         return a;
+                       });
       case RouteId::kFulfil:
         return OffLoop(call, kJson, [svc, caller, ref = call.params[0], body = std::move(body)] {
           Answer a;

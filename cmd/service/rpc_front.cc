@@ -288,6 +288,26 @@ class SessionImpl final : public schema::Session::Server {
                 [](ListSubjectsContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
   }
 
+  kj::Promise<void> extendRequest(ExtendRequestContext context) override {
+    auto p = context.getParams();
+    return Text("extendRequest", context,
+                [ref = Str(p.getRef()), months = p.getMonths(), reason = Str(p.getReason())](
+                    Service& s, const Caller& c, std::string* out) {
+                  return s.ExtendRequest(c, ref, months, reason, out);
+                },
+                [](ExtendRequestContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
+  kj::Promise<void> refuseRequest(RefuseRequestContext context) override {
+    auto p = context.getParams();
+    return Text("refuseRequest", context,
+                [ref = Str(p.getRef()), reason = Str(p.getReason())](
+                    Service& s, const Caller& c, std::string* out) {
+                  return s.RefuseRequest(c, ref, reason, out);
+                },
+                [](RefuseRequestContext& ctx, std::string& out) { ctx.getResults().setJson(out); });
+  }
+
   kj::Promise<void> backup(BackupContext context) override {
     return Text(
         "backup", context,

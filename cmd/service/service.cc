@@ -281,6 +281,15 @@ struct Service::Impl {
     return Status::Ok();
   }
 
+  // After a request's step: the change feed woken, and the request as ListRequests gives it.
+  Status RequestAnswer(std::string_view ref, std::string* json) {
+    Committed();
+    RequestRecord r;
+    KIRJURI_RETURN_IF_ERROR(ledger.GetRequest(ref, &r));
+    *json = RequestJson(r, NowMicros());
+    return Status::Ok();
+  }
+
   Status RoleOf(const Caller& caller, schema::Role::Reader* out) const {
     auto role = FindRole(ledger, caller.role);
     if (!role) return Status::PermissionDenied("role '" + caller.role + "' is not in the policy");
@@ -534,11 +543,7 @@ Status Service::OpenRequest(const Caller& caller, std::string_view subject_hex,
   uint64_t seq = 0;
   KIRJURI_RETURN_IF_ERROR(
       AsClientError(impl_->ledger.OpenRequest(id, kind, ref, caller.actor, 0, &seq)));
-  impl_->Committed();
-  RequestRecord r;
-  KIRJURI_RETURN_IF_ERROR(impl_->ledger.GetRequest(ref, &r));
-  *json = RequestJson(r, NowMicros());
-  return Status::Ok();
+  return impl_->RequestAnswer(ref, json);
 }
 
 Status Service::ListRequests(const Caller& caller, std::string* ndjson) {
@@ -549,6 +554,24 @@ Status Service::ListRequests(const Caller& caller, std::string* ndjson) {
   ndjson->clear();
   for (const RequestRecord& r : all) *ndjson += RequestJson(r, now) + "\n";
   return Status::Ok();
+}
+
+Status Service::ExtendRequest(const Caller& caller, std::string_view ref, unsigned months,
+                              std::string_view reason, std::string* json) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kRequests));
+  uint64_t seq = 0;
+  KIRJURI_RETURN_IF_ERROR(
+      AsClientError(impl_->ledger.ExtendRequest(ref, months, reason, caller.actor, &seq)));
+  return impl_->RequestAnswer(ref, json);
+}
+
+Status Service::RefuseRequest(const Caller& caller, std::string_view ref, std::string_view reason,
+                              std::string* json) {
+  KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kRequests));
+  uint64_t seq = 0;
+  KIRJURI_RETURN_IF_ERROR(
+      AsClientError(impl_->ledger.CloseRequest(ref, false, reason, {}, caller.actor, &seq)));
+  return impl_->RequestAnswer(ref, json);
 }
 
 Status Service::FulfilRequest(const Caller& caller, std::string_view ref, std::string_view body,

@@ -132,6 +132,12 @@ class Service {
   Status ListRequests(const Caller& caller, std::string* ndjson);
   Status FulfilRequest(const Caller& caller, std::string_view ref, std::string_view body,
                        std::string* json);
+  // Extend: as `kirjuri request extend`; Refuse: as `kirjuri request close --refuse`. Both by the
+  // caller's actor, answering the request's line as ListRequests gives it.
+  Status ExtendRequest(const Caller& caller, std::string_view ref, unsigned months,
+                       std::string_view reason, std::string* json);
+  Status RefuseRequest(const Caller& caller, std::string_view ref, std::string_view reason,
+                       std::string* json);
   // Crypto-shreds a person (as `kirjuri erase`) and answers with the signed deletion report
   // (JSON). `request`: the erasure request's reference, if any.
   Status Erase(const Caller& caller, std::string_view subject_hex, std::string_view request,
