@@ -550,18 +550,17 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
                          std::vector<std::string> v;
                          uint64_t months = 0;
                          a.status = ParseStringObject(body, kNames, &v);
-                         if (a.status.ok() && !extend) {
-                           a.status = svc->RefuseRequest(caller, ref, v[0], &a.body);
-                         } else if (a.status.ok()) {
+                         if (a.status.ok() && extend) {
                            a.status = ParseU64("months", months_text, &months);
-                           if (a.status.ok() && months > 2) {
-                             a.status = Status::InvalidArgument("months must be 1 or 2");
-                           }
-                           if (a.status.ok()) {
-                             a.status = svc->ExtendRequest(
-                                 caller, ref, static_cast<unsigned>(months), v[0], &a.body);
-                           }
                          }
+                         if (a.status.ok() && months > 2) {  // never cut to 32 bits
+                           a.status = Status::InvalidArgument("months must be 1 or 2");
+                         }
+                         if (!a.status.ok()) return a;
+                         a.status = extend ? svc->ExtendRequest(caller, ref,
+                                                                static_cast<unsigned>(months),
+                                                                v[0], &a.body)
+                                           : svc->RefuseRequest(caller, ref, v[0], &a.body);
                          return a;
                        });
       case RouteId::kFulfil:

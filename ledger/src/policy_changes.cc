@@ -26,22 +26,28 @@ Status Ledger::RegistersDeclaring(std::string_view purpose, uint64_t as_of_size,
   std::shared_ptr<const Policy> then;
   if (as_of_size != 0 && as_of_size < size()) {
     // The last policy change before that point, found through the ledger's own subject (the
-    // all-zero id: policy changes and tokens only); none: the initial policy.
+    // all-zero id: policy changes and tokens only); none: the initial policy. With no change
+    // since, it is the policy in force now, and nothing is parsed.
     std::string json;
+    bool changed_since = false;
     KIRJURI_RETURN_IF_ERROR(ReadSubjectEvents(SubjectId{}, [&](const EventView& e) {
       auto event = e.signed_event.getEvent();
-      const bool changed = event.getEnvelope().getType() == schema::EventType::POLICY_CHANGED;
-      if (changed && e.seq < as_of_size) {
+      if (event.getEnvelope().getType() != schema::EventType::POLICY_CHANGED) return Status::Ok();
+      if (e.seq < as_of_size) {
         json = event.getPolicyChange().getJson().cStr();
+      } else {
+        changed_since = true;
       }
       return Status::Ok();
     }));
-    if (json.empty()) KIRJURI_RETURN_IF_ERROR(PolicyJson(/*initial=*/true, &json));
-    if (!Policy::Parse(json, &then).ok()) {
-      return Status::Corruption("the policy in force as of " + std::to_string(as_of_size) +
-                                " events does not parse");
+    if (changed_since) {
+      if (json.empty()) KIRJURI_RETURN_IF_ERROR(PolicyJson(/*initial=*/true, &json));
+      if (!Policy::Parse(json, &then).ok()) {
+        return Status::Corruption("the policy in force as of " + std::to_string(as_of_size) +
+                                  " events does not parse");
+      }
+      policy = then.get();
     }
-    policy = then.get();
   }
   for (std::string& r : policy->RegisterNames()) {
     if (policy->HasPurpose(r, purpose)) out->push_back(std::move(r));
