@@ -1,6 +1,7 @@
 #include "audit_commands.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -24,6 +25,19 @@ struct AuditArgs {
   std::string from_time, to_time, since, out, now, auditor = "auditor";
   bool no_verify = false;
 };
+
+// printf into a string.
+__attribute__((format(printf, 1, 2))) std::string Printf(const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, format, again);
+  va_end(again);
+  return out;
+}
 
 // "" -> unset; otherwise RFC 3339, named in the error by `flag`.
 Status OptionalTime(const std::string& text, const char* flag, std::optional<int64_t>* out) {
@@ -57,7 +71,24 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
   }
   uint64_t shown = 0;
   std::vector<FieldValue> fields;
-  std::map<SubjectId, AccessRecord> reads;  // --with-data: each person whose data was shown
+  // --with-data: no trace, no read. Lines wait in `held` until the reads of their persons are
+  // in the access log, written every kHeldEvents events (one record per person and chunk).
+  constexpr uint64_t kHeldEvents = 4096;
+  std::string held;
+  uint64_t held_events = 0;
+  std::map<SubjectId, AccessRecord> reads;  // of the held lines: each person whose data is shown
+  auto release = [&]() -> Status {
+    if (!reads.empty()) {
+      std::vector<AccessRecord> records;
+      for (auto& [id, r] : reads) records.push_back(std::move(r));
+      reads.clear();
+      KIRJURI_RETURN_IF_ERROR(LogLocalAccess(g, *ledger, std::move(records)));
+    }
+    std::fwrite(held.data(), 1, held.size(), stdout);
+    held.clear();
+    held_events = 0;
+    return Status::Ok();
+  };
   Status s = ReadHistory(*ledger, f, [&](const EventView& e) -> Status {
     ++shown;
     auto env = e.signed_event.getEvent().getEnvelope();
@@ -86,29 +117,30 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
                            r.categories.end());
       }
     }
+    std::string line;
     if (g.json) {
-      std::string line = EnvelopeJson(e, /*with_leaf=*/false);
+      line = EnvelopeJson(e, /*with_leaf=*/false);
       if (a.with_data) line = line.substr(0, line.size() - 1) + ",\"data\":" + data + "}";
-      std::printf("%s\n", line.c_str());
     } else {
       auto subj = env.getSubject();
-      std::printf("%6llu  %s  %-8s %s  %-18s %-9s %-22s %-19s %-15s %s%s%s\n",
-                  static_cast<unsigned long long>(e.seq),
-                  FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
-                  HexEncode({subj.begin(), subj.size()}).c_str(),
-                  EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
-                  env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
-                  env.getActor().cStr(), a.with_data ? "  " : "", data.c_str());
+      line = Printf("%6llu  %s  %-8s %s  %-18s %-9s %-22s %-19s %-15s %s",
+                    static_cast<unsigned long long>(e.seq),
+                    FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
+                    HexEncode({subj.begin(), subj.size()}).c_str(),
+                    EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
+                    env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
+                    env.getActor().cStr());
+      if (a.with_data) line += "  " + data;
     }
-    return Status::Ok();
+    if (!a.with_data) {
+      std::printf("%s\n", line.c_str());
+      return Status::Ok();
+    }
+    held += line + "\n";
+    return ++held_events < kHeldEvents ? Status::Ok() : release();
   });
+  if (s.ok() && a.with_data) s = release();
   if (!s.ok()) return Fail(s);
-  if (!reads.empty()) {
-    // Showing personal data is itself a read that the access log keeps.
-    std::vector<AccessRecord> records;
-    for (auto& [id, r] : reads) records.push_back(std::move(r));
-    LogLocalAccess(g, *ledger, std::move(records));
-  }
   if (!g.json) std::fprintf(stderr, "%llu events\n", static_cast<unsigned long long>(shown));
   return 0;
 }

@@ -121,18 +121,16 @@ std::string LocalActor(const Globals& g) {
   return ok ? actor : "cli:local";
 }
 
-void LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records) {
-  if (records.empty()) return;
+Status LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records) {
+  if (records.empty()) return Status::Ok();
   const std::string actor = LocalActor(g);
   for (AccessRecord& r : records) {
     r.actor = actor;
     r.role = "local";
     r.via = "cli";
   }
-  if (Status s = ledger.RecordAccesses(records); !s.ok()) {
-    std::fprintf(stderr, "kirjuri: warning: this read was not written to the access log: %s\n",
-                 s.message().c_str());
-  }
+  return ledger.RecordAccesses(records).Prefixed(
+      "nothing is shown: the read could not be written to the access log");
 }
 
 Progress::Progress(std::string what) : what_(std::move(what)), tty_(isatty(STDERR_FILENO)) {}

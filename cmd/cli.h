@@ -70,9 +70,10 @@ std::string LocalActor(const Globals& g);
 
 // Records local reads of personal data in the access log, as the service does for its clients
 // (one synced write for all of `records`): each record's actor, role ("local") and via ("cli")
-// are filled in here; the caller gives subject, purpose, operation and categories. The read has
-// happened: a failure to log it is a warning on stderr, not an error.
-void LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records);
+// are filled in here; the caller gives subject, purpose, operation and categories. No trace, no
+// read: call it before showing the data, and show nothing unless it returns OK (the error says
+// so: "nothing is shown: …").
+Status LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records);
 
 // Progress on stderr when it is a terminal: "\r<what> done/total (p%)"; nothing otherwise.
 class Progress {

@@ -64,7 +64,7 @@ int RunExport(const Globals& g, const SubjectArgs& a) {
     read.purpose = "service_delivery";
     read.operation = "export";
     read.categories = doc.CategoryNames();
-    LogLocalAccess(g, *ledger, {std::move(read)});
+    if (Status s = LogLocalAccess(g, *ledger, {std::move(read)}); !s.ok()) return Fail(s);
   }
   if (g.json) {
     std::printf("%s\n", doc.ToJson().c_str());

@@ -144,7 +144,11 @@ int RunQuery(const Globals& g, QueryArgs a) {
                                           v.register_name + " register, not " + a.what));
     }
     // A single person shows every category the view holds, table or JSON.
-    LogLocalAccess(g, *ledger, {LocalRead(v, "service_delivery", ShownCategories(v, true))});
+    if (Status s = LogLocalAccess(
+            g, *ledger, {LocalRead(v, "service_delivery", ShownCategories(v, true))});
+        !s.ok()) {
+      return Fail(s);
+    }
     if (g.json) {
       std::printf("%s\n", v.ToJson().c_str());
     } else {
@@ -181,7 +185,9 @@ int RunQuery(const Globals& g, QueryArgs a) {
         reads.push_back(LocalRead(v, audience ? "marketing" : "service_delivery", std::move(shown)));
       }
     }
-    LogLocalAccess(g, *ledger, std::move(reads));
+    if (Status logged = LogLocalAccess(g, *ledger, std::move(reads)); !logged.ok()) {
+      return Fail(logged);
+    }
   }
   if (g.json) {
     for (const SubjectView& v : rows) {

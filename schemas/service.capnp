@@ -14,7 +14,8 @@
 # description is exactly the Service's error body, one JSON line:
 #     {"error":"<message>","code":<http status>}
 # with the code as over HTTP: 400 bad input, 401 missing or unknown token, 403 the role may not,
-# 404 not found, 409 a state that forbids it, 500 the server's own failure. On an error nothing
+# 404 not found, 409 a state that forbids it, 500 the server's own failure, 503 not now (reads
+# of personal data while the access log cannot be written; try again later). On an error nothing
 # was done (a refused append appends none of its lines). Any other exception (a disconnect, a
 # malformed message) comes from Cap'n Proto itself and has no such body; clients treat it as 500.
 # Messages never hold personal data.

@@ -79,3 +79,38 @@ TEST_CASE("reading an erased person logs the look-up, never a category whose key
   CHECK(JsonString(lines[1], "operation") == "query");
   for (const std::string& line : lines) CHECK(line.find(R"("categories":[])") != std::string::npos);
 }
+
+TEST_CASE("no trace, no read: a local read whose access event cannot be written shows nothing, "
+          "says why in one line and exits non-zero", "[cli][access]") {
+  ServiceLedger ledger;
+  const std::string subject = JsonString(ledger.Append(NewCustomerLine()), "subject");
+  // An actor the access log refuses (not an id): each read must fail before showing anything.
+  const std::vector<std::vector<std::string>> reads = {
+      {"query", "customer", subject},
+      {"query", "customer", subject, "--json"},
+      {"query", "customers"},
+      {"query", "customers", "--json"},
+      {"export", subject},
+      {"export", subject, "--json"},
+      {"history", "--subject", subject, "--with-data"},
+      {"history", "--with-data", "--json"},
+  };
+  for (std::vector<std::string> args : reads) {
+    args.insert(args.begin(), {"--actor", "not an id"});
+    RunResult r = ledger.Kirjuri(args);
+    INFO(Describe(r));
+    CHECK(r.code == 1);
+    CHECK(r.out.empty());
+    CHECK(Lines(r.err).size() == 1);
+    CHECK(r.err.find("nothing is shown") != std::string::npos);
+    CHECK(r.err.find("Aino") == std::string::npos);
+  }
+  RunResult log = ledger.Kirjuri({"log", "--subject", subject, "--access", "--json"});
+  REQUIRE(log.code == 0);
+  CHECK(log.out.empty());
+  // Envelopes are no personal data: history without --with-data needs no access event.
+  RunResult envelopes = ledger.Kirjuri({"--actor", "not an id", "history", "--subject", subject});
+  INFO(Describe(envelopes));
+  CHECK(envelopes.code == 0);
+  CHECK(envelopes.out.find(subject) != std::string::npos);
+}

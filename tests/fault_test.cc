@@ -20,16 +20,20 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kirjuri/ledger.h"
+#include "kirjuri/views.h"
 #include "ledger_fixture.h"
+#include "service/service.h"
 
 namespace kirjuri::test {
 namespace {
@@ -397,6 +401,90 @@ TEST_CASE("a full disk during an erasure: a one-line error, and once space is fr
   RunResult report = cli.Run("report deletion " + erased + " --out " + (tmp / "report").string());
   INFO(Describe(report));
   CHECK(report.code == 0);
+}
+
+TEST_CASE("a full disk under the service: no trace, no read. Reads of personal data are refused "
+          "while their access events cannot be written, and every read answered is in the log "
+          "once space is freed", "[fault][access]") {
+  TempDir tmp("kirjuri-fault");
+  Tmpfs disk(tmp / "disk", 256 * kMiB);
+  KIRJURI_SKIP_UNLESS_MOUNTED(disk);
+  const fs::path data = disk.path() / "data";
+  InitOptions init;
+  init.master_key_file = tmp / "master-key";
+  RequireOk(Ledger::Init(data, init), "init");
+  OpenOptions o;
+  o.master_key_file = init.master_key_file;
+  o.threads = 2;
+  std::unique_ptr<Ledger> ledger;
+  RequireOk(Ledger::Open(data, o, &ledger), "open");
+  std::vector<NewEvent> people;
+  for (uint64_t i = 0; i < 50; ++i) people.push_back(ValidEvent(i));
+  std::vector<Appended> appended;
+  RequireOk(ledger->Append(people, &appended), "append");
+  std::unique_ptr<Views> views;
+  RequireOk(Views::Open(ledger.get(), data, nullptr, &views), "views");
+  RequireOk(views->CatchUp(), "views catch up");
+  const uint64_t before = ledger->size();
+  const service::Caller staff{"emp-0042", "staff", "test"};
+  // Each read answered, by subject: the access log must end up with exactly these.
+  std::map<std::string, int> answered;
+  Status refused;
+  {
+    service::Service svc(*ledger, *views);
+    RequireOk(svc.Health(), "health before");
+    const fs::path ballast = disk.path() / "ballast";
+    FillWithBallast(disk, ballast, 0);
+    // The log takes reads' events until its files cannot grow (the write-ahead log was given
+    // its space when opened); then reads must be refused. Each read's event is written after
+    // it is answered, so some are answered first: the lists, 50 people a read, get there fast.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (refused.ok() && std::chrono::steady_clock::now() < give_up) {
+      ViewFilter all;
+      all.limit = service::Service::kMaxSubjectsPerCall;
+      std::string ndjson;
+      refused = svc.ListSubjects(staff, "customer", all, "", "", &ndjson);
+      if (!refused.ok()) break;
+      for (const Appended& a : appended) ++answered[SubjectIdHex(a.subject)];
+      CHECK(std::count(ndjson.begin(), ndjson.end(), '\n') == 50);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    INFO(refused.ToString());
+    REQUIRE(refused.code() == Status::Code::kUnavailable);
+    CHECK(Contains(refused.message(), "access log"));
+    CHECK(Contains(refused.message(), "No space left on device"));
+    CHECK_FALSE(Contains(refused.message(), "Test Person"));
+    CHECK(svc.Health().code() == Status::Code::kUnavailable);
+    std::string json;
+    CHECK(svc.GetSubject(staff, "customer", SubjectIdHex(appended[0].subject), "", "", &json)
+              .code() == Status::Code::kUnavailable);
+    CHECK(json.empty());
+    CHECK(Contains(svc.Metrics(), "\nkirjuri_access_log_blocked 1\n"));
+
+    // Space again: the kept events are written (RocksDB resumes once its space watcher sees
+    // room), and reads are served again.
+    fs::remove(ballast);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!svc.Health().ok() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    RequireOk(svc.Health(), "health once space is freed");
+    const std::string id = SubjectIdHex(appended[1].subject);
+    RequireOk(svc.GetSubject(staff, "customer", id, "", "", &json), "a read after");
+    ++answered[id];
+    CHECK(Contains(svc.Metrics(), "\nkirjuri_access_log_blocked 0\n"));
+    CHECK(Contains(svc.Metrics(), "\nkirjuri_access_records_failed_total 0\n"));
+  }  // the service's shutdown writes what is pending
+  std::map<std::string, int> logged;
+  RequireOk(ledger->ReadEvents(before, ledger->size(), [&](const EventView& e) {
+    if (e.signed_event.getEvent().getEnvelope().getType() == schema::EventType::DATA_ACCESSED) {
+      ++logged[SubjectHex(e)];
+    }
+    return Status::Ok();
+  }), "reading the access log");
+  CHECK(logged == answered);
+  VerifyResult vr;
+  RequireOk(ledger->Verify(VerifyOptions{}, &vr), "verify");
 }
 
 TEST_CASE("a full disk during a rebuild of the views: a one-line error, and once space is freed "

@@ -1,6 +1,7 @@
 // Routes (Authorization: Bearer TOKEN on all but /healthz and /metrics):
 //
 //   GET  /healthz                          {"status":"ok","events":N}              no token
+//                                          (503 "degraded", "reason": access log not writing)
 //   GET  /metrics                          Prometheus text                          no token
 //   POST /v1/events                        JSON lines in, {"seq","subject"} lines out (NDJSON)
 //   GET  /v1/customers/{id}                ?as_of=SEQ|RFC3339 &purpose=P
@@ -446,10 +447,12 @@ struct HttpFront::Impl final : public kj::HttpServerErrorHandler {
     if (Status q = CheckQuery(*call.route, call.url); !q.ok()) return ReplyError(call, q);
     const RouteId id = call.route->id;
     if (id == RouteId::kHealthz) {
-      return Reply(call, 200,
-                   JsonWriter().String("status", "ok").Number("events", service.size()).Finish() +
-                       "\n",
-                   kJson);
+      // Degraded (503) while reads of personal data are refused: the access log cannot write.
+      const Status health = service.Health();
+      JsonWriter w;
+      w.String("status", health.ok() ? "ok" : "degraded").Number("events", service.size());
+      if (!health.ok()) w.String("reason", health.message());
+      return Reply(call, health.ok() ? 200 : 503, w.Finish() + "\n", kJson);
     }
     if (id == RouteId::kMetrics) return Reply(call, 200, service.Metrics(), kPrometheus);
 

@@ -100,6 +100,7 @@ int HttpStatus(const Status& status) {
     case Status::Code::kFailedPrecondition: return 409;
     case Status::Code::kCorruption:
     case Status::Code::kIOError: return 500;
+    case Status::Code::kUnavailable: return 503;
   }
   return 500;
 }
@@ -126,11 +127,15 @@ struct Service::Impl {
   std::thread follower;
 
   // The access log's pending records and its writer.
-  std::mutex access_mu;
+  mutable std::mutex access_mu;
   std::condition_variable access_cv;
   std::vector<AccessRecord> access_queue;  // guarded by access_mu
   bool access_stop = false;
   std::thread access_writer;
+  // No trace, no read: set while records the log could not take wait to be written again
+  // (a full disk, say); reads of personal data are then refused (AccessLogWriting).
+  std::atomic<bool> access_blocked{false};
+  std::string access_block_reason;  // guarded by access_mu
 
   // Metrics.
   struct RouteStats {
@@ -202,26 +207,91 @@ struct Service::Impl {
     if (access_queue.size() >= options.access_flush_records) access_cv.notify_one();
   }
 
+  // OK unless the access log is behind: a read served now would leave no trace until it
+  // catches up, so reads of personal data wait (Unavailable) until then.
+  Status AccessLogWriting() const {
+    if (!access_blocked.load()) return Status::Ok();
+    std::lock_guard<std::mutex> lock(access_mu);
+    return Status::Unavailable(
+        "reads of personal data are refused until the access log can be written again: " +
+        access_block_reason);
+  }
+
+  // Writes `batch`, leaving in it what is still to write. A record that breaks a rule
+  // (InvalidArgument: e.g. a purpose a policy change withdrew meanwhile) can never be written
+  // and is dropped, counted and logged; any other failure (the log cannot write now) is
+  // returned, the records not yet written left in `batch` to write again.
+  Status WriteAccessBatch(std::vector<AccessRecord>& batch) {
+    Status s = ledger.RecordAccesses(batch);
+    if (s.ok()) {
+      access_records += batch.size();
+      batch.clear();
+      return s;
+    }
+    if (!s.IsInvalidArgument()) return s;
+    size_t settled = 0;
+    for (; settled < batch.size(); ++settled) {
+      const AccessRecord& record = batch[settled];
+      Status one = ledger.RecordAccesses({&record, 1});
+      if (one.ok()) {
+        ++access_records;
+      } else if (one.IsInvalidArgument()) {
+        ++access_failures;
+        spdlog::error("access log: a read of subject {} cannot be written: {}",
+                      SubjectIdHex(record.subject), one.ToString());
+      } else {
+        s = one;
+        break;
+      }
+    }
+    batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(settled));
+    return batch.empty() ? Status::Ok() : s;
+  }
+
   void WriteAccesses() {
+    std::vector<AccessRecord> failed;  // the batch the log could not take, written first
+    auto backoff = options.access_flush_interval;
     for (;;) {
       std::vector<AccessRecord> batch;
       bool stop = false;
       {
         std::unique_lock<std::mutex> lock(access_mu);
-        access_cv.wait_for(lock, options.access_flush_interval, [&] {
-          return access_stop || access_queue.size() >= options.access_flush_records;
+        const auto wait = failed.empty() ? options.access_flush_interval : backoff;
+        access_cv.wait_for(lock, wait, [&] {
+          return access_stop ||
+                 (failed.empty() && access_queue.size() >= options.access_flush_records);
         });
-        batch.swap(access_queue);
+        batch = std::move(failed);
+        failed.clear();
+        batch.insert(batch.end(), std::make_move_iterator(access_queue.begin()),
+                     std::make_move_iterator(access_queue.end()));
+        access_queue.clear();
         stop = access_stop;
       }
       if (!batch.empty()) {
-        Status s = ledger.RecordAccesses(batch);
-        if (s.ok()) {
-          access_records += batch.size();
+        const size_t records = batch.size();
+        if (Status s = WriteAccessBatch(batch); s.ok()) {
+          if (access_blocked.exchange(false)) {
+            spdlog::info("access log: written again; reads of personal data are served again");
+          }
+          backoff = options.access_flush_interval;
           Committed();
-        } else {
+        } else if (stop) {
           access_failures += batch.size();
-          spdlog::error("access log: {} records not written: {}", batch.size(), s.ToString());
+          if (batch.size() < records) Committed();
+          spdlog::error("access log: {} records not written at shutdown: {}", batch.size(),
+                        s.ToString());
+        } else {
+          {
+            std::lock_guard<std::mutex> lock(access_mu);
+            access_block_reason = s.message();
+          }
+          if (!access_blocked.exchange(true)) {
+            spdlog::error("access log: {} records not written, reads of personal data refused "
+                          "until they are: {}", batch.size(), s.ToString());
+          }
+          failed = std::move(batch);
+          backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
         }
       }
       if (stop) return;
@@ -330,6 +400,8 @@ void Service::SetOnCommit(std::function<void()> hook) { impl_->on_commit = std::
 
 uint64_t Service::size() const { return impl_->ledger.size(); }
 
+Status Service::Health() const { return impl_->AccessLogWriting(); }
+
 Ledger& Service::ledger() { return impl_->ledger; }
 
 Status Service::Authenticate(std::string_view bearer_token, std::string_view via,
@@ -389,6 +461,7 @@ Status Service::GetSubject(const Caller& caller, std::string_view register_name,
                            std::string_view subject_hex, std::string_view as_of,
                            std::string_view purpose, std::string* json) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kQuery));
+  KIRJURI_RETURN_IF_ERROR(impl_->AccessLogWriting());
   schema::Role::Reader role;
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   SubjectId id;
@@ -426,6 +499,7 @@ Status Service::ListSubjects(const Caller& caller, std::string_view register_nam
                             ViewFilter filter, std::string_view as_of, std::string_view purpose,
                             std::string* ndjson) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kQuery));
+  KIRJURI_RETURN_IF_ERROR(impl_->AccessLogWriting());
   schema::Role::Reader role;
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   ndjson->clear();
@@ -464,6 +538,7 @@ Status Service::ListSubjects(const Caller& caller, std::string_view register_nam
 Status Service::MarketingAudience(const Caller& caller, std::string_view as_of,
                                   std::string* ndjson) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kMarketingAudience));
+  KIRJURI_RETURN_IF_ERROR(impl_->AccessLogWriting());
   schema::Role::Reader role;
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   uint64_t size = 0;
@@ -500,6 +575,7 @@ Status Service::MarketingAudience(const Caller& caller, std::string_view as_of,
 Status Service::Export(const Caller& caller, std::string_view subject_hex,
                        std::string_view request, std::string* json) {
   KIRJURI_RETURN_IF_ERROR(Authorize(caller, Action::kExport));
+  KIRJURI_RETURN_IF_ERROR(impl_->AccessLogWriting());
   schema::Role::Reader role;
   KIRJURI_RETURN_IF_ERROR(impl_->RoleOf(caller, &role));
   SubjectId id;
@@ -853,10 +929,15 @@ std::string Service::Metrics() const {
   out += "# HELP kirjuri_access_records_total Reads of personal data written to the access log.\n"
          "# TYPE kirjuri_access_records_total counter\n";
   line("kirjuri_access_records_total", "", static_cast<double>(impl_->access_records.load()));
-  out += "# HELP kirjuri_access_records_failed_total Access records that could not be written.\n"
+  out += "# HELP kirjuri_access_records_failed_total Access records never written (a rule they "
+         "break, or the log still failing at shutdown).\n"
          "# TYPE kirjuri_access_records_failed_total counter\n";
   line("kirjuri_access_records_failed_total", "",
        static_cast<double>(impl_->access_failures.load()));
+  out += "# HELP kirjuri_access_log_blocked 1 while the access log cannot be written and reads "
+         "of personal data are refused.\n"
+         "# TYPE kirjuri_access_log_blocked gauge\n";
+  line("kirjuri_access_log_blocked", "", impl_->access_blocked.load() ? 1.0 : 0.0);
   out += "# HELP kirjuri_change_feed_subscriptions Change-feed subscriptions open (HTTP and RPC).\n"
          "# TYPE kirjuri_change_feed_subscriptions gauge\n";
   line("kirjuri_change_feed_subscriptions", "",

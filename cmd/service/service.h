@@ -98,6 +98,11 @@ class Service {
   // The answer to an append: one {"seq":N,"subject":"…"} line per event.
   static std::string AppendedJson(std::span<const Appended> appended);
 
+  // Reads of personal data (GetSubject, ListSubjects, MarketingAudience, Export) are logged in
+  // batches after they are answered. No trace, no read: while the access log cannot be written
+  // (a full disk), its records are kept and written again, and these reads are refused with
+  // Unavailable (HTTP 503) until they are.
+  //
   // One person from a register's view ("customer", "partner"), as JSON (SubjectView::ToJson)
   // without the categories the role may not read. `as_of` as `kirjuri query --as-of` (empty:
   // now); `purpose` is why the caller reads (empty: "service_delivery"), logged. NotFound for a
@@ -198,6 +203,8 @@ class Service {
   void SetOnCommit(std::function<void()> hook);
 
   uint64_t size() const;  // the log's size
+  // OK, or Unavailable while the access log cannot be written (reads of personal data refused).
+  Status Health() const;
   Ledger& ledger();
 
  private:

@@ -13,6 +13,7 @@ std::string Status::ToString() const {
     case Code::kFailedPrecondition: name = "Failed precondition"; break;
     case Code::kUnauthenticated: name = "Unauthenticated"; break;
     case Code::kPermissionDenied: name = "Permission denied"; break;
+    case Code::kUnavailable: name = "Unavailable"; break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -24,6 +24,7 @@ class [[nodiscard]] Status {
     kFailedPrecondition,  // the ledger is not in a state that allows this (e.g. already exists)
     kUnauthenticated,     // no credentials, or ones the ledger does not know (HTTP 401)
     kPermissionDenied,    // known caller, but its role may not do this (HTTP 403)
+    kUnavailable,         // refused for now, nothing done; the same call may succeed later (503)
   };
 
   Status() = default;
@@ -43,6 +44,7 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string msg) {
     return Status(Code::kPermissionDenied, std::move(msg));
   }
+  static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
