@@ -284,6 +284,19 @@ TEST_CASE("audit: a period judges only its own events, against the state before 
   CHECK(s.IsInvalidArgument());
   CHECK(s.message() == "the period starts (" + FormatRfc3339(split + 1) + ") after it ends (" +
                            FormatRfc3339(split) + ")");
+  // A period still to come: refused too. One that has begun is audited up to now.
+  o = {};
+  o.now_micros = split;
+  o.from_micros = split + 1;
+  AuditResult future;
+  s = RunAudit(f.ledger(), o, &future);
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.message() == "the period starts (" + FormatRfc3339(split + 1) + ") after now (" +
+                           FormatRfc3339(split) + "): an audit covers what has happened");
+  o.from_micros = split;
+  o.to_micros = split + 3'600'000'000;
+  AuditResult begun;
+  REQUIRE(RunAudit(f.ledger(), o, &begun).ok());
 }
 
 TEST_CASE("audit report: signed, every proof checks, tampering is named") {

@@ -180,6 +180,12 @@ class Auditor {
 Status Auditor::Run(AuditResult* out) {
   KIRJURI_RETURN_IF_ERROR(CheckPeriod(o_.from_micros, o_.to_micros));
   now_ = o_.now_micros ? o_.now_micros : NowMicros();
+  // Nor is a period still to come: its report would be signed with no finding.
+  if (o_.from_micros && *o_.from_micros > now_) {
+    return Status::InvalidArgument("the period starts (" + FormatRfc3339(*o_.from_micros) +
+                                   ") after now (" + FormatRfc3339(now_) +
+                                   "): an audit covers what has happened");
+  }
   const uint64_t size = ledger_.size();
   uint64_t begin = 0, end = size;
   if (o_.from_micros) KIRJURI_RETURN_IF_ERROR(ledger_.SizeAtTime(*o_.from_micros - 1, &begin));
