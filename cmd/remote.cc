@@ -2,13 +2,16 @@
 // into the call, the answer printed as the local command prints it with --json.
 #include "remote.h"
 
+#include <capnp/compat/json.h>
 #include <capnp/ez-rpc.h>
+#include <capnp/message.h>
 #include <kj/exception.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -38,6 +41,24 @@ Status FromException(const kj::Exception& e, const std::string& server) {
     }
   }
   return Status::IOError("rpc to " + server + ": " + std::string(d));
+}
+
+// The string-valued fields of one JSON object (the server's own answers); others are skipped.
+Status StringFields(std::string_view json, std::map<std::string, std::string>* out) {
+  capnp::MallocMessageBuilder message;
+  auto value = message.initRoot<capnp::JsonValue>();
+  try {
+    capnp::JsonCodec().decodeRaw(kj::ArrayPtr<const char>(json.data(), json.size()), value);
+  } catch (const kj::Exception&) {
+    return Status::InvalidArgument("not JSON");
+  }
+  if (!value.isObject()) return Status::InvalidArgument("not a JSON object");
+  for (auto field : value.getObject()) {
+    if (field.getValue().isString()) {
+      (*out)[field.getName().cStr()] = field.getValue().getString().cStr();
+    }
+  }
+  return Status::Ok();
 }
 
 void PrintLine(std::string_view text) {
@@ -225,6 +246,49 @@ int RequestRefuse(const Globals& g, const std::string& ref, const std::string& r
     request.setRef(ref);
     request.setReason(reason);
     PrintLine(request.send().wait(ws).getJson().cStr());
+    return 0;
+  });
+}
+
+int RequestClose(const Globals& g, const std::string& ref, const std::string& data) {
+  return WithSession(g, [&](schema::Session::Client& session, kj::WaitScope& ws) {
+    // The request's kind and subject, from the server's list.
+    auto list = session.listRequestsRequest().send().wait(ws);
+    std::string kind, subject;
+    const std::string_view all(list.getJson().cStr(), list.getJson().size());
+    for (size_t at = 0; at < all.size() && kind.empty();) {
+      const size_t end = std::min(all.find('\n', at), all.size());
+      std::map<std::string, std::string> fields;
+      if (Status s = StringFields(all.substr(at, end - at), &fields); !s.ok()) {
+        return Fail(s.Prefixed("server: a request line"));
+      }
+      if (fields["ref"] == ref) {
+        kind = fields["kind"];
+        subject = fields["subject"];
+      }
+      at = end + 1;
+    }
+    if (kind.empty()) return Fail(Status::InvalidArgument("no request '" + ref + "'"));
+    if (kind != "rectification" && !data.empty()) {
+      return Fail(Status::InvalidArgument("--data is for rectification requests; '" + ref +
+                                          "' is an " + kind + " request"));
+    }
+    if (kind == "access") {
+      auto request = session.exportRequest();
+      request.setSubject(subject);
+      request.setRequest(ref);
+      PrintLine(request.send().wait(ws).getJson().cStr());
+    } else if (kind == "erasure") {
+      auto request = session.eraseRequest();
+      request.setSubject(subject);
+      request.setRequest(ref);
+      PrintLine(request.send().wait(ws).getReportJson().cStr());
+    } else {
+      auto request = session.fulfilRequestRequest();
+      request.setRef(ref);
+      request.setBody(data);
+      PrintLine(request.send().wait(ws).getJson().cStr());
+    }
     return 0;
   });
 }

@@ -31,6 +31,11 @@ int RequestList(const Globals& g, bool overdue);
 int RequestExtend(const Globals& g, const std::string& ref, unsigned months,
                   const std::string& reason);
 int RequestRefuse(const Globals& g, const std::string& ref, const std::string& reason);
+// An open request fulfilled by the token's actor, as `request close` does locally: an access
+// request by the export (printed: the document for the person), an erasure request by the
+// erasure (printed: its deletion report), the others by the server (`data`: a rectification's
+// corrected profile values, a JSON object).
+int RequestClose(const Globals& g, const std::string& ref, const std::string& data);
 // Envelopes from `from` to `to` (inclusive; else the end); with a subject, that person's access
 // log within the same bounds. `access` without a subject is refused: the service lists reads
 // one person at a time.

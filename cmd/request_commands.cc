@@ -143,14 +143,19 @@ int RunClose(const Globals& g, const RequestArgs& a) {
   return 0;
 }
 
-// Over --server the server records the token's actor and its own time, and keeps documents to
-// itself: an option of `c` that would say otherwise is refused (*rc set), not ignored.
-bool GivenLocalOnly(CLI::App* c, std::initializer_list<const char*> local_only, int* rc) {
-  for (const char* option : local_only) {
-    if (c->count(option) == 0) continue;
+// Over --server the server records the token's actor and its own time, answers with the
+// documents (printed, not written to files) and rectifies the profile: an option of `c` that
+// would say otherwise is refused (*rc set), not ignored.
+bool GivenLocalOnly(CLI::App* c, std::initializer_list<std::string_view> local_only, int* rc) {
+  for (std::string_view option : local_only) {
+    if (c->count(std::string(option)) == 0) continue;
+    const char* why = option == "--out" || option == "--lang"
+                          ? "the answer is printed, not written to files"
+                      : option == "--category" ? "the server rectifies the profile"
+                                               : "the server records the token's actor and its "
+                                                 "own time";
     *rc = Fail(Status::InvalidArgument("request " + c->get_name() + " over --server takes no " +
-                                       option + ": the server records the token's actor and "
-                                       "its own time"));
+                                       std::string(option) + ": " + why));
     return true;
   }
   return false;
@@ -217,13 +222,12 @@ void AddRequestCommands(CLI::App& app, const Globals& g, int& rc) {
   close->callback([&, close] {
     if (g.server.empty()) {
       rc = RunClose(g, a);
-    } else if (!a.refuse) {
-      rc = Fail(Status::InvalidArgument(
-          "request close over --server only refuses (--refuse --reason R): the server answers "
-          "access by export, erasure by erase, the others by POST /v1/requests/{ref}/fulfil"));
-    } else if (!GivenLocalOnly(close, {"--actor", "--out", "--lang", "--data", "--category"},
-                               &rc)) {
-      rc = remote::RequestRefuse(g, a.ref, a.reason);
+    } else if (a.refuse) {
+      if (!GivenLocalOnly(close, {"--actor", "--out", "--lang", "--data", "--category"}, &rc)) {
+        rc = remote::RequestRefuse(g, a.ref, a.reason);
+      }
+    } else if (!GivenLocalOnly(close, {"--actor", "--out", "--lang", "--category"}, &rc)) {
+      rc = remote::RequestClose(g, a.ref, a.data);
     }
   });
 }

@@ -555,7 +555,7 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(erased.out.find("\"request\": \"REQ-CLI-2\"") != std::string::npos);
   CHECK(JsonString(run("staff", {"request", "list"}).out, "state") == "fulfilled");
 
-  // Another request extended, then refused; a close that would fulfil it is the server's to do.
+  // Another request extended, then refused.
   REQUIRE(run("staff", {"request", "open", subject, "--kind", "objection", "--ref", "REQ-CLI-4"})
               .code == 0);
   auto extended = run("staff", {"request", "extend", "REQ-CLI-4", "--months", "1", "--reason",
@@ -566,7 +566,10 @@ TEST_CASE("kirjuri --server --token runs append, query, checkpoint, proofs, expo
   CHECK(run("staff", {"request", "extend", "REQ-CLI-4", "--months", "1", "--reason", "x",
                       "--actor", "x"})
             .code == 1);
-  CHECK(run("staff", {"request", "close", "REQ-CLI-4"}).code == 1);
+  auto to_files = run("staff", {"request", "close", "REQ-CLI-4", "--out", "x"});
+  CHECK(to_files.code == 1);
+  CHECK(to_files.err == "kirjuri: request close over --server takes no --out: the answer is "
+                        "printed, not written to files\n");
   auto refused_request = run("staff", {"request", "close", "REQ-CLI-4", "--refuse", "--reason",
                                        "not-identified"});
   INFO(kirjuri::testing::Describe(refused_request));
@@ -678,4 +681,80 @@ TEST_CASE("RPC appends acknowledged before a SIGKILL are in the log after a rest
   auto verify = server.Kirjuri({"verify", "--json"});
   INFO(kirjuri::testing::Describe(verify));
   CHECK(verify.code == 0);
+}
+
+TEST_CASE("kirjuri --server request close fulfils each kind of request as the local command "
+          "does: the export, the erasure's report, the server's own work",
+          "[service][rpc]") {
+  RpcServer server;
+  const std::filesystem::path& scratch = server.scratch();
+  auto run = [&](const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+    std::vector<std::string> all = {"--server", server.rpc_address(), "--token",
+                                    server.token("dpo")};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunKirjuri(all, scratch, stdin_path);
+  };
+  {
+    std::ofstream in(scratch / "in.jsonl");
+    for (int i = 0; i < 3; ++i) in << NewCustomer("Close Person") << "\n";
+  }
+  auto append = run({"append", "--json"}, (scratch / "in.jsonl").string());
+  REQUIRE(append.code == 0);
+  const std::vector<std::string> acks = Lines(append.out);
+  REQUIRE(acks.size() == 3);
+  const std::string reader = JsonString(acks[0], "subject");
+  const std::string corrected = JsonString(acks[1], "subject");
+  const std::string forgotten = JsonString(acks[2], "subject");
+  auto state = [&](const std::string& ref) {
+    for (const std::string& line : Lines(run({"request", "list"}).out)) {
+      if (JsonString(line, "ref") == ref) return JsonString(line, "state");
+    }
+    return std::string("none");
+  };
+  REQUIRE(run({"request", "open", reader, "--kind", "access", "--ref", "REQ-A"}).code == 0);
+  REQUIRE(run({"request", "open", corrected, "--kind", "rectification", "--ref", "REQ-R"}).code ==
+          0);
+  REQUIRE(run({"request", "open", forgotten, "--kind", "erasure", "--ref", "REQ-E"}).code == 0);
+
+  // Refused before anything is done: an unknown ref, --data where no rectification is asked,
+  // a rectification without it.
+  auto unknown = run({"request", "close", "REQ-NONE"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err == "kirjuri: no request 'REQ-NONE'\n");
+  auto stray = run({"request", "close", "REQ-A", "--data", R"({"city":"Oulu"})"});
+  CHECK(stray.code == 1);
+  CHECK(Lines(stray.err).size() == 1);
+  CHECK(run({"request", "close", "REQ-R"}).code == 1);
+  CHECK(state("REQ-A") == "open");
+  CHECK(state("REQ-R") == "open");
+
+  // Access: the export is the answer, printed; the read is logged with the request.
+  auto access = run({"request", "close", "REQ-A"});
+  INFO(kirjuri::testing::Describe(access));
+  REQUIRE(access.code == 0);
+  CHECK(access.out.find("Close Person") != std::string::npos);
+  CHECK(state("REQ-A") == "fulfilled");
+  auto reads = run({"log", "--subject", reader, "--access"});
+  REQUIRE(reads.code == 0);
+  CHECK(reads.out.find("\"request\":\"REQ-A\"") != std::string::npos);
+
+  // Rectification: the corrected values recorded, the view shows them.
+  auto rectified = run({"request", "close", "REQ-R", "--data", R"({"city":"Kemi"})"});
+  INFO(kirjuri::testing::Describe(rectified));
+  REQUIRE(rectified.code == 0);
+  CHECK(JsonString(rectified.out, "state") == "fulfilled");
+  CHECK(state("REQ-R") == "fulfilled");
+  CHECK(run({"query", "customer", corrected, "--json"}).out.find("Kemi") != std::string::npos);
+
+  // Erasure: the person erased, the signed report printed.
+  auto erased = run({"request", "close", "REQ-E"});
+  INFO(kirjuri::testing::Describe(erased));
+  REQUIRE(erased.code == 0);
+  CHECK(erased.out.find("\"request\": \"REQ-E\"") != std::string::npos);
+  CHECK(state("REQ-E") == "fulfilled");
+  CHECK(run({"query", "customer", forgotten, "--json"}).out.find("Close Person") ==
+        std::string::npos);
+  auto again = run({"request", "close", "REQ-E"});
+  CHECK(again.code == 1);
+  CHECK(Lines(again.err).size() == 1);
 }
