@@ -11,6 +11,8 @@
 //   Views::Get(heavy, as of mid-log / 99%):       (context) the same for a typical (~10 event)
 //     a customer with 1,000 events spread over      subject, and Views::Get(heavy, now)
 //     the log, p50/p99
+//   Views::List, a page of 1,000 customers as     (context) the whole list as of mid-log, one
+//     of mid-log, p50                               fold of the log's prefix
 //   Views::CatchUp after each synced batch        (context) Ledger::Append of that batch
 //     of 1,000 appended events, per event
 //   kirjuri audit with its full verify            Views::Rebuild (the goal); and (context)
@@ -608,6 +610,22 @@ int Run(int argc, char** argv) {
         std::to_string(heavy_before_late) + " events");
   }
 
+  // 5b. A page of a register's list as of mid-log (what GET /v1/customers?as_of= serves: 1,000
+  // people, each replayed alone), beside the whole list as of mid-log (one fold of the prefix).
+  kirjuri::ViewFilter page_filter;
+  page_filter.limit = 1000;
+  std::vector<SubjectView> rows;
+  const uint64_t page_repeats = std::max<uint64_t>(1, std::min<uint64_t>(args.as_of_repeats, 10));
+  const Latency page_mid = Time(page_repeats, 1, "a page as of mid-log", [&](uint64_t) {
+    Check(views->List("customer", page_filter, mid, &rows), "a page as of mid-log");
+  });
+  const size_t page_rows = rows.size();
+  double whole_secs = Now();
+  Check(views->List("customer", kirjuri::ViewFilter{}, mid, &rows), "the list as of mid-log");
+  whole_secs = Now() - whole_secs;
+  const size_t whole_rows = rows.size();
+  rows.clear();
+
   // 6. Incremental: synced batches appended, then CatchUp, as every writing command does.
   double catchup_append_secs = 0, catchup_secs = 0;
   uint64_t catchup_events = 0;
@@ -707,6 +725,9 @@ int Run(int argc, char** argv) {
         Millis(heavy_now.p50), Fmt("%.0fx", heavy_late.p50 / heavy_now.p50), "");
     row("as of 99%, heavy, p99" + r, Millis(heavy_late.p99), "heavy now (its row), p99",
         Millis(heavy_now.p99), Fmt("%.0fx", heavy_late.p99 / heavy_now.p99), "");
+    row("a page of " + Thousands(static_cast<double>(page_rows)) + " as of mid-log, p50",
+        Millis(page_mid.p50), "all " + Thousands(static_cast<double>(whole_rows)) + ", one fold",
+        Millis(whole_secs), Fmt("%.3fx", page_mid.p50 / whole_secs), "");
     row("CatchUp per appended event", Fmt("%.1f us", catchup_us), "Ledger::Append per event",
         Fmt("%.1f us", append_us), Fmt("%.1f%%", 100 * catchup_us / append_us), "");
     std::printf("\n(%s catch-up events in batches of %llu; the raw rate is the best of 3 passes, "
@@ -739,6 +760,9 @@ int Run(int argc, char** argv) {
        lat("as_of_late_heavy_ms", heavy_late, 1e3) + "," +
        lat("as_of_mid_typical_ms", typical_mid, 1e3) + "," +
        lat("get_now_heavy_ms", heavy_now, 1e3);
+  j += "," + lat("list_page_as_of_mid_ms", page_mid, 1e3);
+  j += Fmt(",\"list_page_rows\":%zu,\"list_whole_as_of_mid_ms\":%.3f,\"list_whole_rows\":%zu",
+           page_rows, whole_secs * 1e3, whole_rows);
   j += Fmt(",\"heavy_events_before_mid\":%llu,\"heavy_events_before_late\":%llu",
            static_cast<unsigned long long>(heavy_before_mid),
            static_cast<unsigned long long>(heavy_before_late));

@@ -451,6 +451,7 @@ TEST_CASE("a full disk under the service: no trace, no read. Reads of personal d
     }
     INFO(refused.ToString());
     REQUIRE(refused.code() == Status::Code::kUnavailable);
+    CHECK(service::HttpStatus(refused) == 503);  // over RPC too: {"error":…,"code":503}
     CHECK(Contains(refused.message(), "access log"));
     CHECK(Contains(refused.message(), "No space left on device"));
     CHECK_FALSE(Contains(refused.message(), "Test Person"));

@@ -342,16 +342,47 @@ Status Ledger::Find(IndexKind kind, std::string_view value, std::vector<SubjectI
   return impl_->keys->Find(k, value, out);
 }
 
+namespace {
+
+SubjectSummary SummaryOf(const SubjectState& state) {
+  SubjectSummary out;
+  out.register_name = state.register_name;
+  out.event_count = state.event_count;
+  out.first_seq = state.first_seq;
+  out.last_seq = state.last_seq;
+  if (state.erased()) out.erased_at_seq = static_cast<uint64_t>(state.erased_at_seq);
+  return out;
+}
+
+}  // namespace
+
 Status Ledger::GetSubject(const SubjectId& subject, SubjectSummary* out) const {
   SubjectState state;
   KIRJURI_RETURN_IF_ERROR(impl_->LoadSubject(subject, &state));
-  out->register_name = state.register_name;
-  out->event_count = state.event_count;
-  out->first_seq = state.first_seq;
-  out->last_seq = state.last_seq;
-  out->erased_at_seq.reset();
-  if (state.erased()) out->erased_at_seq = static_cast<uint64_t>(state.erased_at_seq);
+  *out = SummaryOf(state);
   return Status::Ok();
+}
+
+Status Ledger::ScanSubjects(
+    const std::optional<SubjectId>& after,
+    const std::function<Status(const SubjectId&, const SubjectSummary&, bool* more)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->subject_info));
+  const std::string from = after ? store::SubjectBytes(*after) : std::string();
+  bool more = true;
+  for (it->Seek(from); more && it->Valid(); it->Next()) {
+    if (after && it->key() == from) continue;
+    SubjectId id{};
+    if (it->key().size() != id.size()) {
+      return Status::Corruption("subject_info: a key is not a subject id");
+    }
+    std::copy(it->key().data(), it->key().data() + id.size(), id.begin());
+    SubjectState state;
+    KIRJURI_RETURN_IF_ERROR(SubjectState::Decode(it->value().ToStringView(), &state)
+                                .Prefixed("subject_info of " + SubjectIdHex(id)));
+    KIRJURI_RETURN_IF_ERROR(fn(id, SummaryOf(state), &more));
+  }
+  return FromRocks(it->status(), "reading subject_info");
 }
 
 Ed25519Signature Ledger::SignDocument(std::span<const uint8_t> document) const {

@@ -383,6 +383,13 @@ class Ledger {
 
   // NotFound if the subject has no event.
   Status GetSubject(const SubjectId& subject, SubjectSummary* out) const;
+  // Every subject with an event, in id order, from the first after `after` (or the first of
+  // all): `fn` is called with each and its summary (as GetSubject gives it) until it sets
+  // *more to false or fails (its error is returned). The ledger's own all-zero subject (policy
+  // changes, tokens) is among them, with no register.
+  Status ScanSubjects(
+      const std::optional<SubjectId>& after,
+      const std::function<Status(const SubjectId&, const SubjectSummary&, bool* more)>& fn) const;
 
   // Crypto-shreds a subject: destroys its data keys (except categories under a retention duty,
   // which are kept with their reason and due date), removes its blind-index entries, makes the
