@@ -1,7 +1,6 @@
 #include "audit_commands.h"
 
 #include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -25,19 +24,6 @@ struct AuditArgs {
   std::string from_time, to_time, since, out, now, auditor = "auditor";
   bool no_verify = false;
 };
-
-// printf into a string.
-__attribute__((format(printf, 1, 2))) std::string Printf(const char* format, ...) {
-  va_list args, again;
-  va_start(args, format);
-  va_copy(again, args);
-  const int n = std::vsnprintf(nullptr, 0, format, args);
-  va_end(args);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, format, again);
-  va_end(again);
-  return out;
-}
 
 // "" -> unset; otherwise RFC 3339, named in the error by `flag`.
 Status OptionalTime(const std::string& text, const char* flag, std::optional<int64_t>* out) {
@@ -122,14 +108,7 @@ int RunHistory(const Globals& g, const HistoryArgs& a) {
       line = EnvelopeJson(e, /*with_leaf=*/false);
       if (a.with_data) line = line.substr(0, line.size() - 1) + ",\"data\":" + data + "}";
     } else {
-      auto subj = env.getSubject();
-      line = Printf("%6llu  %s  %-8s %s  %-18s %-9s %-22s %-19s %-15s %s",
-                    static_cast<unsigned long long>(e.seq),
-                    FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
-                    HexEncode({subj.begin(), subj.size()}).c_str(),
-                    EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
-                    env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
-                    env.getActor().cStr());
+      line = EnvelopeRow(e);
       if (a.with_data) line += "  " + data;
     }
     if (!a.with_data) {

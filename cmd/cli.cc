@@ -4,14 +4,33 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 
 #include "kirjuri/crypto.h"
 #include "kirjuri/json.h"
 #include "kirjuri/note.h"
+#include "kirjuri/time.h"
 
 namespace kirjuri::cli {
+
+namespace {
+
+// printf into a string.
+__attribute__((format(printf, 1, 2))) std::string Printf(const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, format, again);
+  va_end(again);
+  return out;
+}
+
+}  // namespace
 
 int Fail(const Status& status) {
   std::string msg = status.message();
@@ -131,6 +150,18 @@ Status LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord
   }
   return ledger.RecordAccesses(records).Prefixed(
       "nothing is shown: the read could not be written to the access log");
+}
+
+std::string EnvelopeRow(const EventView& e) {
+  auto env = e.signed_event.getEvent().getEnvelope();
+  auto subj = env.getSubject();
+  return Printf("%6llu  %s  %-8s %s  %-18s %-9s %-22s %-19s %-15s %s",
+                static_cast<unsigned long long>(e.seq),
+                FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
+                HexEncode({subj.begin(), subj.size()}).c_str(),
+                EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
+                env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
+                env.getActor().cStr());
 }
 
 Progress::Progress(std::string what) : what_(std::move(what)), tty_(isatty(STDERR_FILENO)) {}

@@ -75,6 +75,10 @@ std::string LocalActor(const Globals& g);
 // so: "nothing is shown: …").
 Status LogLocalAccess(const Globals& g, Ledger& ledger, std::vector<AccessRecord> records);
 
+// An event's envelope as one table row (no newline): seq, recordedAt, register, subject, type,
+// category, purpose, basis, source, actor. No personal data. `log` and `history` print it.
+std::string EnvelopeRow(const EventView& e);
+
 // Progress on stderr when it is a terminal: "\r<what> done/total (p%)"; nothing otherwise.
 class Progress {
  public:

@@ -141,14 +141,7 @@ int RunLog(const Globals& g, uint64_t from, std::optional<uint64_t> to, const st
     if (g.json) {
       std::printf("%s\n", EnvelopeJson(e, /*with_leaf=*/true).c_str());
     } else {
-      auto subj = env.getSubject();
-      std::printf("%6llu  %s  %-8s %s  %-18s %-9s %-21s %-19s %-15s %s\n",
-                  static_cast<unsigned long long>(e.seq),
-                  FormatRfc3339(env.getRecordedAtMicros()).c_str(), env.getRegister().cStr(),
-                  HexEncode({subj.begin(), subj.size()}).c_str(),
-                  EventTypeName(env.getType()).c_str(), env.getCategory().cStr(),
-                  env.getPurpose().cStr(), env.getBasis().cStr(), env.getSource().cStr(),
-                  env.getActor().cStr());
+      std::printf("%s\n", EnvelopeRow(e).c_str());
     }
     return Status::Ok();
   };

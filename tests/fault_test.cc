@@ -190,15 +190,30 @@ std::string SubjectHex(const EventView& e) {
   return HexEncode({s.begin(), s.size()});
 }
 
+// How the tests open a ledger in process: master key `key`, both cores.
+OpenOptions InProcess(const fs::path& key) {
+  OpenOptions o;
+  o.master_key_file = key;
+  o.threads = 2;
+  return o;
+}
+
+// A new ledger in `data` (master key `key`), open in process.
+std::unique_ptr<Ledger> NewLedger(const fs::path& data, const fs::path& key) {
+  InitOptions init;
+  init.master_key_file = key;
+  RequireOk(Ledger::Init(data, init), "init");
+  std::unique_ptr<Ledger> ledger;
+  RequireOk(Ledger::Open(data, InProcess(key), &ledger), "open");
+  return ledger;
+}
+
 // Opens the ledger in process and requires it to hold exactly the acknowledged events (each at
 // its sequence number, for its subject: an append is whole or absent, so nothing else) and to
 // verify.
 void CheckHoldsExactly(const Cli& cli, const std::map<uint64_t, std::string>& acked) {
-  OpenOptions o;
-  o.master_key_file = cli.key;
-  o.threads = 2;
   std::unique_ptr<Ledger> ledger;
-  RequireOk(Ledger::Open(cli.data, o, &ledger), "opening after the fault");
+  RequireOk(Ledger::Open(cli.data, InProcess(cli.key), &ledger), "opening after the fault");
   CHECK(ledger->size() == acked.size());
   RequireOk(ledger->ReadEvents(0, ledger->size(), [&](const EventView& e) {
     auto it = acked.find(e.seq);
@@ -267,14 +282,8 @@ TEST_CASE("a full disk under the Ledger API: the append that does not fit is ref
   Tmpfs disk(tmp / "disk", 8 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
   const Cli cli{tmp.path(), disk.path() / "data", tmp / "master-key"};
-  InitOptions init;
-  init.master_key_file = cli.key;
-  RequireOk(Ledger::Init(cli.data, init), "init");
-  OpenOptions o;
-  o.master_key_file = cli.key;
-  o.threads = 2;
-  std::unique_ptr<Ledger> ledger;
-  RequireOk(Ledger::Open(cli.data, o, &ledger), "open");
+  std::unique_ptr<Ledger> ledger = NewLedger(cli.data, cli.key);
+  OpenOptions o = InProcess(cli.key);
 
   const fs::path ballast = disk.path() / "ballast";
   FillWithBallast(disk, ballast, 1 * kMiB);
@@ -363,9 +372,7 @@ TEST_CASE("a full disk during an erasure: a one-line error, and once space is fr
   INFO(Describe(v));
   REQUIRE(v.code == 0);
 
-  OpenOptions o;
-  o.master_key_file = cli.key;
-  o.threads = 2;
+  OpenOptions o = InProcess(cli.key);
   std::unique_ptr<Ledger> ledger;
   RequireOk(Ledger::Open(cli.data, o, &ledger), "open");
   SubjectId id{};
@@ -410,14 +417,7 @@ TEST_CASE("a full disk under the service: no trace, no read. Reads of personal d
   Tmpfs disk(tmp / "disk", 256 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
   const fs::path data = disk.path() / "data";
-  InitOptions init;
-  init.master_key_file = tmp / "master-key";
-  RequireOk(Ledger::Init(data, init), "init");
-  OpenOptions o;
-  o.master_key_file = init.master_key_file;
-  o.threads = 2;
-  std::unique_ptr<Ledger> ledger;
-  RequireOk(Ledger::Open(data, o, &ledger), "open");
+  std::unique_ptr<Ledger> ledger = NewLedger(data, tmp / "master-key");
   std::vector<NewEvent> people;
   for (uint64_t i = 0; i < 50; ++i) people.push_back(ValidEvent(i));
   std::vector<Appended> appended;
@@ -538,9 +538,7 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   CheckOneLineError(cli.Run("erase " + subject + " --request REQ-1 --actor emp-0001"),
                     "Read-only file system");
   CheckOneLineError(cli.Run("rebuild"), "Read-only file system");
-  OpenOptions o;
-  o.master_key_file = cli.key;
-  o.threads = 2;
+  OpenOptions o = InProcess(cli.key);
   std::unique_ptr<Ledger> ledger;
   Status opened = Ledger::Open(cli.data, o, &ledger);
   CHECK(opened.code() == Status::Code::kIOError);
@@ -618,9 +616,7 @@ TEST_CASE("an open refuses a ledger another process holds open, naming the lock 
   REQUIRE(::read(ready[0], &locked, 1) == 1);
   REQUIRE(locked == 'y');
 
-  OpenOptions o;
-  o.master_key_file = cli.key;
-  o.threads = 2;
+  OpenOptions o = InProcess(cli.key);
   o.read_only = true;
   std::unique_ptr<Ledger> ledger;
   Status opened = Ledger::Open(cli.data, o, &ledger);
@@ -852,20 +848,13 @@ TEST_CASE("for an unprivileged user, a table file it may not read and a log dire
   const fs::path data = tmp / "data";
   const fs::path key = tmp / "master-key";
   {
-    InitOptions init;
-    init.master_key_file = key;
-    RequireOk(Ledger::Init(data, init), "init");
-    OpenOptions o;
-    o.master_key_file = key;
-    o.threads = 2;
-    std::unique_ptr<Ledger> ledger;
-    RequireOk(Ledger::Open(data, o, &ledger), "open");
+    std::unique_ptr<Ledger> ledger = NewLedger(data, key);
     std::vector<NewEvent> events;
     for (int i = 0; i < 30; ++i) events.push_back(ValidEvent(i));
     std::vector<Appended> out;
     RequireOk(ledger->Append(events, &out), "append");
     ledger.reset();
-    RequireOk(Ledger::Open(data, o, &ledger), "reopen");  // the log now in table files
+    RequireOk(Ledger::Open(data, InProcess(key), &ledger), "reopen");  // the log in table files
   }
   const fs::path input = tmp / "batch.jsonl";
   WriteText(input, ValidLines(100, 1));
