@@ -224,6 +224,26 @@ TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over 
         if (as_of > 1) CHECK_FALSE(whole.empty());
       }
     }
+    // The audience then: exactly the people whose own events put them in it, with their data.
+    std::vector<SubjectView> audience;
+    REQUIRE(t.views->MarketingAudience(as_of, &audience).ok());
+    std::map<SubjectId, const SubjectView*> listed;
+    for (const SubjectView& v : audience) listed[v.subject] = &v;
+    size_t expected = 0;
+    for (const auto& [id, reg] : people) {
+      SubjectView then;
+      Status s = ReplaySubject(t.ledger(), id, as_of, &then);
+      if (s.IsNotFound()) continue;  // not yet in the log
+      REQUIRE(s.ok());
+      INFO("as of " << as_of << ", subject " << SubjectIdHex(id));
+      REQUIRE(listed.count(id) == (then.InMarketingAudience() ? 1u : 0u));
+      if (!then.InMarketingAudience()) continue;
+      ++expected;
+      CHECK(listed[id]->categories == then.categories);
+      CHECK(listed[id]->consents == then.consents);
+    }
+    CHECK(audience.size() == expected);
+    if (as_of > 700) CHECK(expected > 0);
   }
 
   const auto incremental = t.DumpAll();

@@ -663,10 +663,21 @@ Status Views::MarketingAudience(uint64_t as_of_size, std::vector<SubjectView>* o
   }
   auto declared_now = [&](std::string_view r) { return std::ranges::binary_search(now, r); };
   if (as_of_size != 0 && as_of_size < impl_->ledger->size()) {
+    // Who was in it is read from the envelopes (the rule reads no field); the data of those
+    // who were, from their own events, only if a category of theirs is wanted.
     std::map<SubjectId, SubjectView> all;
-    KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, "", true, nullptr, &all));
+    KIRJURI_RETURN_IF_ERROR(impl_->FoldInMemory(as_of_size, "", false, nullptr, &all));
+    std::map<std::string, bool, std::less<>> wanted;  // register: does `only` want a category?
+    for (auto r : impl_->ledger->policy().getRegisters()) {
+      bool any = !only;
+      for (auto c : r.getCategories()) any = any || only(c.getName().cStr());
+      wanted[r.getName().cStr()] = any;
+    }
     for (auto& [id, view] : all) {
       if (!view.InMarketingAudience() || !declared_now(view.register_name)) continue;
+      if (auto w = wanted.find(view.register_name); w == wanted.end() || w->second) {
+        KIRJURI_RETURN_IF_ERROR(ReplaySubject(*impl_->ledger, id, as_of_size, &view));
+      }
       LeaveOut(only, &view);
       out->push_back(std::move(view));
     }
