@@ -282,6 +282,7 @@ struct Service::Impl {
           spdlog::error("access log: {} records not written at shutdown: {}", batch.size(),
                         s.ToString());
         } else {
+          if (batch.size() < records) Committed();  // some were written one by one
           {
             std::lock_guard<std::mutex> lock(access_mu);
             access_block_reason = s.message();
