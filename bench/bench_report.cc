@@ -381,6 +381,39 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
       r->ratio = Fmt("%.0f×", *r->ratio_value);
       r->goal = r->met = "—";
     }
+    auto page = Num(projections, "kirjuri.list_page_as_of_mid_ms.p50");
+    auto page_rows = Num(projections, "kirjuri.list_page_rows");
+    auto fold = Num(projections, "kirjuri.list_whole_as_of_mid_ms");
+    auto fold_rows = Num(projections, "kirjuri.list_whole_rows");
+    r = t.Add(projections, "list_page_as_of", "a page of a list as of mid-log, p50",
+              {{"kirjuri.list_page_as_of_mid_ms.p50", page}, {"kirjuri.list_page_rows", page_rows},
+               {"kirjuri.list_whole_as_of_mid_ms", fold}, {"kirjuri.list_whole_rows", fold_rows}},
+              &ok);
+    if (ok) {
+      r->measurement = "a page of " + Thousands(*page_rows) + " customers as of mid-log, p50";
+      r->value = page, r->baseline_value = fold, r->ratio_value = *page / *fold, r->unit = "ms";
+      r->kirjuri = Ms(*page);
+      r->baseline = "all " + Thousands(*fold_rows) + " as of mid-log, one fold: " + Ms(*fold);
+      r->ratio = Fmt("%.2f×", *r->ratio_value);
+      r->goal = r->met = "—";
+    }
+    auto audience = Num(projections, "kirjuri.audience_as_of_mid_ms");
+    auto audience_rows = Num(projections, "kirjuri.audience_as_of_mid_rows");
+    r = t.Add(projections, "audience_as_of", "the marketing audience as of mid-log",
+              {{"kirjuri.audience_as_of_mid_ms", audience},
+               {"kirjuri.audience_as_of_mid_rows", audience_rows},
+               {"kirjuri.list_whole_as_of_mid_ms", fold}},
+              &ok);
+    if (ok) {
+      r->measurement = "the marketing audience as of mid-log (" + Thousands(*audience_rows) +
+                       " people)";
+      r->value = audience, r->baseline_value = fold, r->ratio_value = *audience / *fold;
+      r->unit = "ms";
+      r->kirjuri = Ms(*audience);
+      r->baseline = "the customers as of mid-log, one fold: " + Ms(*fold);
+      r->ratio = Fmt("%.2f×", *r->ratio_value);
+      r->goal = r->met = "—";
+    }
     auto catchup = Num(projections, "kirjuri.catchup_us_per_event");
     auto append = Num(projections, "kirjuri.append_us_per_event");
     r = t.Add(projections, "catchup", "views kept current, per appended event",
