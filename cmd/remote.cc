@@ -270,8 +270,8 @@ int RequestClose(const Globals& g, const std::string& ref, const std::string& da
     }
     if (kind.empty()) return Fail(Status::InvalidArgument("no request '" + ref + "'"));
     if (kind != "rectification" && !data.empty()) {
-      return Fail(Status::InvalidArgument("--data is for rectification requests; '" + ref +
-                                          "' is an " + kind + " request"));
+      return Fail(Status::InvalidArgument("--data is for a rectification request; '" + ref +
+                                          "' asks for " + kind));
     }
     if (kind == "access") {
       auto request = session.exportRequest();

@@ -601,6 +601,11 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
           if (summary.register_name != register_name || summary.first_seq >= as_of_size) {
             return Status::Ok();
           }
+          // Erased by then and not wanted: Passes would drop the replay.
+          if (!filter.include_erased && summary.erased_at_seq &&
+              *summary.erased_at_seq < as_of_size) {
+            return Status::Ok();
+          }
           SubjectView view;
           KIRJURI_RETURN_IF_ERROR(ReplaySubject(*impl_->ledger, id, as_of_size, &view));
           if (!Passes(view, filter)) return Status::Ok();
