@@ -233,7 +233,8 @@ struct SignedEvent {
 }
 
 struct InputLine {
-  # One line of `kirjuri append` (and of POST /v1/events), decoded with Cap'n Proto's JSON codec.
+  # One line of `kirjuri append` (and of POST /v1/events), a JSON object with these keys and no
+  # others, each at most once (Policy::ParseLine; a test holds its list of keys to this one).
   # Field names may grow, never change.
   register @0 :Text;
   subject @1 :Text;             # "new", or a subject id (32 hex digits)

@@ -556,6 +556,52 @@ TEST_CASE("The column families hold exactly the documented keys", "[ledger][form
   }
 }
 
+// The line decoder matches keys itself (not through the codec's reflection): it must know
+// every field of the documented contract, schema::InputLine, and take nothing else.
+TEST_CASE("Every field of InputLine is read from a line, as a string (data: an object)",
+          "[ledger][append]") {
+  LedgerFixture f;
+  f.InitAndOpen();
+  const Fields base = LineFields("Test Person");
+  for (capnp::StructSchema::Field field :
+       capnp::Schema::from<kirjuri::schema::InputLine>().getFields()) {
+    const std::string name = field.getProto().getName();
+    INFO("field " << name);
+    std::vector<NewEvent> events;
+    Status s = f.ledger().ParseLines(ToLine(Set(base, name, "7")), &events);
+    CHECK(s.IsInvalidArgument());
+    CHECK(Contains(s.message(), name == "data" ? std::string("'data' must be a JSON object")
+                                               : "field '" + name + "' must be a string"));
+  }
+  // null is absent: a required field missing, an optional one left out.
+  std::vector<NewEvent> events;
+  Status s = f.ledger().ParseLines(ToLine(Set(base, "purpose", "null")), &events);
+  CHECK(Contains(s.message(), "missing field 'purpose'"));
+  REQUIRE(f.ledger().ParseLines(ToLine(Set(base, "request", "null")), &events).ok());
+  CHECK(events.at(0).request.empty());
+  // Every field given: each lands where it belongs.
+  Fields all = Set(base, "request", Quoted("REQ-1"));
+  all = Set(all, "at", Quoted("2026-03-03T12:00:00Z"));
+  all = Set(all, "ip", Quoted("192.0.2.7"));
+  all = Set(all, "data", R"({"name":"Test Person","city":"Oulu"})");
+  REQUIRE(f.ledger().ParseLines(ToLine(all), &events).ok());
+  REQUIRE(events.size() == 1);
+  const NewEvent& e = events[0];
+  CHECK(e.register_name == "customer");
+  CHECK_FALSE(e.subject.has_value());
+  CHECK(e.type == "recorded");
+  CHECK(e.category == "profile");
+  CHECK(e.actor == "emp-0001");
+  CHECK(e.purpose == "service_delivery");
+  CHECK(e.basis == "consent");
+  CHECK(e.source == "web_form");
+  CHECK(e.request == "REQ-1");
+  CHECK(e.occurred_at_micros == int64_t{1772539200} * 1000000);
+  CHECK(e.ip == std::optional<std::string>("\"192.0.2.7\""));
+  const Fields data = {{"name", "\"Test Person\""}, {"city", "\"Oulu\""}};
+  CHECK(e.data == data);
+}
+
 TEST_CASE("A batch with one bad line appends nothing and names the line without personal data",
           "[ledger][append]") {
   const std::string kSecret = "Salainen Henkilo";
@@ -583,6 +629,10 @@ TEST_CASE("A batch with one bad line appends nothing and names the line without 
       {"missing required field", ToLine(Drop(base, "purpose")), "missing field 'purpose'"},
       {"unknown top-level field",
        ToLine(Set(base, "email", Quoted("salainen.henkilo@example.com"))), "unknown field 'email'"},
+      {"a top-level field given twice",
+       "{\"purpose\":\"marketing\"," + ToLine(base).substr(1), "field 'purpose' given twice"},
+      {"a top-level field that is not a string", ToLine(Set(base, "actor", "7")),
+       "field 'actor' must be a string"},
       {"a password field",
        ToLine(Set(base, "data",
                   R"({"name":)" + Quoted(kSecret) + R"(,"password":"Salainen-hunter2"})")),
