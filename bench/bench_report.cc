@@ -491,6 +491,18 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
       r->ratio = Pct(*r->ratio_value);
       r->goal = r->met = "—";
     }
+    auto parse = Num(service, "line_parse.parse_lines_us");
+    auto json = Num(service, "line_parse.json_us");
+    r = t.Add(service, "line_parse", "an appended JSON line parsed and checked, in process",
+              {{"line_parse.parse_lines_us", parse}, {"line_parse.json_us", json}}, &ok);
+    if (ok) {
+      r->value = parse, r->baseline_value = json, r->ratio_value = *parse / *json;
+      r->unit = "µs/line";
+      r->kirjuri = Fmt("%.1f µs", *parse);
+      r->baseline = Fmt("the line's JSON parsed alone (Cap'n Proto): %.1f µs", *json);
+      r->ratio = Pct(*r->ratio_value);
+      r->goal = r->met = "—";
+    }
     auto in_process = Num(service, "append.in_process_batch1000_per_s");
     auto svc64 = Num(service, "append.service_64_threads_per_s");
     r = t.Add(service, "service_append_64", "`Service::Append`, 64 threads (no network)",

@@ -23,6 +23,7 @@
 //                      [--dir PATH] [--keep] [--quick]
 // Prints a table, then exactly one JSON line (the last line of stdout).
 #include <arpa/inet.h>
+#include <capnp/compat/json.h>
 #include <capnp/ez-rpc.h>
 #include <kj/vector.h>
 #include <netinet/in.h>
@@ -384,6 +385,32 @@ int Run(int argc, char** argv) {
     if (bytes == 0) Die("empty answers");
   }
 
+  // --- What an append's line costs before the ledger sees it (Service::Append runs it on the
+  // event loop): Ledger::ParseLines of one line beside Cap'n Proto's parse of its JSON alone.
+  const uint64_t parsed_lines = a.quick ? 2000 : 20000;
+  double parse_us = 0, json_us = 0;
+  {
+    std::vector<std::string> lines;
+    for (uint64_t i = 0; i < parsed_lines; ++i) lines.push_back(CustomerLine(900000000 + i));
+    size_t n = 0;
+    double t0 = Now();
+    for (const std::string& line : lines) {
+      capnp::MallocMessageBuilder message;
+      auto value = message.initRoot<capnp::JsonValue>();
+      capnp::JsonCodec().decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), value);
+      n += value.asReader().getObject().size();
+    }
+    json_us = (Now() - t0) * 1e6 / static_cast<double>(parsed_lines);
+    t0 = Now();
+    for (const std::string& line : lines) {
+      std::vector<NewEvent> events;
+      Check(ledger->ParseLines(line, &events), "ParseLines");
+      n += events.size();
+    }
+    parse_us = (Now() - t0) * 1e6 / static_cast<double>(parsed_lines);
+    if (n != parsed_lines * 10) Die("the lines did not parse as expected");
+  }
+
   // --- Group commit without the network: 64 threads calling Service::Append, one new person
   // each time, waiting for the acknowledgement (the views follow, as when served).
   Result service_append = Load(64, a.append_seconds, [&](int c) {
@@ -499,6 +526,10 @@ int Run(int argc, char** argv) {
   std::printf("%-40s %12.1f\n", "  Views::Get + ToJson, no log", plain_us);
   std::printf("%-40s %12.1f   (+%.0f%%)\n", "  Service::GetSubject, logged", logged_us,
               100.0 * (logged_us - plain_us) / plain_us);
+  std::printf("\n%-40s %12s\n", "an appended line parsed (1 thread)", "us/line");
+  std::printf("%-40s %12.1f\n", "  its JSON alone (Cap'n Proto's parser)", json_us);
+  std::printf("%-40s %12.1f   (%.1fx)\n", "  Ledger::ParseLines (decoded, checked)", parse_us,
+              parse_us / json_us);
   std::printf("\n%-40s %12s\n", "appends", "events/s");
   std::printf("%-40s %12s\n", "  in-process, batches of 1000", Thousands(baseline_rate).c_str());
   std::printf("%-40s %12s   p50 %.0f us, p99 %.0f us\n", "  Service::Append, 64 threads, no network",
@@ -522,7 +553,8 @@ int Run(int argc, char** argv) {
                 i ? "," : "", reads[i].front, reads[i].clients, reads[i].r.qps, reads[i].r.p50,
                 reads[i].r.p99);
   }
-  json += Fmt("],\"access_log\":{\"plain_us\":%.1f,\"logged_us\":%.1f},"
+  json += Fmt("],\"line_parse\":{\"json_us\":%.2f,\"parse_lines_us\":%.2f}", json_us, parse_us);
+  json += Fmt(",\"access_log\":{\"plain_us\":%.1f,\"logged_us\":%.1f},"
               "\"append\":{\"rpc_clients\":64,\"service_64_threads_per_s\":%.0f,\"rpc_events_per_s\":%.0f,\"rpc_p50_us\":%.0f,"
               "\"rpc_p99_us\":%.0f,\"events_per_batch\":%.1f,\"in_process_batch1000_per_s\":%.0f,\"ratio\":%.3f,"
               "\"goal_met\":%s,\"rpc16_events_per_s\":%.0f,\"rpc16_p50_us\":%.0f,"
