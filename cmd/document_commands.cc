@@ -98,6 +98,9 @@ int RunImport(const Globals& g, const DocumentArgs& a) {
                 static_cast<unsigned long long>(appended.back().seq));
   }
   std::fflush(stdout);
+  // As in `append`: the input's memory goes to the views' fold.
+  std::string().swap(text);
+  plan = CsvImportPlan();
   CatchUpViews(*views);
   return 0;
 }
