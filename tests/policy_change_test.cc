@@ -143,6 +143,79 @@ TEST_CASE("a policy change that does not parse, renames or does not raise the ve
   }
 }
 
+// A policy is held to its own rules before anything is written under it: at init nothing is made,
+// and as a change the ledger stays as it was.
+TEST_CASE("a policy that breaks its own rules is refused with the rule, at init and as a change") {
+  std::string shipped = Changed(3);
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string json = shipped;
+    const size_t at = json.find(from);
+    REQUIRE(at != std::string::npos);
+    json.replace(at, from.size(), to);
+    return json;
+  };
+  std::string no_bases = shipped;
+  {
+    const size_t from = no_bases.find("\"lawfulBases\": [");
+    REQUIRE(from != std::string::npos);
+    no_bases.replace(from, no_bases.find(']', from) + 1 - from, "\"lawfulBases\": []");
+  }
+  const std::string register_body =
+      R"("purposes":[{"name":"p"}],"sources":[{"name":"s"}],)"
+      R"("categories":[{"name":"profile","fields":[{"name":"f"}]}]})";
+  auto minimal = [](const std::string& registers, const std::string& more = "") {
+    return R"({"name":"almerin","version":3,"lawfulBases":["consent"],"registers":[)" +
+           registers + "]" + more + "}";
+  };
+  struct Case {
+    const char* name;
+    std::string json;
+    const char* reason;
+  };
+  const std::vector<Case> cases = {
+      {"no name", replaced("\"name\": \"almerin\"", "\"name\": \"\""),
+       "policy: 'name' is missing"},
+      {"no lawful bases", no_bases, "policy: no lawful bases declared"},
+      {"a register declared twice", replaced("\"name\": \"partner\"", "\"name\": \"customer\""),
+       "policy: register 'customer' declared twice"},
+      {"a retention duty of no years", replaced("\"years\": 6", "\"years\": 0"),
+       "' needs a reason and a number of years"},
+      {"a register without purposes",
+       minimal(R"({"name":"customer","purposes":[],)" + register_body.substr(26)),
+       "policy: register 'customer' needs purposes, sources and categories"},
+      {"a register without a name", minimal("{" + register_body), "policy: a register has no name"},
+      {"no registers", minimal(""), "policy: no registers declared"},
+      {"disclosures on a basis it does not declare",
+       minimal(R"({"name":"customer",)" + register_body,
+               R"(,"disclosures":{"allowedBases":["vital_interest"]})"),
+       "policy: disclosures allow the undeclared basis 'vital_interest'"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION("at init: " << c.name) {
+      LedgerFixture t;
+      InitOptions options;
+      options.policy_json = c.json;
+      Status s = t.Init(options);
+      INFO(s.ToString());
+      CHECK(s.IsInvalidArgument());
+      CHECK(s.message().find(c.reason) != std::string::npos);
+      CHECK_FALSE(fs::exists(t.data()));
+      CHECK_FALSE(fs::exists(DefaultMasterKeyPath(t.data())));
+    }
+    DYNAMIC_SECTION("as a change: " << c.name) {
+      LedgerFixture t;
+      t.InitAndOpen();
+      uint64_t seq = 0;
+      Status s = t.ledger().ApplyPolicy(c.json, "dpo-01", &seq);
+      INFO(s.ToString());
+      CHECK(s.IsInvalidArgument());
+      CHECK(s.message().find(c.reason) != std::string::npos);
+      CHECK(t.ledger().size() == 0);
+      CHECK(t.ledger().policy().getVersion() == 2);
+    }
+  }
+}
+
 TEST_CASE("a purpose the policy no longer declares: the marketing audience leaves that register") {
   LedgerFixture t;
   t.InitAndOpen();
