@@ -363,6 +363,49 @@ TEST_CASE("Init creates an owner-only key file, and a second init fails leaving 
   RequireVerifyOk(f.Verify());
 }
 
+TEST_CASE("A master key file inside the data directory is refused, at init and at rotation",
+          "[ledger][keys]") {
+  SECTION("init, the file absent: nothing is made") {
+    LedgerFixture f;
+    InitOptions options;
+    options.master_key_file = f.data() / "master.key";
+    Status s = f.Init(options);
+    CHECK(s.IsInvalidArgument());
+    CHECK(s.message() == "the master key file must be kept outside the data directory");
+    CHECK_FALSE(fs::exists(f.data()));
+  }
+  SECTION("init, the file there already, or reached through a link: no ledger is made") {
+    LedgerFixture f;
+    fs::create_directories(f.data());
+    const std::string key = "0123456789abcdef0123456789abcdef";
+    testing::WriteText(f.data() / "master.key", key);
+    const fs::path link = f.data().parent_path() / "link-to-data";
+    fs::create_directory_symlink(f.data(), link);
+    for (const fs::path& file : {f.data() / "master.key", link / "another.key"}) {
+      InitOptions options;
+      options.master_key_file = file;
+      Status s = f.Init(options);
+      INFO(file << ": " << s.ToString());
+      CHECK(s.IsInvalidArgument());
+      CHECK_FALSE(fs::exists(f.log_dir()));
+      CHECK_FALSE(fs::exists(f.data() / "ledger.key"));
+    }
+    CHECK_FALSE(fs::exists(f.data() / "another.key"));
+    CHECK(ReadFile(f.data() / "master.key") == key);
+  }
+  SECTION("rotation: the key in force stays") {
+    LedgerFixture f;
+    f.InitAndOpen();
+    f.AppendN(3, 3);
+    const fs::path inside = f.data() / "rotated.key";
+    Status s = f.ledger().RotateMasterKey(inside);
+    CHECK(s.IsInvalidArgument());
+    CHECK_FALSE(fs::exists(inside));
+    f.Reopen();  // with the key it had
+    RequireVerifyOk(f.Verify());
+  }
+}
+
 TEST_CASE("Opening a directory that holds no ledger is NotFound", "[ledger]") {
   TempDir dir;
   std::unique_ptr<Ledger> ledger;

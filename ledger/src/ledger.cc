@@ -103,16 +103,33 @@ fs::path DefaultMasterKeyPath(const fs::path& data_dir) {
   return dir.parent_path() / (dir.filename().string() + ".kirjuri-master-key");
 }
 
-// Reads the master key, creating the file first if `create` and it does not exist.
+// The master key file must not live inside the data directory it opens: every copy of the
+// directory (a backup) would carry the key, and destroying the key would no longer reach those
+// copies. Paths are compared with symbolic links resolved, as far as they exist.
+static Status CheckMasterKeyPlace(const fs::path& data_dir, const fs::path& given) {
+  const fs::path path = given.empty() ? DefaultMasterKeyPath(data_dir) : given;
+  std::error_code file_ec, dir_ec;
+  const fs::path file = fs::weakly_canonical(fs::absolute(path), file_ec);
+  const fs::path dir = fs::weakly_canonical(fs::absolute(data_dir), dir_ec);
+  if (file_ec || dir_ec) {
+    return Status::IOError("cannot resolve " + (file_ec ? path : data_dir).string() + ": " +
+                           (file_ec ? file_ec : dir_ec).message());
+  }
+  if (file.lexically_normal().string().starts_with(dir.lexically_normal().string() + "/")) {
+    return Status::InvalidArgument("the master key file must be kept outside the data directory");
+  }
+  return Status::Ok();
+}
+
+// Reads the master key, creating the file first if `create` and it does not exist. With
+// `create` (a new ledger, a new key), a key file inside the data directory is refused even if
+// it exists.
 Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool create,
                      MasterKey* out) {
   fs::path path = given.empty() ? DefaultMasterKeyPath(data_dir) : given;
   std::error_code ec;
+  if (create) KIRJURI_RETURN_IF_ERROR(CheckMasterKeyPlace(data_dir, given));
   if (create && !fs::exists(path, ec)) {
-    if (fs::absolute(path).lexically_normal().string().starts_with(
-            fs::absolute(data_dir).lexically_normal().string() + "/")) {
-      return Status::InvalidArgument("the master key file must be kept outside the data directory");
-    }
     KIRJURI_RETURN_IF_ERROR(MasterKey::Generate().WriteFile(path));
     spdlog::info("created the master key {}: keep it apart from backups of {}", path.string(),
                  data_dir.string());
@@ -149,6 +166,7 @@ Status Ledger::Init(const fs::path& dir, const InitOptions& options) {
     }
   }
 
+  KIRJURI_RETURN_IF_ERROR(CheckMasterKeyPlace(dir, options.master_key_file));  // before any write
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
