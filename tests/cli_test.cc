@@ -90,6 +90,9 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
       "query customer " + nobody,
       "report deletion " + nobody + " --out " + report_dir,
       "prove inclusion 3",
+      "prove inclusion 0 --size 99",  // a tree larger than the log
+      "prove consistency 1 99",
+      "prove consistency 2 1",
       erase,  // already erased (it exited 2, as if Kirjuri could not run)
       "request extend REQ-404 --months 1 --reason busy --actor dpo-1",
       "query customers --as-of 2020-01-01T00:00:00Z",  // before the first event (it exited 2)
@@ -104,6 +107,8 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
   Run octal = Kirjuri("prove inclusion 010" + on);
   CHECK(octal.exit_code == 1);
   CHECK(octal.out == "kirjuri: seq 10 is not in a tree of 2 events\n");
+  CHECK(Kirjuri("prove inclusion 0 --size 99" + on).out ==
+        "kirjuri: tree size 99 is beyond the log (2 events)\n");
 
   // Cannot run (2): a usage error (a negative or hexadecimal number among them: CLI11 alone
   // wraps -1 to 2^64 - 1), no ledger, no master key.

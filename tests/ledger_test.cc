@@ -363,6 +363,22 @@ TEST_CASE("Init creates an owner-only key file, and a second init fails leaving 
   RequireVerifyOk(f.Verify());
 }
 
+TEST_CASE("An origin that a signed note cannot carry is refused at init, and nothing is made",
+          "[ledger]") {
+  for (const char* origin :
+       {"kirjuri.example/with space", "kirjuri.example/a+b", "kirjuri.example/\tx"}) {
+    LedgerFixture f;
+    InitOptions options;
+    options.origin = origin;
+    Status s = f.Init(options);
+    INFO(s.ToString());
+    CHECK(s.IsInvalidArgument());
+    CHECK(s.message() == "an origin has no spaces, control characters or '+'");
+    CHECK_FALSE(fs::exists(f.data()));
+    CHECK_FALSE(fs::exists(DefaultMasterKeyPath(f.data())));
+  }
+}
+
 TEST_CASE("A master key file inside the data directory is refused, at init and at rotation",
           "[ledger][keys]") {
   SECTION("init, the file absent: nothing is made") {

@@ -187,8 +187,25 @@ TEST_CASE("a rectification records the corrected values, and a refusal records i
   CHECK(r.state == "open");
   uint64_t seq = 0;
   CHECK(t.ledger().CloseRequest("REQ-D", false, "", {}, "dpo-01", &seq).IsInvalidArgument());
+  // An outcome that is not in the log is refused; the request stays open.
+  const uint64_t past_end = t.ledger().size();
+  const uint64_t outcome[] = {past_end};
+  Status s = t.ledger().CloseRequest("REQ-D", true, "", outcome, "dpo-01", &seq);
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.message().find("is not in the log") != std::string::npos);
+  CHECK(t.ledger().size() == past_end);
   REQUIRE(t.ledger().CloseRequest("REQ-D", false, "the data was already correct", {}, "dpo-01",
                                   &seq).ok());
+  REQUIRE(t.ledger().GetRequest("REQ-D", &r).ok());
+  CHECK(r.state == "refused");
+  // Closed is closed: no second answer, no later extension, nothing written.
+  const uint64_t size = t.ledger().size();
+  s = t.ledger().CloseRequest("REQ-D", false, "again", {}, "dpo-01", &seq);
+  CHECK(s.code() == Status::Code::kFailedPrecondition);
+  CHECK(s.message() == "request 'REQ-D' is already refused");
+  CHECK(t.ledger().ExtendRequest("REQ-D", 1, "more time", "dpo-01", &seq).code() ==
+        Status::Code::kFailedPrecondition);
+  CHECK(t.ledger().size() == size);
   REQUIRE(t.ledger().GetRequest("REQ-D", &r).ok());
   CHECK(r.state == "refused");
 }
