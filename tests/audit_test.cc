@@ -337,6 +337,83 @@ TEST_CASE("audit report: signed, every proof checks, tampering is named") {
   CHECK(std::system(openssl.c_str()) != 0);
 }
 
+// Each claim of a report altered and signed again with the ledger's own key (what only the
+// ledger's holder could do): the proofs still do not hold, and the check names which.
+TEST_CASE("audit report: claims altered and signed again still fail, naming the claim") {
+  AuditFixture f;
+  BuildHistory(f, /*violate=*/true);
+  std::string earlier;
+  REQUIRE(f.ledger().LatestCheckpoint(&earlier).ok());
+  f.NewCustomer();
+  f.NewCustomer();
+  AuditOptions o;
+  o.since_checkpoint = earlier;
+  const fs::path dir = f.tmp().path() / "audit";
+  REQUIRE(WriteAuditReport(f.Audit(o), dir).ok());
+  const std::string json = ReadFile(dir / "audit.json");
+  // The position of the first character of `key`'s string value (of a list: its first one).
+  auto value_of = [&](const std::string& key) {
+    const size_t at = json.find("\"" + key + "\"");
+    REQUIRE(at != std::string::npos);
+    const size_t value = json.find_first_not_of(" \n[", json.find(':', at) + 1);
+    REQUIRE(json[value] == '"');
+    return value + 1;
+  };
+  auto flipped = [&](size_t at) {
+    std::string bad = json;
+    bad[at] = bad[at] == '0' ? '1' : '0';
+    return bad;
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string bad = json;
+    const size_t at = bad.find(from);
+    REQUIRE(at != std::string::npos);
+    bad.replace(at, from.size(), to);
+    return bad;
+  };
+  struct Case {
+    const char* name;
+    std::string json;
+    const char* reason;  // the start of the message
+  };
+  const std::vector<Case> cases = {
+      {"another format", replaced("kirjuri.audit-report/", "kirjuri.audit-rapport/"),
+       "not an audit report (format is not "},
+      {"another origin", replaced("\"origin\": \"", "\"origin\": \"x"),
+       "checkpoint: its origin is not the report's ledger"},
+      {"an evidence's leaf hash", flipped(value_of("leafHash")), "inclusion proof of seq "},
+      {"a leaf hash that is no hash", replaced("\"leafHash\": \"", "\"leafHash\": \"zz"),
+       "a hash is not 64 hex digits"},
+      {"the consistency proof since the last audit",
+       flipped(value_of("consistencyProof")),
+       "since: the consistency proof does not verify"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      REQUIRE(c.json != json);
+      const fs::path bad = f.tmp().path() / "bad";
+      fs::create_directories(bad);
+      testing::WriteText(bad / "audit.json", c.json);
+      const Ed25519Signature sig = f.ledger().SignDocument(
+          {reinterpret_cast<const uint8_t*>(c.json.data()), c.json.size()});
+      testing::WriteText(bad / "audit.json.sig",
+                         std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size()));
+      AuditReportCheck check;
+      Status s = VerifyAuditReport(bad / "audit.json", &f.ledger().public_key(), &check);
+      INFO(s.ToString());
+      CHECK_FALSE(s.ok());
+      CHECK(s.message().starts_with(c.reason));
+    }
+  }
+  SECTION("a report of another ledger, against the pinned key") {
+    const PublicKey other = SigningKey::Generate().public_key();
+    AuditReportCheck check;
+    Status s = VerifyAuditReport(dir / "audit.json", &other, &check);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == "the report's key is not the pinned key");
+  }
+}
+
 TEST_CASE("verify --since: an earlier checkpoint of this ledger, never another's or a rewrite") {
   AuditFixture f;
   f.AppendN(20);

@@ -351,6 +351,69 @@ TEST_CASE("a deletion report whose proof, checkpoint or event claims were altere
   }
 }
 
+// Each claim a report makes about where it comes from, altered and signed again with the
+// ledger's own key (what only the ledger's holder could do): still refused, naming the claim.
+TEST_CASE("a deletion report signed again over altered claims of its origin fails, naming them") {
+  ErasedSubject f;
+  const std::string json = f.Build().json;
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string bad = json;
+    const size_t at = bad.find(from);
+    REQUIRE(at != std::string::npos);
+    bad.replace(at, from.size(), to);
+    return bad;
+  };
+  const std::string seq = "\"seq\": \"" + std::to_string(f.erase_seq) + "\"";
+  struct Case {
+    const char* name;
+    std::string json;
+    Status::Code code;
+    const char* reason;  // the start of the message
+  };
+  const std::vector<Case> cases = {
+      {"another format", replaced("kirjuri.deletion-report/v1", "kirjuri.deletion-report/v9"),
+       Status::Code::kInvalidArgument, "report.json: format is not 'kirjuri.deletion-report/v1'"},
+      {"a seq that is no number", replaced(seq, "\"seq\": \"twelve\""),
+       Status::Code::kInvalidArgument, "report.json: proof.seq is not a decimal number"},
+      {"another seq", replaced(seq, "\"seq\": \"" + std::to_string(f.erase_seq + 1) + "\""),
+       Status::Code::kCorruption, "inclusion proof: "},
+      {"another origin", replaced("\"origin\": \"", "\"origin\": \"x"),
+       Status::Code::kCorruption, "checkpoint: its origin is not the report's ledger.origin"},
+      {"a public key that is no key",
+       replaced("-----BEGIN PUBLIC KEY-----\\n", "-----BEGIN PUBLIC KEY-----\\nAAAA"),
+       Status::Code::kCorruption,
+       "report.json.sig: signature does not verify: report.json holds no valid "
+       "ledger.publicKeyPem"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      ReportCheck check;
+      Status s = Verify(f.WriteResigned(c.json, "claims"), nullptr, &check);
+      INFO(s.ToString());
+      CHECK(s.code() == c.code);
+      CHECK_THAT(s.message(), Catch::Matchers::StartsWith(c.reason));
+      CHECK_FALSE((check.proof_ok && check.event_ok));
+    }
+  }
+  SECTION("pinned to the ledger's key, a report naming another key fails, its signature good") {
+    const PublicKey pinned = f.ledger->public_key();
+    const std::string other = PublicKeyPem(SigningKey::Generate().public_key());
+    const std::string pem_key = "\"publicKeyPem\": \"";
+    std::string bad = json;
+    const size_t from = bad.find(pem_key);
+    REQUIRE(from != std::string::npos);
+    const size_t end = bad.find('"', from + pem_key.size());
+    std::string escaped;
+    for (char ch : other) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+    bad.replace(from + pem_key.size(), end - from - pem_key.size(), escaped);
+    Status s = Verify(f.WriteResigned(bad, "named"), &pinned);
+    INFO(s.ToString());
+    CHECK(s.IsCorruption());
+    CHECK(s.message() ==
+          "report.json.sig: the report names a public key other than the pinned one");
+  }
+}
+
 TEST_CASE("verifying a deletion report with a pinned key other than the ledger's fails") {
   ErasedSubject f;
   const fs::path report = f.Write(f.Build());
