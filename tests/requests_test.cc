@@ -176,6 +176,20 @@ TEST_CASE("a rectification records the corrected values, and a refusal records i
   CHECK(t.Now().ProfileText("city") == "Kuopio");
   // Values the policy does not allow are refused, and the request stays open.
   t.Open("rectification", "REQ-D");
+  {
+    FulfilOptions none;
+    none.ref = "REQ-D";
+    none.actor = "dpo-01";
+    FulfilResult ignored;
+    const uint64_t size = t.ledger().size();
+    Status s = FulfilRequest(t.ledger(), t.views.get(), none, &ignored);
+    CHECK(s.message() == "a rectification records the corrected values: give --data");
+    t.Open("access", "REQ-E");
+    none.ref = "REQ-E";  // an access request's answer is a document: where does it go?
+    s = FulfilRequest(t.ledger(), t.views.get(), none, &ignored);
+    CHECK(s.message() == "an access request writes documents: give --out DIR");
+    CHECK(t.ledger().size() == size + 1);  // the access request opened, nothing more
+  }
   FulfilOptions bad;
   bad.ref = "REQ-D";
   bad.actor = "dpo-01";

@@ -292,6 +292,17 @@ TEST_CASE("a customer as of before and after a rectification, by sequence number
                                   ": the log holds seq 0 to " +
                                   std::to_string(t.ledger().size() - 1));
   CHECK(ResolveAsOf(t.ledger(), "yesterday", &size).IsInvalidArgument());
+  const Status huge = ResolveAsOf(t.ledger(), "123456789012345678901", &size);
+  CHECK(huge.IsInvalidArgument());
+  CHECK(huge.message() == "as of 123456789012345678901: the sequence number is too big");
+  // A view or register the ledger does not have is named, not taken for an empty one.
+  std::vector<SubjectView> none;
+  const Status unknown = t.views->List("suppliers", ViewFilter(), 0, &none);
+  CHECK(unknown.IsInvalidArgument());
+  CHECK(unknown.message() == "no register named 'suppliers'");
+  uint64_t applied = 0;
+  CHECK(t.views->Applied("suppliers", &applied).IsNotFound());
+  CHECK(t.views->Rebuild("suppliers").IsInvalidArgument());
 
   // The list as of then holds the old city too, and a filter sees it.
   std::vector<SubjectView> rows;
