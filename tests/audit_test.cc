@@ -364,12 +364,8 @@ TEST_CASE("audit report: claims altered and signed again still fail, naming the 
     bad[at] = bad[at] == '0' ? '1' : '0';
     return bad;
   };
-  auto replaced = [&](const std::string& from, const std::string& to) {
-    std::string bad = json;
-    const size_t at = bad.find(from);
-    REQUIRE(at != std::string::npos);
-    bad.replace(at, from.size(), to);
-    return bad;
+  auto replaced = [&](std::string_view from, std::string_view to) {
+    return testing::ReplacedOnce(json, from, to);
   };
   struct Case {
     const char* name;

@@ -356,12 +356,8 @@ TEST_CASE("a deletion report whose proof, checkpoint or event claims were altere
 TEST_CASE("a deletion report signed again over altered claims of its origin fails, naming them") {
   ErasedSubject f;
   const std::string json = f.Build().json;
-  auto replaced = [&](const std::string& from, const std::string& to) {
-    std::string bad = json;
-    const size_t at = bad.find(from);
-    REQUIRE(at != std::string::npos);
-    bad.replace(at, from.size(), to);
-    return bad;
+  auto replaced = [&](std::string_view from, std::string_view to) {
+    return testing::ReplacedOnce(json, from, to);
   };
   const std::string seq = "\"seq\": \"" + std::to_string(f.erase_seq) + "\"";
   struct Case {

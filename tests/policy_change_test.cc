@@ -147,12 +147,8 @@ TEST_CASE("a policy change that does not parse, renames or does not raise the ve
 // and as a change the ledger stays as it was.
 TEST_CASE("a policy that breaks its own rules is refused with the rule, at init and as a change") {
   std::string shipped = Changed(3);
-  auto replaced = [&](const std::string& from, const std::string& to) {
-    std::string json = shipped;
-    const size_t at = json.find(from);
-    REQUIRE(at != std::string::npos);
-    json.replace(at, from.size(), to);
-    return json;
+  auto replaced = [&](std::string_view from, std::string_view to) {
+    return testing::ReplacedOnce(shipped, from, to);
   };
   std::string no_bases = shipped;
   {

@@ -58,6 +58,14 @@ inline void WriteText(const std::filesystem::path& p, std::string_view text) {
   REQUIRE(out.good());
 }
 
+// `text` with the first `from` replaced by `to` (which the test REQUIREs there is).
+inline std::string ReplacedOnce(std::string text, std::string_view from, std::string_view to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, from.size(), to);
+  return text;
+}
+
 inline std::string ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
