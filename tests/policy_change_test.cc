@@ -17,15 +17,9 @@ namespace {
 
 // The shipped policy with another version and, if `drop`, one country less.
 std::string Changed(unsigned version, const std::string& drop = "") {
-  std::string json(DefaultPolicyJson());
-  const std::string from = "\"version\": 2";
-  REQUIRE(json.find(from) != std::string::npos);
-  json.replace(json.find(from), from.size(), "\"version\": " + std::to_string(version));
-  if (!drop.empty()) {
-    const std::string entry = "\"" + drop + "\",";
-    REQUIRE(json.find(entry) != std::string::npos);
-    json.erase(json.find(entry), entry.size());
-  }
+  std::string json = testing::ReplacedOnce(std::string(DefaultPolicyJson()), "\"version\": 2",
+                                           "\"version\": " + std::to_string(version));
+  if (!drop.empty()) json = testing::ReplacedOnce(json, "\"" + drop + "\",", "");
   return json;
 }
 
