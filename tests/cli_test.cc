@@ -130,3 +130,27 @@ TEST_CASE("exit codes: 1 when the command refuses what it was asked, 2 when it c
   CHECK(Kirjuri("prove inclusion -1" + on).out ==
         "kirjuri: seq: '-1' is not a decimal number (digits only)\n");
 }
+
+TEST_CASE("a master key kept inside the data directory still opens the ledger, with a warning") {
+  // init refuses to put it there; one moved there by hand must not lock its owner out, but every
+  // copy of the directory would carry the key that opens it, so each command says so.
+  kirjuri::testing::TempDir root("kirjuri-cli-key-inside");
+  const fs::path data = root.path() / "data";
+  const fs::path outside = root.path() / "master.key";
+  const std::string on_data = " --data " + data.string() + " --master-key ";
+  REQUIRE(Kirjuri("init" + on_data + outside.string()).exit_code == 0);
+  Run kept_apart = Kirjuri("verify" + on_data + outside.string());
+  INFO(kept_apart.out);
+  CHECK(kept_apart.exit_code == 0);
+  CHECK(kept_apart.out.find("inside the data directory") == std::string::npos);
+
+  const fs::path inside = data / "master.key";
+  fs::rename(outside, inside);
+  for (const std::string command : {"verify", "query customers"}) {
+    Run r = Kirjuri(command + on_data + inside.string());
+    INFO(command << ": " << r.out);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("the master key " + inside.string() + " is inside the data directory") !=
+          std::string::npos);
+  }
+}

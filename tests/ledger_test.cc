@@ -337,7 +337,9 @@ TEST_CASE("Init creates an owner-only key file, and a second init fails leaving 
   REQUIRE(stat((f.data() / "ledger.key").c_str(), &st) == 0);
   CHECK(S_ISREG(st.st_mode));
   CHECK((st.st_mode & 07777) == 0600);
-  CHECK(fs::is_directory(f.log_dir()));
+  REQUIRE(stat(f.log_dir().c_str(), &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0700);
 
   f.Reopen();
   CHECK(f.ledger().size() == 0);

@@ -527,6 +527,9 @@ TEST_CASE("the views directory holds no personal data in plaintext") {
   const SubjectId id = t.NewCustomer("Salainen Näkymätesti", "Näkymälä");
   t.Event(id, "recorded", "usage", "service_delivery", R"({"kind":"näkymäharjoitus"})");
   t.views.reset();  // close: what is in memtables reaches the WAL and files as they are
+  // Owner-only, like the log and the key store.
+  const fs::perms others = fs::perms::group_all | fs::perms::others_all;
+  CHECK((fs::status(t.data() / "views").permissions() & others) == fs::perms::none);
   for (const auto& entry : fs::recursive_directory_iterator(t.data() / "views")) {
     if (!entry.is_regular_file()) continue;
     const std::string bytes = ReadFile(entry.path());

@@ -123,12 +123,20 @@ static Status CheckMasterKeyPlace(const fs::path& data_dir, const fs::path& give
 
 // Reads the master key, creating the file first if `create` and it does not exist. With
 // `create` (a new ledger, a new key), a key file inside the data directory is refused even if
-// it exists.
+// it exists. Without, such a key (moved there by hand, or from before the refusal) still opens
+// the ledger, with a warning each time: refusing it would lock its owner out of their data.
 Status LoadMasterKeyFile(const fs::path& data_dir, const fs::path& given, bool create,
                      MasterKey* out) {
   fs::path path = given.empty() ? DefaultMasterKeyPath(data_dir) : given;
   std::error_code ec;
-  if (create) KIRJURI_RETURN_IF_ERROR(CheckMasterKeyPlace(data_dir, given));
+  if (create) {
+    KIRJURI_RETURN_IF_ERROR(CheckMasterKeyPlace(data_dir, given));
+  } else if (CheckMasterKeyPlace(data_dir, given).IsInvalidArgument()) {
+    spdlog::warn("the master key {} is inside the data directory {}: every copy of the "
+                 "directory carries the key that opens it; move the key elsewhere and give its "
+                 "new place with --master-key",
+                 path.string(), data_dir.string());
+  }
   if (create && !fs::exists(path, ec)) {
     KIRJURI_RETURN_IF_ERROR(MasterKey::Generate().WriteFile(path));
     spdlog::info("created the master key {}: keep it apart from backups of {}", path.string(),

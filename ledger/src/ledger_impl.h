@@ -6,8 +6,10 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -212,7 +214,13 @@ struct Ledger::Impl {
     rocksdb::DBOptions options = MakeDbOptions(create);
     if (env) options.env = env;
     const std::string path = (dir / store::kLogDir).string();
-    if (!create) {
+    if (create) {
+      // 0700 like the key store's, and made here: RocksDB would make it 0755 after logging an
+      // error for the directory it had not found.
+      if (::mkdir(path.c_str(), 0700) != 0) {
+        return Status::IOError("cannot create " + path + ": " + std::strerror(errno));
+      }
+    } else {
       KIRJURI_RETURN_IF_ERROR(CheckTableFiles(path, "cannot open the log in " + dir.string()));
     }
     rocksdb::Status s =

@@ -2,8 +2,10 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -164,6 +166,11 @@ struct Views::Impl : DerivedStore {
         {kRowsCf, PointLookupOptions()},  // each folded event looks up its person's row
         {kAudienceCf, rocksdb::ColumnFamilyOptions()}};
     rocksdb::DB* raw = nullptr;
+    // Made here, 0700 like the ledger's other stores: RocksDB would make it 0755 after logging
+    // an error for the directory it had not found.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::IOError("cannot create " + dir.string() + ": " + std::strerror(errno));
+    }
     KIRJURI_RETURN_IF_ERROR(CheckTableFiles(dir, "cannot open the views in " + dir.string()));
     KIRJURI_RETURN_IF_ERROR(
         FromRocks(rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &raw),
