@@ -202,13 +202,17 @@ TEST_CASE("a rebuilt view is byte-identical to the one kept incrementally, over 
   }
 
   // A list as of a point, page by page, equals the whole list as of that point (a page replays
-  // its people alone; the whole list folds the log's prefix), erased people in or out.
+  // its people alone; the whole list folds the log's prefix), erased people in or out, with a
+  // filter on the city (which rectifications change) or without.
   for (uint64_t as_of : {uint64_t{1}, uint64_t{700}, uint64_t{1900}, t.ledger().size() - 1}) {
     for (const char* reg : {"customer", "partner"}) {
-      for (bool include_erased : {true, false}) {
-        INFO("as of " << as_of << ", " << reg << ", erased " << include_erased);
+      for (auto [include_erased, city] : {std::pair{true, ""}, std::pair{false, ""},
+                                          std::pair{true, "Turku"}, std::pair{false, "Turku"}}) {
+        INFO("as of " << as_of << ", " << reg << ", erased " << include_erased << ", city "
+                      << city);
         ViewFilter filter;
         filter.include_erased = include_erased;
+        filter.city = city;
         std::vector<SubjectView> whole;
         REQUIRE(t.views->List(reg, filter, as_of, &whole).ok());
         std::vector<SubjectView> paged, page;

@@ -598,11 +598,13 @@ Status Views::List(std::string_view register_name, const ViewFilter& filter, uin
   if (!impl_->IsRegister(register_name)) {
     return Status::InvalidArgument("no register named '" + std::string(register_name) + "'");
   }
-  // As of a point: a page without a filter on the data replays its people alone (each person
-  // of the register who had an event by then, in id order: the same rows as a fold of the
-  // prefix); a whole list, or a filter on city or organisation, folds the prefix once.
+  // As of a point: a page replays its people alone (each person of the register who had an
+  // event by then, in id order, until the page is full: the same rows as a fold of the prefix);
+  // a whole list folds the prefix once. A filter on city or organisation may make a page replay
+  // every person of the register before it is full, which still costs less than the fold: a
+  // person's replay reads their own events only, the fold every event of the prefix.
   const bool as_of = as_of_size != 0 && as_of_size < impl_->ledger->size();
-  if (as_of && filter.limit != 0 && filter.city.empty() && filter.organisation.empty()) {
+  if (as_of && filter.limit != 0) {
     KIRJURI_RETURN_IF_ERROR(impl_->ledger->ScanSubjects(
         filter.after, [&](const SubjectId& id, const SubjectSummary& summary, bool* more) {
           if (summary.register_name != register_name || summary.first_seq >= as_of_size) {
