@@ -717,18 +717,15 @@ std::string OptNum(const std::optional<double>& v) {
 int Run(int argc, char** argv) {
   fs::path in, out;
   std::vector<std::pair<std::string, std::string>> info;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) kirjuri::bench::Die(a + " needs a value");
-      return argv[++i];
-    };
+  kirjuri::bench::ArgReader args(argc, argv, nullptr);  // a complaint is Die's, exit 1
+  while (args.Next()) {
+    const std::string& a = args.flag();
     if (a == "--in") {
-      in = next();
+      in = args.Value();
     } else if (a == "--out") {
-      out = next();
+      out = args.Value();
     } else if (a == "--info") {
-      const std::string kv = next();
+      const std::string kv = args.Value();
       const size_t eq = kv.find('=');
       if (eq == std::string::npos) kirjuri::bench::Die("--info wants key=value, not " + kv);
       info.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
@@ -805,10 +802,5 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kirjuri::bench::g_program = "bench_report";
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception&) {
-    return 1;
-  }
+  return kirjuri::bench::RunMain("bench_report", Run, argc, argv);
 }

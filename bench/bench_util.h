@@ -1,12 +1,18 @@
-// What the benchmarks share: timing, failing loudly, formatting figures. Header-only.
+// What the benchmarks share: reading flags, timing, failing loudly, formatting figures, the JSON
+// line and main(). Header-only.
 #pragma once
 
 #include <rocksdb/status.h>
 
 #include <atomic>
 #include <chrono>
+#include <cctype>
+#include <cerrno>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -115,6 +121,116 @@ class Progress {
 
 // `s` as a JSON string. REQUIRES: s needs no escaping (the benches' own ASCII/UTF-8 text).
 inline std::string JsonString(const std::string& s) { return "\"" + s + "\""; }
+
+// Prints a bench's JSON line as a line of stdout, flushed. bench_report reads it as the last
+// line of the bench's stdout, so nothing may be printed after it.
+inline void PrintJsonLine(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// How the entries of a bench's "goals" object print the measured figure: its key, and printf
+// formats (one double each) for the figure and the target.
+struct GoalJsonFormat {
+  const char* figure_key;
+  const char* figure;
+  const char* target;
+};
+// A ratio to a baseline (ledger_bench, erasure_bench).
+inline constexpr GoalJsonFormat kRatioGoalJson = {"ratio", "%.4f", "%.2f"};
+// A value that may be a latency in seconds (projections_bench).
+inline constexpr GoalJsonFormat kValueGoalJson = {"value", "%.6f", "%.4f"};
+
+// Appends ,"goals":{"<key>":{"<figure_key>":F,"target":T,"pass":true|false},...} to `json`,
+// one entry per goal in order, F being goal.*figure. Goal has `key`, `target` and `pass()`.
+// bench_report reads these as goals.<key>.<figure_key>, .target and .pass.
+template <typename Goal>
+void AppendGoalsJson(std::string* json, const std::vector<Goal>& goals, double Goal::*figure,
+                     const GoalJsonFormat& format) {
+  *json += ",\"goals\":{";
+  for (size_t i = 0; i < goals.size(); ++i) {
+    const Goal& g = goals[i];
+    *json += Fmt("%s\"%s\":{\"%s\":", i ? "," : "", g.key.c_str(), format.figure_key);
+    *json += Fmt(format.figure, g.*figure) + ",\"target\":" + Fmt(format.target, g.target);
+    *json += std::string(",\"pass\":") + (g.pass() ? "true" : "false") + "}";
+  }
+  *json += "}";
+}
+
+// Reads a command line one flag at a time:
+//
+//   ArgReader args(argc, argv, Usage);
+//   while (args.Next()) {
+//     if (args.flag() == "--events") events = args.PositiveNumber();
+//     else if (args.flag() == "--dir") dir = args.Value();
+//     else args.UnknownFlag();
+//   }
+//
+// A complaint (Fail) is the line "<g_program>: <what>" on stderr, then usage(2), which must
+// not return; with a null usage it is Die(what) instead, which throws (RunMain: exit 1).
+class ArgReader {
+ public:
+  ArgReader(int argc, char** argv, void (*usage)(int))
+      : argc_(argc), argv_(argv), usage_(usage) {}
+
+  // Moves to the next argument, the new flag(); false when none is left.
+  bool Next() {
+    if (i_ + 1 >= argc_) return false;
+    flag_ = argv_[++i_];
+    return true;
+  }
+  const std::string& flag() const { return flag_; }
+
+  // Takes the argument after flag() as its value; "<flag> needs a value" if there is none.
+  std::string Value() {
+    if (i_ + 1 >= argc_) Fail(flag_ + " needs a value");
+    return argv_[++i_];
+  }
+  // Value() as a decimal number > 0, nothing after it; "<flag> wants a positive integer" if not.
+  uint64_t PositiveNumber() { return Number(Value(), false); }
+  // Likewise for `text`, a part of flag()'s value (an item of a list).
+  uint64_t PositiveNumber(const std::string& text) { return Number(text, false); }
+  // Value() as a decimal number, 0 allowed; "<flag> wants a whole number (0 or more)" if not.
+  uint64_t NumberOrZero() { return Number(Value(), true); }
+
+  [[noreturn]] void UnknownFlag() { Fail("unknown flag " + flag_); }
+  [[noreturn]] void Fail(const std::string& what) {
+    if (!usage_) Die(what);
+    std::fprintf(stderr, "%s: %s\n", g_program, what.c_str());
+    usage_(2);
+    std::abort();  // usage returned: its contract is broken
+  }
+
+ private:
+  // Digits only: strtoull alone would take "-3" as 2^64 - 3 and " 7" as 7.
+  uint64_t Number(const std::string& text, bool zero_ok) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end ||
+        errno == ERANGE || (x == 0 && !zero_ok)) {
+      Fail(flag_ + (zero_ok ? " wants a whole number (0 or more)" : " wants a positive integer"));
+    }
+    return x;
+  }
+
+  int argc_;
+  char** argv_;
+  void (*usage_)(int);
+  int i_ = 0;  // argv_[i_] is the argument read last
+  std::string flag_;
+};
+
+// A bench's main: names the program for messages (g_program), returns run(argc, argv), or 1
+// when it throws (Die has said why; destructors, Scratch's among them, have cleaned up).
+inline int RunMain(const char* program, int (*run)(int, char**), int argc, char** argv) {
+  g_program = program;
+  try {
+    return run(argc, argv);
+  } catch (const std::exception&) {
+    return 1;
+  }
+}
 
 // The directory a benchmark works in, and the removal of what it made there at scope exit
 // (errors and Ctrl-C included): a fresh temporary directory is removed whole; a directory the

@@ -529,55 +529,36 @@ Args ParseArgs(int argc, char** argv) {
   Args a;
   std::optional<uint64_t> repeats, background, between, seal_events, seal_pairs;
   std::optional<std::vector<uint64_t>> sizes;
-  for (int i = 1; i < argc; ++i) {
-    std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "erasure_bench: %s needs a value\n", f.c_str());
-        Usage(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const std::string& v, bool zero_ok = false) -> uint64_t {
-      char* end = nullptr;
-      unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end || (x == 0 && !zero_ok)) {
-        std::fprintf(stderr, "erasure_bench: %s wants a positive integer\n", f.c_str());
-        Usage(2);
-      }
-      return x;
-    };
+  ArgReader args(argc, argv, Usage);
+  while (args.Next()) {
+    const std::string& f = args.flag();
     if (f == "--sizes") {
       std::vector<uint64_t> s;
-      std::string v = value();
+      std::string v = args.Value();
       for (size_t pos = 0; pos <= v.size();) {
         size_t comma = v.find(',', pos);
         if (comma == std::string::npos) comma = v.size();
-        s.push_back(number(v.substr(pos, comma - pos)));
+        s.push_back(args.PositiveNumber(v.substr(pos, comma - pos)));
         pos = comma + 1;
       }
       if (s.size() < 2 || !std::is_sorted(s.begin(), s.end())) {
-        std::fprintf(stderr, "erasure_bench: --sizes wants 2 or more sizes, smallest first\n");
-        Usage(2);
+        args.Fail("--sizes wants 2 or more sizes, smallest first");
       }
       sizes = s;
-    } else if (f == "--repeats") repeats = number(value());
-    else if (f == "--background") background = number(value());
-    else if (f == "--between") between = number(value(), true);
-    else if (f == "--seal-events") seal_events = number(value());
-    else if (f == "--seal-pairs") seal_pairs = number(value());
-    else if (f == "--seal-per-subject") a.seal_per_subject = number(value());
-    else if (f == "--payload") a.payload = number(value());
-    else if (f == "--dir") a.dir = value();
+    } else if (f == "--repeats") repeats = args.PositiveNumber();
+    else if (f == "--background") background = args.PositiveNumber();
+    else if (f == "--between") between = args.NumberOrZero();
+    else if (f == "--seal-events") seal_events = args.PositiveNumber();
+    else if (f == "--seal-pairs") seal_pairs = args.PositiveNumber();
+    else if (f == "--seal-per-subject") a.seal_per_subject = args.PositiveNumber();
+    else if (f == "--payload") a.payload = args.PositiveNumber();
+    else if (f == "--dir") a.dir = args.Value();
     else if (f == "--quick") a.quick = true;
     else if (f == "--json-only") a.json_only = true;
     else if (f == "--keep") a.keep = true;
     else if (f == "--no-diag") a.seal_diag = false;
     else if (f == "-h" || f == "--help") Usage(0);
-    else {
-      std::fprintf(stderr, "erasure_bench: unknown flag %s\n", f.c_str());
-      Usage(2);
-    }
+    else args.UnknownFlag();
   }
   if (a.quick) {
     a.sizes = {10, 1000, 5000};
@@ -1023,25 +1004,11 @@ int Run(int argc, char** argv) {
            ms(raw_cycle), ms(append1_med), aead_rate);
   j += Fmt(",\"shares\":{\"erase_keystore\":%.4f,\"erase_log_est\":%.4f,\"seal_aead\":%.4f}",
            keystore_share, log_share, aead_share);
-  j += ",\"goals\":{";
-  for (size_t i = 0; i < goals.size(); ++i) {
-    j += Fmt("%s\"%s\":{\"ratio\":%.4f,\"target\":%.2f,\"pass\":%s}", i ? "," : "",
-             goals[i].key.c_str(), goals[i].ratio, goals[i].target,
-             goals[i].pass() ? "true" : "false");
-  }
-  j += "}}";
-  std::printf("%s\n", j.c_str());
-  std::fflush(stdout);
+  AppendGoalsJson(&j, goals, &Goal::ratio, kRatioGoalJson);
+  PrintJsonLine(j + "}");
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  kirjuri::bench::g_program = "erasure_bench";
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception&) {
-    return 1;  // Die() has said why; Scratch has removed what was made
-  }
-}
+int main(int argc, char** argv) { return RunMain("erasure_bench", Run, argc, argv); }

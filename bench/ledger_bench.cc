@@ -518,38 +518,20 @@ Args ParseArgs(int argc, char** argv) {
   Args a;
   std::optional<uint64_t> events, events1;
   std::optional<double> crypto;
-  for (int i = 1; i < argc; ++i) {
-    std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ledger_bench: %s needs a value\n", f.c_str());
-        Usage(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const std::string& v) -> uint64_t {
-      char* end = nullptr;
-      unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end || x == 0) {
-        std::fprintf(stderr, "ledger_bench: %s wants a positive integer\n", f.c_str());
-        Usage(2);
-      }
-      return x;
-    };
-    if (f == "--events") events = number(value());
-    else if (f == "--events-batch1") events1 = number(value());
-    else if (f == "--payload") a.payload = number(value());
-    else if (f == "--crypto-seconds") crypto = std::atof(value().c_str());
-    else if (f == "--dir") a.dir = value();
+  ArgReader args(argc, argv, Usage);
+  while (args.Next()) {
+    const std::string& f = args.flag();
+    if (f == "--events") events = args.PositiveNumber();
+    else if (f == "--events-batch1") events1 = args.PositiveNumber();
+    else if (f == "--payload") a.payload = args.PositiveNumber();
+    else if (f == "--crypto-seconds") crypto = std::atof(args.Value().c_str());
+    else if (f == "--dir") a.dir = args.Value();
     else if (f == "--quick") a.quick = true;
     else if (f == "--json-only") a.json_only = true;
-    else if (f == "--append-only") a.append_only = number(value());
+    else if (f == "--append-only") a.append_only = args.PositiveNumber();
     else if (f == "--keep") a.keep = true;
     else if (f == "-h" || f == "--help") Usage(0);
-    else {
-      std::fprintf(stderr, "ledger_bench: unknown flag %s\n", f.c_str());
-      Usage(2);
-    }
+    else args.UnknownFlag();
   }
   if (a.quick) {
     a.events = 20000;
@@ -800,25 +782,11 @@ int Run(int argc, char** argv) {
   }
   j += Fmt("\"append_b1000_2appenders\":%.1f,\"verify\":%.1f,\"verify_tree_only\":%.1f}",
            append1000x2, verify_full, verify_tree);
-  j += ",\"goals\":{";
-  for (size_t i = 0; i < goals.size(); ++i) {
-    j += Fmt("%s\"%s\":{\"ratio\":%.4f,\"target\":%.2f,\"pass\":%s}", i ? "," : "",
-             goals[i].key.c_str(), goals[i].ratio, goals[i].target,
-             goals[i].pass() ? "true" : "false");
-  }
-  j += "}}";
-  std::printf("%s\n", j.c_str());
-  std::fflush(stdout);
+  AppendGoalsJson(&j, goals, &Goal::ratio, kRatioGoalJson);
+  PrintJsonLine(j + "}");
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  kirjuri::bench::g_program = "ledger_bench";
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception&) {
-    return 1;  // Die() has said why; Scratch has removed what was made
-  }
-}
+int main(int argc, char** argv) { return RunMain("ledger_bench", Run, argc, argv); }

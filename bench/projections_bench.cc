@@ -367,38 +367,20 @@ struct Args {
 Args ParseArgs(int argc, char** argv) {
   Args a;
   std::optional<uint64_t> events, heavy, queries, repeats, catchup;
-  for (int i = 1; i < argc; ++i) {
-    std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "projections_bench: %s needs a value\n", f.c_str());
-        Usage(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const std::string& v) -> uint64_t {
-      char* end = nullptr;
-      unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end || x == 0) {
-        std::fprintf(stderr, "projections_bench: %s wants a positive integer\n", f.c_str());
-        Usage(2);
-      }
-      return x;
-    };
-    if (f == "--events") events = number(value());
-    else if (f == "--heavy-events") heavy = number(value());
-    else if (f == "--queries") queries = number(value());
-    else if (f == "--as-of-repeats") repeats = number(value());
-    else if (f == "--catchup-batches") catchup = number(value());
-    else if (f == "--dir") a.dir = value();
+  ArgReader args(argc, argv, Usage);
+  while (args.Next()) {
+    const std::string& f = args.flag();
+    if (f == "--events") events = args.PositiveNumber();
+    else if (f == "--heavy-events") heavy = args.PositiveNumber();
+    else if (f == "--queries") queries = args.PositiveNumber();
+    else if (f == "--as-of-repeats") repeats = args.PositiveNumber();
+    else if (f == "--catchup-batches") catchup = args.PositiveNumber();
+    else if (f == "--dir") a.dir = args.Value();
     else if (f == "--quick") a.quick = true;
     else if (f == "--json-only") a.json_only = true;
     else if (f == "--keep") a.keep = true;
     else if (f == "-h" || f == "--help") Usage(0);
-    else {
-      std::fprintf(stderr, "projections_bench: unknown flag %s\n", f.c_str());
-      Usage(2);
-    }
+    else args.UnknownFlag();
   }
   if (a.quick) {
     a.events = 50000;
@@ -412,9 +394,7 @@ Args ParseArgs(int argc, char** argv) {
   if (repeats) a.as_of_repeats = *repeats;
   if (catchup) a.catchup_batches = *catchup;
   if (a.events < a.batch + 10 * a.heavy_events) {
-    std::fprintf(stderr,
-                 "projections_bench: --events must be at least 1000 + 10x --heavy-events\n");
-    Usage(2);
+    args.Fail("--events must be at least 1000 + 10x --heavy-events");
   }
   return a;
 }
@@ -779,25 +759,11 @@ int Run(int argc, char** argv) {
            static_cast<unsigned long long>(heavy_before_mid),
            static_cast<unsigned long long>(heavy_before_late));
   j += Fmt(",\"catchup_us_per_event\":%.2f,\"append_us_per_event\":%.2f}", catchup_us, append_us);
-  j += ",\"goals\":{";
-  for (size_t i = 0; i < goals.size(); ++i) {
-    j += Fmt("%s\"%s\":{\"value\":%.6f,\"target\":%.4f,\"pass\":%s}", i ? "," : "",
-             goals[i].key.c_str(), goals[i].value, goals[i].target,
-             goals[i].pass() ? "true" : "false");
-  }
-  j += "}}";
-  std::printf("%s\n", j.c_str());
-  std::fflush(stdout);
+  AppendGoalsJson(&j, goals, &Goal::value, kValueGoalJson);
+  PrintJsonLine(j + "}");
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  kirjuri::bench::g_program = "projections_bench";
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception&) {
-    return 1;  // Die() has said why; Scratch has removed what was made
-  }
-}
+int main(int argc, char** argv) { return RunMain("projections_bench", Run, argc, argv); }

@@ -283,20 +283,17 @@ int PortOf(const std::string& json, const std::string& key) {
 
 int Run(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) Die(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--customers") a.customers = std::stoull(next());
-    else if (arg == "--seconds") a.seconds = std::stod(next());
-    else if (arg == "--append-seconds") a.append_seconds = std::stod(next());
-    else if (arg == "--baseline-events") a.baseline_events = std::stoull(next());
-    else if (arg == "--dir") a.dir = next();
+  ArgReader args(argc, argv, nullptr);  // no usage text: a complaint is Die's, exit 1
+  while (args.Next()) {
+    const std::string& arg = args.flag();
+    if (arg == "--customers") a.customers = std::stoull(args.Value());
+    else if (arg == "--seconds") a.seconds = std::stod(args.Value());
+    else if (arg == "--append-seconds") a.append_seconds = std::stod(args.Value());
+    else if (arg == "--baseline-events") a.baseline_events = std::stoull(args.Value());
+    else if (arg == "--dir") a.dir = args.Value();
     else if (arg == "--keep") a.keep = true;
     else if (arg == "--quick") a.quick = true;
-    else Die("unknown argument " + arg);
+    else args.Fail("unknown argument " + arg);
   }
   // --quick: a smoke run, the figures above capped to small ones.
   if (a.quick) {
@@ -563,17 +560,10 @@ int Run(int argc, char** argv) {
               plain_us, logged_us, service_append.qps, append.qps, append.p50, append.p99, per_batch, baseline_rate, ratio,
               ratio >= 0.5 ? "true" : "false", append16.qps, append16.p50, append16.p99,
               per_batch16, ratio16, ratio16 >= 0.5 ? "true" : "false");
-  std::printf("%s\n", json.c_str());
+  PrintJsonLine(json);
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  kirjuri::bench::g_program = "service_bench";
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception&) {
-    return 1;  // Die() has said why; Scratch has removed what was made
-  }
-}
+int main(int argc, char** argv) { return RunMain("service_bench", Run, argc, argv); }
