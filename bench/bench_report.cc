@@ -397,6 +397,24 @@ std::vector<Row> BuildRows(const Bench& ledger, const Bench& erasure, const Benc
       r->ratio = Fmt("%.2f×", *r->ratio_value);
       r->goal = r->met = "—";
     }
+    auto city_page = Num(projections, "kirjuri.list_city_page_as_of_mid_ms.p50");
+    auto city_rows = Num(projections, "kirjuri.list_city_page_rows");
+    r = t.Add(projections, "list_city_page_as_of",
+              "a page of a list filtered by city as of mid-log, p50",
+              {{"kirjuri.list_city_page_as_of_mid_ms.p50", city_page},
+               {"kirjuri.list_city_page_rows", city_rows},
+               {"kirjuri.list_whole_as_of_mid_ms", fold}, {"kirjuri.list_whole_rows", fold_rows}},
+              &ok);
+    if (ok) {
+      r->measurement = "a page of " + Thousands(*city_rows) + " customers of one city (1 in 6) " +
+                       "as of mid-log, p50";
+      r->value = city_page, r->baseline_value = fold, r->ratio_value = *city_page / *fold;
+      r->unit = "ms";
+      r->kirjuri = Ms(*city_page);
+      r->baseline = "all " + Thousands(*fold_rows) + " as of mid-log, one fold: " + Ms(*fold);
+      r->ratio = Fmt("%.2f×", *r->ratio_value);
+      r->goal = r->met = "—";
+    }
     auto audience = Num(projections, "kirjuri.audience_as_of_mid_ms");
     auto audience_rows = Num(projections, "kirjuri.audience_as_of_mid_rows");
     r = t.Add(projections, "audience_as_of", "the marketing audience as of mid-log",
