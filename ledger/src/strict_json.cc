@@ -9,7 +9,8 @@ namespace kirjuri {
 namespace {
 
 // Checks that every key of `value` (an object meant for `schema`) names a field, recursively.
-Status CheckKeys(capnp::JsonValue::Reader value, capnp::StructSchema schema, std::string path) {
+Status CheckKeys(capnp::JsonValue::Reader value, capnp::StructSchema schema,
+                 const std::string& path) {
   if (!value.isObject()) return Status::Ok();  // type mismatches are the codec's to report
   for (auto field : value.getObject()) {
     std::string name = field.getName();
