@@ -192,6 +192,17 @@ class ArgReader {
   uint64_t PositiveNumber(const std::string& text) { return Number(text, false); }
   // Value() as a decimal number, 0 allowed; "<flag> wants a whole number (0 or more)" if not.
   uint64_t NumberOrZero() { return Number(Value(), true); }
+  // Value() as a number of seconds > 0 (a fraction allowed); "<flag> wants seconds > 0" if not.
+  double PositiveSeconds() {
+    const std::string text = Value();
+    char* end = nullptr;
+    const double x = std::strtod(text.c_str(), &end);
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end || !(x > 0) ||
+        x > 1e6) {
+      Fail(flag_ + " wants seconds > 0");
+    }
+    return x;
+  }
 
   [[noreturn]] void UnknownFlag() { Fail("unknown flag " + flag_); }
   [[noreturn]] void Fail(const std::string& what) {

@@ -524,7 +524,7 @@ Args ParseArgs(int argc, char** argv) {
     if (f == "--events") events = args.PositiveNumber();
     else if (f == "--events-batch1") events1 = args.PositiveNumber();
     else if (f == "--payload") a.payload = args.PositiveNumber();
-    else if (f == "--crypto-seconds") crypto = std::atof(args.Value().c_str());
+    else if (f == "--crypto-seconds") crypto = args.PositiveSeconds();
     else if (f == "--dir") a.dir = args.Value();
     else if (f == "--quick") a.quick = true;
     else if (f == "--json-only") a.json_only = true;

@@ -286,10 +286,10 @@ int Run(int argc, char** argv) {
   ArgReader args(argc, argv, nullptr);  // no usage text: a complaint is Die's, exit 1
   while (args.Next()) {
     const std::string& arg = args.flag();
-    if (arg == "--customers") a.customers = std::stoull(args.Value());
-    else if (arg == "--seconds") a.seconds = std::stod(args.Value());
-    else if (arg == "--append-seconds") a.append_seconds = std::stod(args.Value());
-    else if (arg == "--baseline-events") a.baseline_events = std::stoull(args.Value());
+    if (arg == "--customers") a.customers = args.PositiveNumber();
+    else if (arg == "--seconds") a.seconds = args.PositiveSeconds();
+    else if (arg == "--append-seconds") a.append_seconds = args.PositiveSeconds();
+    else if (arg == "--baseline-events") a.baseline_events = args.PositiveNumber();
     else if (arg == "--dir") a.dir = args.Value();
     else if (arg == "--keep") a.keep = true;
     else if (arg == "--quick") a.quick = true;
