@@ -1,6 +1,7 @@
 #include "subject_commands.h"
 
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -16,7 +17,7 @@ namespace kirjuri::cli {
 namespace {
 
 struct SubjectArgs {
-  std::string subject, email, username, phone, request, actor, received, out, now, new_key;
+  std::string subject, email, username, phone, request, actor, received, out, now, until, new_key;
   std::string pubkey;
   std::optional<uint64_t> seq;
 };
@@ -192,6 +193,46 @@ int RunRetention(const Globals& g, const SubjectArgs& a) {
   return 0;
 }
 
+// The retention schedule, read-only: what `retention run` shreds now (DUE) and what it will
+// shred later (KEPT, until its date). Subject ids, categories and dates only.
+int RunRetentionList(const Globals& g, const SubjectArgs& a) {
+  int64_t now = NowMicros(), until = std::numeric_limits<int64_t>::max();
+  if (!a.now.empty()) {
+    if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
+  }
+  if (!a.until.empty()) {
+    if (Status s = ParseRfc3339(a.until, &until); !s.ok()) return Fail(s.Prefixed("--until"));
+  }
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
+  std::vector<RetentionItem> items;
+  if (Status s = ledger->RetentionDue(until, &items); !s.ok()) return Fail(s);
+  size_t due = 0;
+  if (!g.json) std::printf("%-32s %-16s %-10s %s\n", "SUBJECT", "CATEGORY", "UNTIL", "STATE");
+  for (const RetentionItem& item : items) {
+    const bool is_due = item.due_at_micros <= now;
+    due += is_due;
+    if (g.json) {
+      std::printf("%s\n", JsonWriter()
+                              .String("subject", SubjectIdHex(item.subject))
+                              .String("category", item.category)
+                              .String("until", FormatRfc3339(item.due_at_micros))
+                              .Bool("due", is_due)
+                              .Finish()
+                              .c_str());
+    } else {
+      std::printf("%-32s %-16s %-10s %s\n", SubjectIdHex(item.subject).c_str(),
+                  item.category.c_str(), FormatRfc3339(item.due_at_micros).substr(0, 10).c_str(),
+                  is_due ? "DUE" : "kept");
+    }
+  }
+  if (!g.json) {
+    std::printf("%zu retained categor%s, %zu due (`kirjuri retention run` shreds those)\n",
+                items.size(), items.size() == 1 ? "y" : "ies", due);
+  }
+  return 0;
+}
+
 int RunRotate(const Globals& g, const SubjectArgs& a) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
@@ -314,11 +355,17 @@ void AddSubjectCommands(CLI::App& app, const Globals& g, int& rc) {
     rc = RunErase(g, a);
   });
 
-  auto* retention = app.add_subcommand("retention", "retained data whose duty has ended");
+  auto* retention =
+      app.add_subcommand("retention", "data kept after erasures under a duty, and its shredding");
   retention->require_subcommand(1);
   auto* run = retention->add_subcommand("run", "shred the retained categories that have come due");
   run->add_option("--now", a.now, "the time to run as (RFC 3339; default: now)");
   run->callback([&] { rc = RunRetention(g, a); });
+  auto* list = retention->add_subcommand(
+      "list", "the retention schedule: what is kept after erasures, until when (reads only)");
+  list->add_option("--until", a.until, "only what comes due by then (RFC 3339; default: all)");
+  list->add_option("--now", a.now, "judge what is due at this time (RFC 3339; default: now)");
+  list->callback([&] { rc = RunRetentionList(g, a); });
 
   auto* keys = app.add_subcommand("keys", "the master key");
   keys->require_subcommand(1);

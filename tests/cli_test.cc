@@ -154,3 +154,56 @@ TEST_CASE("a master key kept inside the data directory still opens the ledger, w
           std::string::npos);
   }
 }
+
+TEST_CASE("retention list shows what erasures kept and until when, and what retention run will "
+          "shred") {
+  kirjuri::testing::TempDir root("kirjuri-cli-retention");
+  const std::string on = " --data " + (root.path() / "data").string() + " --master-key " +
+                         (root.path() / "master.key").string();
+  REQUIRE(Kirjuri("init" + on).exit_code == 0);
+  const std::string envelope =
+      R"("register":"customer","actor":"emp-1","purpose":"service_delivery","basis":"contract",)"
+      R"("source":"web_form",)";
+  const fs::path person = root.path() / "person.jsonl";
+  kirjuri::testing::WriteText(person, "{" + envelope +
+                                          R"("subject":"new","type":"recorded",)"
+                                          R"("category":"profile","data":{"city":"Oulu"}})");
+  Run appended = Kirjuri("append --json " + person.string() + on);
+  REQUIRE(appended.exit_code == 0);
+  const std::string id = appended.out.substr(appended.out.find("\"subject\":\"") + 11, 32);
+  const fs::path bill = root.path() / "bill.jsonl";
+  kirjuri::testing::WriteText(bill, "{" + envelope + R"("subject":")" + id +
+                                        R"(","type":"recorded","category":"billing",)"
+                                        R"("data":{"order_id":"O-1"}})");
+  REQUIRE(Kirjuri("append " + bill.string() + on).exit_code == 0);
+
+  Run none = Kirjuri("retention list --json" + on);
+  CHECK(none.exit_code == 0);
+  CHECK(none.out.empty());  // nothing is kept before an erasure
+  REQUIRE(Kirjuri("erase " + id + " --request REQ-1 --actor dpo-1" + on).exit_code == 0);
+
+  // Billing is kept (the Accounting Act), for years: not due now.
+  Run kept = Kirjuri("retention list --json" + on);
+  INFO(kept.out);
+  REQUIRE(kept.exit_code == 0);
+  CHECK(kept.out.starts_with("{\"subject\":\"" + id + "\",\"category\":\"billing\",\"until\":\""));
+  CHECK(kept.out.ends_with("\",\"due\":false}\n"));
+  const size_t at = kept.out.find("\"until\":\"") + 9;
+  const std::string until = kept.out.substr(at, kept.out.find('"', at) - at);
+  CHECK(until > "2030-01-01T00:00:00Z");
+  Run table = Kirjuri("retention list" + on);
+  CHECK(table.out.find(id + " billing          " + until.substr(0, 10) + " kept") !=
+        std::string::npos);
+  CHECK(table.out.find("1 retained category, 0 due") != std::string::npos);
+
+  // --until before its date leaves it out; --now at its date calls it due.
+  CHECK(Kirjuri("retention list --json --until 2030-01-01T00:00:00Z" + on).out.empty());
+  Run due = Kirjuri("retention list --json --now " + until + on);
+  CHECK(due.out.ends_with("\",\"due\":true}\n"));
+  CHECK(Kirjuri("retention list --until someday" + on).out ==
+        "kirjuri: --until: not an RFC 3339 time (e.g. 2026-03-03T14:05:00Z)\n");
+
+  // The list only reads: the item is still there until retention run shreds it, then gone.
+  REQUIRE(Kirjuri("retention run --now " + until + on).exit_code == 0);
+  CHECK(Kirjuri("retention list --json" + on).out.empty());
+}
