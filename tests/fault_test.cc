@@ -518,8 +518,8 @@ TEST_CASE("a full disk during a rebuild of the views: a one-line error, and once
 }
 
 TEST_CASE("a read-only data directory: writing commands refuse with a one-line error, nothing is "
-          "written, the reading ones (verify, audit, log, history, checkpoint, pubkey) work, "
-          "and the ledger works once it is writable again", "[fault]") {
+          "written, the reading ones (verify, audit, log, history, checkpoint, pubkey, retention "
+          "list) work, and the ledger works once it is writable again", "[fault]") {
   TempDir tmp("kirjuri-fault");
   Tmpfs disk(tmp / "disk", 32 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
@@ -564,6 +564,10 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   INFO(Describe(r));
   CHECK(r.code == 0);
   CHECK(fs::exists(tmp / "audit" / "audit.json"));
+  r = cli.Run("retention list");
+  INFO(Describe(r));
+  CHECK(r.code == 0);
+  CHECK(Contains(r.out, "0 retained categories"));
   o.read_only = true;
   REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
   CHECK(ledger->size() == 20);
