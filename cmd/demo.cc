@@ -275,6 +275,7 @@ int RunDemo(const Globals& g, const DemoOptions& options) {
   std::printf("  %s query customer %s\n", k.c_str(), forgotten.id.c_str());
   std::printf("  %s verify-report %s/report.json\n", g.program.c_str(), report_dir.c_str());
   std::printf("  %s request list\n", k.c_str());
+  std::printf("  %s retention list\n", k.c_str());
   std::printf("  %s describe --lang fi\n", k.c_str());
   std::printf("  %s export %s\n", k.c_str(), restricted.id.c_str());
   std::printf("  %s rebuild\n", k.c_str());

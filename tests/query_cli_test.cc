@@ -86,6 +86,13 @@ TEST_CASE("the demo builds the registers, and query answers now and as of before
   for (const std::string& line : Lines(audience.out)) {
     CHECK(line.find("\"email\":\"") != std::string::npos);  // what a mailer needs
   }
+  // The erased teacher was billed: the bills are kept under the Accounting Act, not due yet.
+  auto retained = run("retention list --json");
+  REQUIRE(retained.code == 0);
+  REQUIRE(Lines(retained.out).size() == 1);
+  CHECK(JsonField(retained.out, "subject") == erased_id);
+  CHECK(JsonField(retained.out, "category") == "billing");
+  CHECK(retained.out.find("\"due\":false") != std::string::npos);
 
   // A rebuild gives the same answers.
   auto rebuilt = run("rebuild");
