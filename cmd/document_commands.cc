@@ -27,7 +27,7 @@ int RunDescribe(const Globals& g, const DocumentArgs& a) {
   Lang lang;
   if (Status s = ParseLang(a.lang_describe, &lang); !s.ok()) return Fail(s.Prefixed("--lang"));
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::string doc = DescribeRegisters(ledger->policy(), lang, FormatOf(g, a.html));
   std::fwrite(doc.data(), 1, doc.size(), stdout);
   return 0;
@@ -37,7 +37,7 @@ int RunProcessing(const Globals& g, const DocumentArgs& a) {
   Lang lang;
   if (Status s = ParseLang(a.lang_report, &lang); !s.ok()) return Fail(s.Prefixed("--lang"));
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::string doc = ProcessingRecord(ledger->policy(), lang, FormatOf(g, a.html));
   std::fwrite(doc.data(), 1, doc.size(), stdout);
   return 0;
@@ -130,7 +130,7 @@ int RunPolicyApply(const Globals& g, const std::string& file, const std::string&
 
 int RunPolicyShow(const Globals& g, bool initial) {
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::string json;
   if (Status s = ledger->PolicyJson(initial, &json); !s.ok()) return Fail(s);
   std::printf("%s%s", json.c_str(), !json.empty() && json.back() == '\n' ? "" : "\n");

@@ -52,7 +52,7 @@ int RunList(const Globals& g, const RequestArgs& a) {
     if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
   }
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::vector<RequestRecord> all;
   if (Status s = ledger->ListRequests(&all); !s.ok()) return Fail(s);
   size_t shown = 0;

@@ -519,7 +519,8 @@ TEST_CASE("a full disk during a rebuild of the views: a one-line error, and once
 
 TEST_CASE("a read-only data directory: writing commands refuse with a one-line error, nothing is "
           "written, the reading ones (verify, audit, log, history, checkpoint, pubkey, retention "
-          "list) work, and the ledger works once it is writable again", "[fault]") {
+          "list, the policy's documents, request list) work, and the ledger works once it is "
+          "writable again", "[fault]") {
   TempDir tmp("kirjuri-fault");
   Tmpfs disk(tmp / "disk", 32 * kMiB);
   KIRJURI_SKIP_UNLESS_MOUNTED(disk);
@@ -568,6 +569,13 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   INFO(Describe(r));
   CHECK(r.code == 0);
   CHECK(Contains(r.out, "0 retained categories"));
+  // What an auditor reads beside the log: the policy and the documents made from it, requests.
+  for (const char* document : {"describe", "report processing", "policy show", "request list"}) {
+    r = cli.Run(document);
+    INFO(document << ": " << Describe(r));
+    CHECK(r.code == 0);
+    CHECK_FALSE(r.out.empty());
+  }
   o.read_only = true;
   REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
   CHECK(ledger->size() == 20);
