@@ -274,7 +274,7 @@ int RunReport(const Globals& g, const SubjectArgs& a) {
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   DeletionReportFiles files;
   if (Status s = BuildDeletionReport(*ledger, id, a.seq, &files); !s.ok()) return FailAsked(s);
   if (Status s = WriteDeletionReport(files, a.out); !s.ok()) return Fail(s);

@@ -576,6 +576,12 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
     CHECK(r.code == 0);
     CHECK_FALSE(r.out.empty());
   }
+  // A deletion report reads the log too: here it gets as far as its own refusal (nobody was
+  // erased), not the file system's.
+  r = cli.Run("report deletion " + subject + " --out " + (tmp / "deletion").string());
+  INFO(Describe(r));
+  CHECK(r.code == 1);
+  CHECK(Contains(r.err, "has no erasure event"));
   o.read_only = true;
   REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
   CHECK(ledger->size() == 20);
