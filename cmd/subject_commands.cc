@@ -34,7 +34,7 @@ int RunFind(const Globals& g, const SubjectArgs& a) {
   int given = !a.email.empty() + !a.username.empty() + !a.phone.empty();
   if (given != 1) return Fail(Status::InvalidArgument("give exactly one of --email, --username, --phone"));
   std::unique_ptr<Ledger> ledger;
-  if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
+  if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::vector<SubjectId> found;
   Status s = !a.email.empty()      ? ledger->Find(IndexKind::kEmail, a.email, &found)
              : !a.username.empty() ? ledger->Find(IndexKind::kUsername, a.username, &found)

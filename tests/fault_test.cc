@@ -582,6 +582,10 @@ TEST_CASE("a read-only data directory: writing commands refuse with a one-line e
   INFO(Describe(r));
   CHECK(r.code == 1);
   CHECK(Contains(r.err, "has no erasure event"));
+  r = cli.Run("find --email nobody@example.fi");  // the blind index is read, nothing written
+  INFO(Describe(r));
+  CHECK(r.code == 1);
+  CHECK(r.err == "kirjuri: no subject found\n");
   o.read_only = true;
   REQUIRE(Ledger::Open(cli.data, o, &ledger).ok());
   CHECK(ledger->size() == 20);
