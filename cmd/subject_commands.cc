@@ -22,12 +22,9 @@ struct SubjectArgs {
   std::optional<uint64_t> seq;
 };
 
+// A time option (RFC 3339). Empty: *micros keeps the caller's default.
 Status ParseTime(const std::string& text, int64_t* micros) {
-  if (text.empty()) {
-    *micros = 0;
-    return Status::Ok();
-  }
-  return ParseRfc3339(text, micros);
+  return text.empty() ? Status::Ok() : ParseRfc3339(text, micros);
 }
 
 int RunFind(const Globals& g, const SubjectArgs& a) {
@@ -159,9 +156,7 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
 
 int RunRetention(const Globals& g, const SubjectArgs& a) {
   int64_t now = NowMicros();
-  if (!a.now.empty()) {
-    if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
-  }
+  if (Status s = ParseTime(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
@@ -197,12 +192,8 @@ int RunRetention(const Globals& g, const SubjectArgs& a) {
 // shred later (KEPT, until its date). Subject ids, categories and dates only.
 int RunRetentionList(const Globals& g, const SubjectArgs& a) {
   int64_t now = NowMicros(), until = std::numeric_limits<int64_t>::max();
-  if (!a.now.empty()) {
-    if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
-  }
-  if (!a.until.empty()) {
-    if (Status s = ParseRfc3339(a.until, &until); !s.ok()) return Fail(s.Prefixed("--until"));
-  }
+  if (Status s = ParseTime(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
+  if (Status s = ParseTime(a.until, &until); !s.ok()) return Fail(s.Prefixed("--until"));
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::vector<RetentionItem> items;
