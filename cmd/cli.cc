@@ -111,6 +111,10 @@ Status OpenLedgerToRead(const Globals& g, std::unique_ptr<Ledger>* out, bool che
   return Open(g, out, check_on_open, /*read_only=*/false).ok() ? Status::Ok() : s;
 }
 
+Status ParseTimeOption(const std::string& text, const char* flag, int64_t* micros) {
+  return text.empty() ? Status::Ok() : ParseRfc3339(text, micros).Prefixed(flag);
+}
+
 Status OpenViews(const Globals& g, Ledger* ledger, std::unique_ptr<Views>* out) {
   Progress progress("catching up the views");
   return Views::Open(ledger, g.data, [&](uint64_t done, uint64_t total) {

@@ -39,6 +39,10 @@ int Fail(const Status& status);
 // missing ledger or master key is 2).
 int FailAsked(const Status& status);
 
+// A time option's value (RFC 3339), named in the error by `flag`. Empty: *micros keeps the
+// caller's default.
+Status ParseTimeOption(const std::string& text, const char* flag, int64_t* micros);
+
 // What `checkpoint` prints: the signed note's text, or with --json one object
 // {"origin","size","root" (lowercase hex),"note"}. 0, or Fail's code for a note that does not
 // parse (it comes from the ledger or the server).

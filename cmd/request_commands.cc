@@ -22,9 +22,7 @@ int RunOpen(const Globals& g, const RequestArgs& a) {
   SubjectId id;
   if (Status s = ParseSubjectId(a.subject, &id); !s.ok()) return Fail(s);
   int64_t received = 0;
-  if (!a.received.empty()) {
-    if (Status s = ParseRfc3339(a.received, &received); !s.ok()) return Fail(s.Prefixed("--received"));
-  }
+  if (Status s = ParseTimeOption(a.received, "--received", &received); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
@@ -48,9 +46,7 @@ int RunOpen(const Globals& g, const RequestArgs& a) {
 
 int RunList(const Globals& g, const RequestArgs& a) {
   int64_t now = NowMicros();
-  if (!a.now.empty()) {
-    if (Status s = ParseRfc3339(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
-  }
+  if (Status s = ParseTimeOption(a.now, "--now", &now); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::vector<RequestRecord> all;

@@ -22,11 +22,6 @@ struct SubjectArgs {
   std::optional<uint64_t> seq;
 };
 
-// A time option (RFC 3339). Empty: *micros keeps the caller's default.
-Status ParseTime(const std::string& text, int64_t* micros) {
-  return text.empty() ? Status::Ok() : ParseRfc3339(text, micros);
-}
-
 int RunFind(const Globals& g, const SubjectArgs& a) {
   int given = !a.email.empty() + !a.username.empty() + !a.phone.empty();
   if (given != 1) return Fail(Status::InvalidArgument("give exactly one of --email, --username, --phone"));
@@ -110,8 +105,9 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
   if (Status s = ParseSubjectId(a.subject, &request.subject); !s.ok()) return Fail(s);
   request.request = a.request;
   request.actor = a.actor;
-  if (Status s = ParseTime(a.received, &request.received_at_micros); !s.ok()) {
-    return Fail(s.Prefixed("--received"));
+  if (Status s = ParseTimeOption(a.received, "--received", &request.received_at_micros);
+      !s.ok()) {
+    return Fail(s);
   }
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
@@ -156,7 +152,7 @@ int RunErase(const Globals& g, const SubjectArgs& a) {
 
 int RunRetention(const Globals& g, const SubjectArgs& a) {
   int64_t now = NowMicros();
-  if (Status s = ParseTime(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
+  if (Status s = ParseTimeOption(a.now, "--now", &now); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedger(g, &ledger); !s.ok()) return Fail(s);
   std::unique_ptr<Views> views;
@@ -192,8 +188,8 @@ int RunRetention(const Globals& g, const SubjectArgs& a) {
 // shred later (KEPT, until its date). Subject ids, categories and dates only.
 int RunRetentionList(const Globals& g, const SubjectArgs& a) {
   int64_t now = NowMicros(), until = std::numeric_limits<int64_t>::max();
-  if (Status s = ParseTime(a.now, &now); !s.ok()) return Fail(s.Prefixed("--now"));
-  if (Status s = ParseTime(a.until, &until); !s.ok()) return Fail(s.Prefixed("--until"));
+  if (Status s = ParseTimeOption(a.now, "--now", &now); !s.ok()) return Fail(s);
+  if (Status s = ParseTimeOption(a.until, "--until", &until); !s.ok()) return Fail(s);
   std::unique_ptr<Ledger> ledger;
   if (Status s = OpenLedgerToRead(g, &ledger); !s.ok()) return Fail(s);
   std::vector<RetentionItem> items;
